@@ -1,0 +1,220 @@
+//! Containers: a process tree born from an image, anchored to namespaces,
+//! controlled by a cgroup. This module holds what a user asks for (a
+//! [`ContainerSpec`]) and what the engine reports ([`Container`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::cgroup::CgroupLimits;
+use crate::namespace::NamespaceId;
+use crate::process::{ExitStatus, Pid};
+
+/// A host path (or named volume) mounted into the container.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeMount {
+    /// A host path (`/srv/data`) or a volume name (`data`).
+    pub source: String,
+    /// Where it appears inside the container.
+    pub target: String,
+}
+
+impl VolumeMount {
+    /// Parses `-v SOURCE:TARGET`.
+    pub fn parse(text: &str) -> Result<VolumeMount, SpecError> {
+        match text.split_once(':') {
+            Some((source, target))
+                if !source.is_empty() && target.starts_with('/') && !target.contains(':') =>
+            {
+                Ok(VolumeMount {
+                    source: source.to_string(),
+                    target: target.to_string(),
+                })
+            }
+            _ => Err(SpecError::Volume(text.to_string())),
+        }
+    }
+}
+
+/// What `anchorage run` asks for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContainerSpec {
+    /// A name; the engine makes one up when it is `None`.
+    pub name: Option<String>,
+    /// An image name or ID.
+    pub image: String,
+    /// The command; empty runs the image's default.
+    pub command: Vec<String>,
+    /// The hostname; defaults to the short container ID.
+    pub hostname: Option<String>,
+    /// `KEY=value` pairs added to the image's environment.
+    pub env: Vec<String>,
+    pub volumes: Vec<VolumeMount>,
+    pub limits: CgroupLimits,
+    /// Remove the container when its init exits (`--rm`).
+    pub auto_remove: bool,
+}
+
+impl ContainerSpec {
+    /// A spec for an image with its default command and no limits.
+    pub fn new(image: &str) -> ContainerSpec {
+        ContainerSpec {
+            name: None,
+            image: image.to_string(),
+            command: Vec::new(),
+            hostname: None,
+            env: Vec::new(),
+            volumes: Vec::new(),
+            limits: CgroupLimits::default(),
+            auto_remove: false,
+        }
+    }
+
+    /// Checks what can be checked without an engine.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        if let Some(name) = &self.name {
+            validate_name(name)?;
+        }
+        if self.image.trim().is_empty() {
+            return Err(SpecError::Image);
+        }
+        if let Some(hostname) = &self.hostname {
+            let ok = !hostname.is_empty()
+                && hostname.len() <= 64
+                && hostname
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+            if !ok {
+                return Err(SpecError::Hostname(hostname.clone()));
+            }
+        }
+        for pair in &self.env {
+            if !pair.contains('=') || pair.starts_with('=') {
+                return Err(SpecError::Env(pair.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Container names follow Docker's rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+pub fn validate_name(name: &str) -> Result<(), SpecError> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if first_ok && rest_ok && name.len() <= 128 {
+        Ok(())
+    } else {
+        Err(SpecError::Name(name.to_string()))
+    }
+}
+
+/// A spec that cannot run.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error(
+        "`{0}` is not a valid container name: start with a letter or digit, then use letters, digits, `_`, `.` or `-`"
+    )]
+    Name(String),
+    #[error("no image given: name an image, such as `workshop`")]
+    Image,
+    #[error(
+        "`{0}` is not a valid hostname: use up to 64 letters, digits, `-` and `.`"
+    )]
+    Hostname(String),
+    #[error("`{0}` is not an environment variable: write KEY=value")]
+    Env(String),
+    #[error(
+        "`{0}` is not a volume: write SOURCE:TARGET, with an absolute TARGET such as data:/data"
+    )]
+    Volume(String),
+}
+
+/// Where a container is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ContainerState {
+    /// Its root and namespaces are ready; no process runs yet.
+    Created,
+    /// Its init process runs.
+    Running,
+    /// Its init process has exited.
+    Exited {
+        status: ExitStatus,
+        /// Whether the OOM killer killed a process of its cgroup.
+        oom_killed: bool,
+    },
+}
+
+impl ContainerState {
+    /// One word for `anchorage ps` and the UI.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ContainerState::Created => "created",
+            ContainerState::Running => "running",
+            ContainerState::Exited { .. } => "exited",
+        }
+    }
+}
+
+/// A container as the engine reports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Container {
+    /// 64 hex digits; the first 12 are the short ID.
+    pub id: String,
+    pub name: String,
+    /// The image name it was created from, as given.
+    pub image: String,
+    /// The image's ID.
+    pub image_id: String,
+    /// The command line of its init process.
+    pub command: Vec<String>,
+    pub hostname: String,
+    pub env: Vec<String>,
+    pub volumes: Vec<VolumeMount>,
+    pub state: ContainerState,
+    /// Its init process's pid on the host, while it runs.
+    pub init_pid: Option<Pid>,
+    /// Its cgroup's path.
+    pub cgroup: String,
+    /// The namespaces its init was anchored to.
+    pub namespaces: Vec<NamespaceId>,
+    pub limits: CgroupLimits,
+    /// When it was created, in milliseconds of the engine's clock.
+    pub created_ms: u64,
+    pub auto_remove: bool,
+}
+
+impl Container {
+    /// The 12-digit short ID.
+    pub fn short_id(&self) -> &str {
+        &self.id[..self.id.len().min(12)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volumes_parse_source_and_absolute_target() {
+        let volume = VolumeMount::parse("data:/data").unwrap();
+        assert_eq!(volume.source, "data");
+        assert_eq!(volume.target, "/data");
+        for bad in ["data", "data:relative", ":/data", "a:/b:ro"] {
+            assert!(VolumeMount::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn specs_reject_bad_names_hostnames_and_env() {
+        let mut spec = ContainerSpec::new("workshop");
+        assert!(spec.validate().is_ok());
+        spec.name = Some("-web".into());
+        assert!(matches!(spec.validate(), Err(SpecError::Name(_))));
+        spec.name = Some("web_1".into());
+        spec.hostname = Some("has space".into());
+        assert!(matches!(spec.validate(), Err(SpecError::Hostname(_))));
+        spec.hostname = None;
+        spec.env = vec!["NOVALUE".into()];
+        assert!(matches!(spec.validate(), Err(SpecError::Env(_))));
+    }
+}

@@ -1,0 +1,153 @@
+//! The engine interface: the seam between what a container *is* (the model)
+//! and what runs it. The simulated kernel ([`crate::sim::SimEngine`]) and the
+//! real runtime (in the `anchorage` binary) both implement [`Engine`]: the
+//! same [`Command`]s in, the same [`Event`]s and [`HostSnapshot`]s out. The UI,
+//! the lessons' checks and the scenario tests see nothing else.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cgroup::CgroupLimits;
+use crate::container::{ContainerSpec, SpecError};
+use crate::host::{EngineInfo, HostSnapshot};
+use crate::namespace::NamespaceId;
+use crate::process::{ExitStatus, Pid, Signal};
+
+/// What a user (or a lesson, or a test) asks an engine to do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Create a container and start it (`anchorage run`).
+    Run { spec: ContainerSpec },
+    /// Create a container without starting it.
+    Create { spec: ContainerSpec },
+    /// Start a created container.
+    Start { container: String },
+    /// Send SIGTERM to the init, then SIGKILL after `timeout_ms`.
+    Stop { container: String, timeout_ms: u64 },
+    /// Send a signal to the init.
+    Kill { container: String, signal: Signal },
+    /// Remove a container; `force` kills it first if it runs.
+    Remove { container: String, force: bool },
+    /// Run another process in a running container's namespaces and cgroup.
+    Exec { container: String, argv: Vec<String> },
+    /// Change a container's cgroup limits while it runs.
+    SetLimits { container: String, limits: CgroupLimits },
+}
+
+/// Which output stream a line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Something that happened on the host.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    ContainerCreated {
+        id: String,
+        name: String,
+    },
+    ContainerStarted {
+        id: String,
+        init_pid: Pid,
+        namespaces: Vec<NamespaceId>,
+    },
+    ProcessStarted {
+        pid: Pid,
+        /// Its pid at each pid-namespace level, the host's first.
+        ns_pids: Vec<Pid>,
+        argv: Vec<String>,
+        container: Option<String>,
+    },
+    ProcessExited {
+        pid: Pid,
+        ns_pids: Vec<Pid>,
+        status: ExitStatus,
+        container: Option<String>,
+    },
+    /// A fork was refused: the cgroup is at `pids.max`.
+    ForkFailed {
+        pid: Pid,
+        cgroup: String,
+        container: Option<String>,
+    },
+    /// The OOM killer killed a process to keep a cgroup under `memory.max`.
+    OomKill {
+        pid: Pid,
+        cgroup: String,
+        container: Option<String>,
+    },
+    /// A process wrote to stdout or stderr.
+    Output {
+        container: Option<String>,
+        pid: Pid,
+        stream: Stream,
+        text: String,
+    },
+    ContainerExited {
+        id: String,
+        status: ExitStatus,
+        oom_killed: bool,
+    },
+    LimitsChanged {
+        id: String,
+        limits: CgroupLimits,
+    },
+    ContainerRemoved {
+        id: String,
+    },
+}
+
+/// A command an engine could not carry out. Each says what was wrong and
+/// what to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "error", content = "detail", rename_all = "snake_case")]
+pub enum EngineError {
+    #[error("no such container `{0}`: `anchorage ps -a` lists the containers")]
+    NoSuchContainer(String),
+    #[error("no such image `{0}`: `anchorage images` lists the images; `workshop` is built in")]
+    NoSuchImage(String),
+    #[error("the name `{0}` is already in use: choose another name or remove that container")]
+    NameInUse(String),
+    #[error("container `{0}` is not running: start it, or `anchorage run` a new one")]
+    NotRunning(String),
+    #[error("container `{0}` is already running")]
+    AlreadyRunning(String),
+    #[error("container `{0}` is running: stop it first, or remove it with force")]
+    StillRunning(String),
+    #[error("{0}")]
+    InvalidSpec(String),
+    #[error("`{program}` cannot run: {reason}")]
+    Exec { program: String, reason: String },
+    #[error("the engine refused: {0}")]
+    Refused(String),
+}
+
+impl From<SpecError> for EngineError {
+    fn from(err: SpecError) -> Self {
+        EngineError::InvalidSpec(err.to_string())
+    }
+}
+
+/// A container engine: the simulated kernel, or the real runtime.
+///
+/// Engines are driven from one place (a server task, the browser's event
+/// loop): every method takes `&mut self` or `&self`, and nothing blocks.
+pub trait Engine {
+    /// What this engine is and where it runs.
+    fn info(&self) -> EngineInfo;
+
+    /// Carries out a command and returns the events it caused at once.
+    fn apply(&mut self, command: Command) -> Result<Vec<Event>, EngineError>;
+
+    /// Lets `elapsed_ms` of time pass: the simulation advances its clock by
+    /// it; the real runtime collects what happened meanwhile (exits, OOM
+    /// kills) and samples usage.
+    fn advance(&mut self, elapsed_ms: u64) -> Vec<Event>;
+
+    /// The whole host, now.
+    fn snapshot(&self) -> HostSnapshot;
+}

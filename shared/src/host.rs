@@ -1,0 +1,92 @@
+//! The host: everything an engine reports at one moment, in one value.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cgroup::Cgroup;
+use crate::container::Container;
+use crate::namespace::Namespace;
+use crate::process::Process;
+use crate::tarball::ImageInfo;
+
+/// Which engine produced a snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineKind {
+    /// The deterministic simulated kernel (in the browser or on a server).
+    Simulated,
+    /// Real containers on a Linux host.
+    Real,
+}
+
+/// How a host mounts its cgroups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CgroupLayout {
+    /// One cgroup2 hierarchy at `/sys/fs/cgroup`.
+    Unified,
+    /// One v1 hierarchy per controller.
+    Legacy,
+    /// v1 controllers plus a cgroup2 mount at `/sys/fs/cgroup/unified`.
+    Hybrid,
+}
+
+/// What an engine is and where it runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineInfo {
+    pub kind: EngineKind,
+    /// The host's name.
+    pub hostname: String,
+    /// The kernel, as `uname -sr` prints it.
+    pub kernel: String,
+    pub cgroup_layout: CgroupLayout,
+    /// Whether containers run without root on the host.
+    pub rootless: bool,
+    /// Why this engine was chosen, for the UI: "no real runtime in the
+    /// browser", "real containers as root"...
+    pub note: String,
+}
+
+/// Everything an engine reports at one moment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostSnapshot {
+    pub engine: EngineInfo,
+    /// The engine's clock, in milliseconds since it started.
+    pub clock_ms: u64,
+    /// Processes by host pid, ascending.
+    pub processes: Vec<Process>,
+    /// Namespaces by kind, then inode.
+    pub namespaces: Vec<Namespace>,
+    /// Cgroups by path.
+    pub cgroups: Vec<Cgroup>,
+    /// Containers in creation order.
+    pub containers: Vec<Container>,
+    pub images: Vec<ImageInfo>,
+}
+
+impl HostSnapshot {
+    pub fn container(&self, id_or_name: &str) -> Option<&Container> {
+        self.containers
+            .iter()
+            .find(|c| c.id == id_or_name || c.name == id_or_name)
+            .or_else(|| {
+                self.containers
+                    .iter()
+                    .find(|c| id_or_name.len() >= 3 && c.id.starts_with(id_or_name))
+            })
+    }
+
+    /// The processes of a container, by host pid.
+    pub fn processes_of<'a>(&'a self, container_id: &'a str) -> impl Iterator<Item = &'a Process> {
+        self.processes
+            .iter()
+            .filter(move |p| p.container.as_deref() == Some(container_id))
+    }
+
+    pub fn cgroup(&self, path: &str) -> Option<&Cgroup> {
+        self.cgroups.iter().find(|c| c.path == path)
+    }
+
+    pub fn process(&self, pid: u32) -> Option<&Process> {
+        self.processes.iter().find(|p| p.pid == pid)
+    }
+}
