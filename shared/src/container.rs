@@ -116,9 +116,7 @@ pub enum SpecError {
     Name(String),
     #[error("no image given: name an image, such as `workshop`")]
     Image,
-    #[error(
-        "`{0}` is not a valid hostname: use up to 64 letters, digits, `-` and `.`"
-    )]
+    #[error("`{0}` is not a valid hostname: use up to 64 letters, digits, `-` and `.`")]
     Hostname(String),
     #[error("`{0}` is not an environment variable: write KEY=value")]
     Env(String),

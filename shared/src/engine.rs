@@ -4,6 +4,8 @@
 //! same [`Command`]s in, the same [`Event`]s and [`HostSnapshot`]s out. The UI,
 //! the lessons' checks and the scenario tests see nothing else.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::cgroup::CgroupLimits;
@@ -29,9 +31,15 @@ pub enum Command {
     /// Remove a container; `force` kills it first if it runs.
     Remove { container: String, force: bool },
     /// Run another process in a running container's namespaces and cgroup.
-    Exec { container: String, argv: Vec<String> },
+    Exec {
+        container: String,
+        argv: Vec<String>,
+    },
     /// Change a container's cgroup limits while it runs.
-    SetLimits { container: String, limits: CgroupLimits },
+    SetLimits {
+        container: String,
+        limits: CgroupLimits,
+    },
 }
 
 /// Which output stream a line came from.
@@ -99,6 +107,82 @@ pub enum Event {
     ContainerRemoved {
         id: String,
     },
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+fn pids(ns_pids: &[Pid]) -> String {
+    match ns_pids {
+        [host] => format!("pid {host}"),
+        [host, .., inner] => format!("pid {host} (pid {inner} inside)"),
+        [] => "pid ?".into(),
+    }
+}
+
+impl fmt::Display for Event {
+    /// One line for an event log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::ContainerCreated { id, name } => {
+                write!(f, "container {name} ({}) created", short(id))
+            }
+            Event::ContainerStarted { id, init_pid, .. } => {
+                write!(
+                    f,
+                    "container {} started: init is host pid {init_pid}",
+                    short(id)
+                )
+            }
+            Event::ProcessStarted { ns_pids, argv, .. } => {
+                write!(f, "{} started: {}", pids(ns_pids), argv.join(" "))
+            }
+            Event::ProcessExited {
+                ns_pids, status, ..
+            } => {
+                write!(f, "{} {status}", pids(ns_pids))
+            }
+            Event::ForkFailed { pid, cgroup, .. } => write!(
+                f,
+                "fork by pid {pid} refused (EAGAIN): {cgroup} is at pids.max"
+            ),
+            Event::OomKill { pid, cgroup, .. } => {
+                write!(f, "OOM killer killed pid {pid}: {cgroup} hit memory.max")
+            }
+            Event::Output {
+                pid, stream, text, ..
+            } => {
+                let tag = match stream {
+                    Stream::Stdout => "out",
+                    Stream::Stderr => "err",
+                };
+                write!(f, "pid {pid} {tag}: {}", text.trim_end())
+            }
+            Event::ContainerExited {
+                id,
+                status,
+                oom_killed,
+            } => {
+                write!(f, "container {} {status}", short(id))?;
+                if *oom_killed {
+                    f.write_str(" after an OOM kill")?;
+                }
+                Ok(())
+            }
+            Event::LimitsChanged { id, limits } => write!(
+                f,
+                "container {} limits: memory.max {}, pids.max {}, cpu.max {}",
+                short(id),
+                limits
+                    .memory_max
+                    .map_or("max".into(), crate::cgroup::format_size),
+                limits.pids_max.map_or("max".into(), |n| n.to_string()),
+                limits.cpu_max
+            ),
+            Event::ContainerRemoved { id } => write!(f, "container {} removed", short(id)),
+        }
+    }
 }
 
 /// A command an engine could not carry out. Each says what was wrong and

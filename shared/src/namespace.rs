@@ -122,7 +122,10 @@ pub enum NamespaceDetail {
     /// A net namespace's interfaces.
     Net { interfaces: Vec<String> },
     /// A user namespace's ID maps.
-    User { uid_map: Vec<IdMap>, gid_map: Vec<IdMap> },
+    User {
+        uid_map: Vec<IdMap>,
+        gid_map: Vec<IdMap>,
+    },
     /// A pid namespace's nesting level (the host's is 0).
     Pid { level: u32 },
     /// A mount namespace's root.

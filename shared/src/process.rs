@@ -205,9 +205,135 @@ impl Process {
     }
 }
 
+/// A job of a shell script: a command line, run in the background or not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    pub argv: Vec<String>,
+    pub background: bool,
+}
+
+/// Splits a shell script into jobs at `;`, `&` and newlines, honouring
+/// single and double quotes.
+pub fn parse_script(script: &str) -> Result<Vec<Job>, String> {
+    let mut jobs = Vec::new();
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = script.chars().peekable();
+    let mut end_job = |words: &mut Vec<String>, background: bool| -> Result<(), String> {
+        if words.is_empty() {
+            return Err(format!(
+                "syntax error: unexpected \"{}\"",
+                if background { "&" } else { ";" }
+            ));
+        }
+        jobs.push(Job {
+            argv: std::mem::take(words),
+            background,
+        });
+        Ok(())
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some(q) if q == c => break,
+                        Some(other) => word.push(other),
+                        None => return Err("syntax error: unterminated quoted string".to_string()),
+                    }
+                }
+            }
+            ' ' | '\t' => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            ';' | '&' | '\n' => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+                if c == '\n' && words.is_empty() {
+                    continue;
+                }
+                end_job(&mut words, c == '&')?;
+            }
+            other => {
+                in_word = true;
+                word.push(other);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    if !words.is_empty() {
+        jobs.push(Job {
+            argv: words,
+            background: false,
+        });
+    }
+    Ok(jobs)
+}
+
+/// Splits one command line into words, honouring quotes, as a shell
+/// would: `sh -c 'sleep 1; echo hi'` is three words.
+pub fn parse_command_line(text: &str) -> Result<Vec<String>, String> {
+    let mut jobs = parse_script(text)?;
+    match (jobs.len(), jobs.first()) {
+        (0, _) => Err("empty command: give a program and its arguments, such as sleep 60".into()),
+        (1, Some(job)) if !job.background => Ok(jobs.remove(0).argv),
+        _ => Err(
+            "one command only: to run several, give them to a shell, as in sh -c 'sleep 60 & sleep 60'"
+                .into(),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn scripts_split_at_separators_and_keep_quotes() {
+        let jobs = parse_script("sleep 5 & echo 'a b'; true").unwrap();
+        assert_eq!(
+            jobs,
+            vec![
+                Job {
+                    argv: argv(&["sleep", "5"]),
+                    background: true
+                },
+                Job {
+                    argv: argv(&["echo", "a b"]),
+                    background: false
+                },
+                Job {
+                    argv: argv(&["true"]),
+                    background: false
+                },
+            ]
+        );
+        assert!(parse_script("; true").is_err());
+        assert!(parse_script("echo 'open").is_err());
+    }
+
+    #[test]
+    fn command_lines_keep_quoted_scripts_whole() {
+        assert_eq!(
+            parse_command_line("sh -c 'sleep 1; echo hi'").unwrap(),
+            ["sh", "-c", "sleep 1; echo hi"]
+        );
+        assert!(parse_command_line("a; b").is_err());
+        assert!(parse_command_line("  ").is_err());
+    }
 
     #[test]
     fn signals_parse_by_name_prefix_case_and_number() {

@@ -50,11 +50,17 @@ impl fmt::Display for Digest {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EntryKind {
     /// A regular file and its contents.
-    File { contents: Vec<u8> },
+    File {
+        contents: Vec<u8>,
+    },
     Dir,
-    Symlink { target: String },
+    Symlink {
+        target: String,
+    },
     /// A hard link to another path of the same layer.
-    Hardlink { target: String },
+    Hardlink {
+        target: String,
+    },
 }
 
 /// One entry of a layer tarball.

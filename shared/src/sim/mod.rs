@@ -82,8 +82,12 @@ impl SimEngine {
             engine_pid: 0,
             created: 0,
         };
-        engine.cgroups.create("/init.scope", CgroupLimits::default());
-        engine.cgroups.create(CONTAINERS_CGROUP, CgroupLimits::default());
+        engine
+            .cgroups
+            .create("/init.scope", CgroupLimits::default());
+        engine
+            .cgroups
+            .create(CONTAINERS_CGROUP, CgroupLimits::default());
         let host_ns = engine.namespaces.host.clone();
         let init = engine.spawn_raw(
             0,
@@ -98,7 +102,9 @@ impl SimEngine {
         if let Some(ns) = engine.namespaces.table.get_mut(&host_pid_ns) {
             ns.next_pid = HOST_PID_AFTER_BOOT;
         }
-        engine.cgroups.create("/system.slice/anchorage.service", CgroupLimits::default());
+        engine
+            .cgroups
+            .create("/system.slice/anchorage.service", CgroupLimits::default());
         engine.engine_pid = engine.spawn_raw(
             init,
             vec!["anchorage".into(), "serve".into()],
@@ -286,12 +292,14 @@ impl SimEngine {
         p.state = ProcessState::Zombie;
         p.exit = Some(status);
         let rss = std::mem::take(&mut p.rss);
-        let (cgroup, container, ns_pids) = (p.cgroup.clone(), p.container.clone(), p.ns_pids.clone());
+        let (cgroup, container, ns_pids) =
+            (p.cgroup.clone(), p.container.clone(), p.ns_pids.clone());
         let was_ns_init = p.is_namespace_init();
         let own_pid_ns = p.own_pid_ns();
         let ppid = p.ppid;
-        self.cgroups
-            .charge(&cgroup, |usage| usage.memory_current -= rss.min(usage.memory_current));
+        self.cgroups.charge(&cgroup, |usage| {
+            usage.memory_current -= rss.min(usage.memory_current)
+        });
         events.push(Event::ProcessExited {
             pid,
             ns_pids,
@@ -550,7 +558,10 @@ impl SimEngine {
         }
     }
 
-    fn create_container(&mut self, spec: ContainerSpec) -> Result<(usize, Vec<Event>), EngineError> {
+    fn create_container(
+        &mut self,
+        spec: ContainerSpec,
+    ) -> Result<(usize, Vec<Event>), EngineError> {
         spec.validate()?;
         let image = self
             .images
@@ -573,7 +584,10 @@ impl SimEngine {
             .0
             .trim_start_matches("sha256:")
             .to_string();
-        let hostname = spec.hostname.clone().unwrap_or_else(|| id[..12].to_string());
+        let hostname = spec
+            .hostname
+            .clone()
+            .unwrap_or_else(|| id[..12].to_string());
         let cgroup = format!("{CONTAINERS_CGROUP}/{}", &id);
         self.cgroups.create(&cgroup, spec.limits);
 
@@ -705,11 +719,16 @@ impl SimEngine {
         let mut events = Vec::new();
         let engine_pid = self.engine_pid;
         let init = self
-            .spawn_in(engine_pid, argv, &ns, &cgroup, Some(id.clone()), &mut events)
+            .spawn_in(
+                engine_pid,
+                argv,
+                &ns,
+                &cgroup,
+                Some(id.clone()),
+                &mut events,
+            )
             .map_err(|()| {
-                EngineError::Refused(format!(
-                    "fork failed: cgroup {cgroup} is at its pids.max"
-                ))
+                EngineError::Refused(format!("fork failed: cgroup {cgroup} is at its pids.max"))
             })?;
         // The process holds the namespaces now.
         self.namespaces.leave(&ns);

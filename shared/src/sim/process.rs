@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 
 use crate::engine::Stream;
-use crate::process::{ExitStatus, Pid, ProcessState};
+use crate::process::{ExitStatus, Job, Pid, ProcessState, parse_script};
 
 use super::namespace::NsSet;
 
@@ -50,15 +50,11 @@ impl SimProcess {
 
     /// The pid namespace it was born into.
     pub fn own_pid_ns(&self) -> u64 {
-        *self.pid_ns_chain.last().expect("every process has a pid namespace")
+        *self
+            .pid_ns_chain
+            .last()
+            .expect("every process has a pid namespace")
     }
-}
-
-/// A job of a shell script: a command line, run in the background or not.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Job {
-    pub argv: Vec<String>,
-    pub background: bool,
 }
 
 /// What a program is doing.
@@ -213,104 +209,9 @@ pub(crate) fn parse_duration_ms(text: &str) -> Option<u64> {
     (value.is_finite() && value >= 0.0).then(|| (value * scale).round() as u64)
 }
 
-/// Splits a shell script into jobs at `;`, `&` and newlines, honouring
-/// single and double quotes.
-pub(crate) fn parse_script(script: &str) -> Result<Vec<Job>, String> {
-    let mut jobs = Vec::new();
-    let mut words: Vec<String> = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = script.chars().peekable();
-    let mut end_job = |words: &mut Vec<String>, background: bool| -> Result<(), String> {
-        if words.is_empty() {
-            return Err(format!(
-                "syntax error: unexpected \"{}\"",
-                if background { "&" } else { ";" }
-            ));
-        }
-        jobs.push(Job {
-            argv: std::mem::take(words),
-            background,
-        });
-        Ok(())
-    };
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' | '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some(q) if q == c => break,
-                        Some(other) => word.push(other),
-                        None => return Err(format!("syntax error: unterminated quoted string")),
-                    }
-                }
-            }
-            ' ' | '\t' => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            ';' | '&' | '\n' => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-                if c == '\n' && words.is_empty() {
-                    continue;
-                }
-                end_job(&mut words, c == '&')?;
-            }
-            other => {
-                in_word = true;
-                word.push(other);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    if !words.is_empty() {
-        jobs.push(Job {
-            argv: words,
-            background: false,
-        });
-    }
-    Ok(jobs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn argv(words: &[&str]) -> Vec<String> {
-        words.iter().map(|w| w.to_string()).collect()
-    }
-
-    #[test]
-    fn scripts_split_at_separators_and_keep_quotes() {
-        let jobs = parse_script("sleep 5 & echo 'a b'; true").unwrap();
-        assert_eq!(
-            jobs,
-            vec![
-                Job {
-                    argv: argv(&["sleep", "5"]),
-                    background: true
-                },
-                Job {
-                    argv: argv(&["echo", "a b"]),
-                    background: false
-                },
-                Job {
-                    argv: argv(&["true"]),
-                    background: false
-                },
-            ]
-        );
-        assert!(parse_script("; true").is_err());
-        assert!(parse_script("echo 'open").is_err());
-    }
 
     #[test]
     fn durations_take_units_and_fractions() {

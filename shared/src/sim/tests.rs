@@ -86,7 +86,11 @@ fn a_container_exits_when_its_init_does_and_its_namespaces_go() {
     )));
     assert_eq!(exit_of(&engine, "nap"), Some(ExitStatus::Code(0)));
     let snap = engine.snapshot();
-    assert_eq!(snap.processes.len(), 2, "only the host's init and engine remain");
+    assert_eq!(
+        snap.processes.len(),
+        2,
+        "only the host's init and engine remain"
+    );
     assert_eq!(snap.namespaces.len(), namespaces_running - 7);
 }
 
@@ -111,7 +115,11 @@ fn stop_escalates_to_sigkill_because_pid_1_ignores_sigterm() {
 #[test]
 fn when_init_dies_the_rest_of_the_pid_namespace_is_killed() {
     let mut engine = SimEngine::default();
-    run(&mut engine, "family", &["sh", "-c", "sleep 600 & sleep 600 & sleep 1"]);
+    run(
+        &mut engine,
+        "family",
+        &["sh", "-c", "sleep 600 & sleep 600 & sleep 1"],
+    );
     engine.advance(100);
     let snap = engine.snapshot();
     let c = snap.container("family").unwrap();
@@ -138,7 +146,11 @@ fn when_init_dies_the_rest_of_the_pid_namespace_is_killed() {
 #[test]
 fn output_and_exit_codes_come_from_the_userland() {
     let mut engine = SimEngine::default();
-    run(&mut engine, "talk", &["sh", "-c", "hostname; echo 'hi there'; false"]);
+    run(
+        &mut engine,
+        "talk",
+        &["sh", "-c", "hostname; echo 'hi there'; false"],
+    );
     let events = engine.advance(1_000);
     let output: String = events
         .iter()

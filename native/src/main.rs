@@ -1,0 +1,137 @@
+//! The `anchorage` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use anchorage::server::{ServeOptions, Server};
+use anchorage::{assets, site};
+use anchorage_shared::Engine;
+use anchorage_shared::sim::SimEngine;
+
+/// Anchorage: see what a container really is.
+///
+/// Containers are processes born from tarballs, anchored to namespaces,
+/// controlled by cgroups. Anchorage shows each of those, live, in a browser.
+#[derive(Debug, Parser)]
+#[command(name = "anchorage", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Serve the web UI and stream the host's containers to it live.
+    ///
+    /// Prints the address to open. The page shows every container with its
+    /// image, processes, namespaces and cgroup, and takes commands (run,
+    /// stop, kill, remove) over a websocket at /ws.
+    Serve {
+        /// The address and port to listen on. Keep it on loopback unless
+        /// you mean to share the host's containers with your network.
+        #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR:PORT")]
+        listen: SocketAddr,
+        /// How often the engine's state is sampled and pushed, per second.
+        #[arg(long, default_value_t = 4.0, value_name = "HZ", value_parser = parse_rate)]
+        rate: f64,
+    },
+    /// Write the browser-only site into DIR, for any static web host or for
+    /// opening DIR/index.html straight from disk. The page runs the
+    /// simulated kernel: no server, no install, works offline.
+    ExportSite {
+        /// A new or empty folder (a folder of an earlier export is fine too).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(hz) if (0.5..=60.0).contains(&hz) => Ok(hz),
+        _ => Err(format!(
+            "`{text}` is not a sampling rate: give a number of updates per second from 0.5 to 60, such as 4"
+        )),
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ANCHORAGE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Commands::Serve { listen, rate } => serve(listen, rate),
+        Commands::ExportSite { dir } => export_site(dir),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("anchorage: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The engine for this host. The real runtime is not part of this build, so
+/// the server runs the simulated kernel and says so to every client.
+fn choose_engine() -> Box<dyn Engine + Send> {
+    Box::new(SimEngine::new(&host_name()))
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn serve(listen: SocketAddr, rate: f64) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let options = ServeOptions {
+            listen,
+            tick: Duration::from_secs_f64(1.0 / rate),
+        };
+        let engine = choose_engine();
+        let info = engine.info();
+        let server = Server::bind(&options, engine).await?;
+        let addr = server.local_addr();
+        println!("Anchorage is serving http://{addr}/");
+        println!(
+            "Engine: {:?} on {} ({})",
+            info.kind, info.hostname, info.note
+        );
+        if !assets::has_ui() {
+            println!("Warning: {}", assets::NO_UI_MESSAGE.trim_end());
+        }
+        println!("Press Ctrl-C to stop.");
+        server
+            .run(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        Ok(())
+    })
+}
+
+fn export_site(dir: PathBuf) -> anyhow::Result<()> {
+    let written = site::export(&dir)?;
+    println!(
+        "Wrote {} files to {}. Open {} in a browser, or put the folder on any static web host.",
+        written.len(),
+        dir.display(),
+        dir.join("index.html").display()
+    );
+    Ok(())
+}

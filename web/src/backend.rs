@@ -1,0 +1,124 @@
+//! The two backends behind the UI: the server's websocket, and the
+//! simulated kernel in the page.
+
+use std::rc::Rc;
+
+use anchorage_shared::protocol::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
+use anchorage_shared::sim::SimEngine;
+use anchorage_shared::{Command, Engine, EngineError, Event, HostSnapshot};
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use gloo::net::websocket::{Message, futures::WebSocket};
+use wasm_bindgen_futures::spawn_local;
+use yew::Callback;
+
+/// How the page was served: by `anchorage serve` (live) or as a static site.
+pub fn served_live() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| {
+            d.query_selector(r#"meta[name="anchorage-mode"]"#)
+                .ok()
+                .flatten()
+        })
+        .and_then(|meta| meta.get_attribute("content"))
+        .is_some_and(|mode| mode == "live")
+}
+
+/// The websocket address of the server that served this page.
+pub fn socket_url() -> Option<String> {
+    let location = web_sys::window()?.location();
+    let scheme = if location.protocol().ok()? == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
+    Some(format!("{scheme}://{}/ws", location.host().ok()?))
+}
+
+/// What a live connection reports to the app.
+pub enum LiveSignal {
+    Message(ServerMessage),
+    Garbled(String),
+    Closed(String),
+}
+
+/// A live connection to `anchorage serve`.
+pub struct Live {
+    outbox: mpsc::UnboundedSender<String>,
+    next_id: u64,
+}
+
+impl Live {
+    /// Connects and says hello; every message and the close are passed to
+    /// `on_signal`.
+    pub fn connect(url: &str, on_signal: Callback<LiveSignal>) -> Result<Live, String> {
+        let socket = WebSocket::open(url).map_err(|err| err.to_string())?;
+        let (mut sink, mut stream) = socket.split();
+        let (outbox, mut pending) = mpsc::unbounded::<String>();
+        spawn_local(async move {
+            while let Some(text) = pending.next().await {
+                if sink.send(Message::Text(text)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        spawn_local(async move {
+            let reason = loop {
+                match stream.next().await {
+                    Some(Ok(Message::Text(text))) => {
+                        match serde_json::from_str::<ServerMessage>(&text) {
+                            Ok(message) => on_signal.emit(LiveSignal::Message(message)),
+                            Err(err) => on_signal.emit(LiveSignal::Garbled(err.to_string())),
+                        }
+                    }
+                    Some(Ok(Message::Bytes(_))) => {}
+                    Some(Err(err)) => break err.to_string(),
+                    None => break "the server closed the connection".to_string(),
+                }
+            };
+            on_signal.emit(LiveSignal::Closed(reason));
+        });
+        let live = Live { outbox, next_id: 1 };
+        live.send(&ClientMessage::Hello {
+            protocol: PROTOCOL_VERSION,
+        });
+        Ok(live)
+    }
+
+    fn send(&self, message: &ClientMessage) {
+        let _ = self.outbox.unbounded_send(message.to_json());
+    }
+
+    /// Sends a command; the answer arrives as a `done` or `error` message.
+    pub fn command(&mut self, command: Command) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&ClientMessage::Command { id, command });
+    }
+}
+
+/// The simulated kernel, running in the page.
+pub struct Simulated {
+    engine: SimEngine,
+}
+
+impl Simulated {
+    pub fn boot() -> Simulated {
+        Simulated {
+            engine: SimEngine::new("workshop-host"),
+        }
+    }
+
+    pub fn command(&mut self, command: Command) -> Result<Vec<Event>, EngineError> {
+        self.engine.apply(command)
+    }
+
+    pub fn advance(&mut self, elapsed_ms: u64) -> Vec<Event> {
+        self.engine.advance(elapsed_ms)
+    }
+
+    pub fn snapshot(&self) -> Rc<HostSnapshot> {
+        Rc::new(self.engine.snapshot())
+    }
+}

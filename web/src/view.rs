@@ -1,0 +1,426 @@
+//! What the page draws: the header with the mode, the host, the run form,
+//! one card per container (its processes, tarball, namespaces and cgroup)
+//! and the event log.
+
+use std::rc::Rc;
+
+use anchorage_shared::cgroup::{CgroupLimits, CpuMax, format_size, parse_pids_limit, parse_size};
+use anchorage_shared::container::{Container, ContainerSpec, ContainerState};
+use anchorage_shared::host::EngineKind;
+use anchorage_shared::namespace::NamespaceId;
+use anchorage_shared::process::{Signal, parse_command_line};
+use anchorage_shared::{Command, HostSnapshot};
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::app::Mode;
+
+/// The default command of the run form: a shell as PID 1 with two children.
+const DEFAULT_COMMAND: &str = "sh -c 'sleep 600 & sleep 600'";
+
+#[derive(Properties, PartialEq)]
+pub struct HeaderProps {
+    pub mode: Mode,
+    pub on_reconnect: Option<Callback<MouseEvent>>,
+}
+
+#[function_component]
+pub fn Header(props: &HeaderProps) -> Html {
+    let (class, data, label, detail) = match &props.mode {
+        Mode::Connecting => (
+            "mode connecting",
+            "connecting",
+            "Connecting…",
+            "reaching anchorage serve".to_string(),
+        ),
+        Mode::Live => (
+            "mode live",
+            "live",
+            "Live",
+            "connected to anchorage serve".to_string(),
+        ),
+        Mode::Simulated { why } => ("mode simulated", "simulated", "Simulation", why.clone()),
+    };
+    html! {
+        <header class="top">
+            <div class="brand">
+                <img src="icon.svg" alt="" width="40" height="40" />
+                <h1>{ "Anchorage" }</h1>
+            </div>
+            <p class="tagline">
+                { "Containers are " }<span class="noun process">{ "processes" }</span>
+                { " born from " }<span class="noun tarball">{ "tarballs" }</span>
+                { " anchored to " }<span class="noun namespace">{ "namespaces" }</span>
+                { " controlled by " }<span class="noun cgroup">{ "cgroups" }</span>
+            </p>
+            <div id="mode" class={class} data-mode={data} title={detail.clone()}>
+                <strong>{ label }</strong>
+                <span class="why">{ detail }</span>
+                if let Some(on_reconnect) = &props.on_reconnect {
+                    <button onclick={on_reconnect.clone()}>{ "Reconnect" }</button>
+                }
+            </div>
+        </header>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct HostProps {
+    pub snapshot: Rc<HostSnapshot>,
+    pub on_command: Callback<Command>,
+}
+
+#[function_component]
+pub fn HostView(props: &HostProps) -> Html {
+    let snap = &props.snapshot;
+    let engine = &snap.engine;
+    let kind = match engine.kind {
+        EngineKind::Simulated => "simulated kernel",
+        EngineKind::Real => "real Linux kernel",
+    };
+    html! {
+        <>
+            <section class="host" id="host">
+                <h2>{ format!("Host {}", engine.hostname) }</h2>
+                <dl class="facts">
+                    <dt>{ "Engine" }</dt><dd id="engine-kind">{ kind }</dd>
+                    <dt>{ "Kernel" }</dt><dd>{ &engine.kernel }</dd>
+                    <dt>{ "Cgroups" }</dt><dd>{ format!("{:?}", engine.cgroup_layout).to_lowercase() }</dd>
+                    <dt>{ "Processes" }</dt><dd>{ snap.processes.len() }</dd>
+                    <dt>{ "Clock" }</dt><dd>{ format!("{:.1} s", snap.clock_ms as f64 / 1000.0) }</dd>
+                </dl>
+                <p class="note">{ &engine.note }</p>
+                <RunForm on_command={props.on_command.clone()} images={snap.images.iter().flat_map(|i| i.names.clone()).collect::<Vec<_>>()} />
+            </section>
+            <section class="containers" id="containers">
+                if snap.containers.is_empty() {
+                    <p class="empty">{ "No containers yet. Run one above: it starts as a process in new namespaces, under a cgroup of its own." }</p>
+                }
+                { for snap.containers.iter().map(|c| html! {
+                    <ContainerCard key={c.id.clone()} container={c.clone()} snapshot={snap.clone()} on_command={props.on_command.clone()} />
+                }) }
+            </section>
+        </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct RunFormProps {
+    pub on_command: Callback<Command>,
+    pub images: Vec<String>,
+}
+
+#[function_component]
+pub fn RunForm(props: &RunFormProps) -> Html {
+    let name = use_node_ref();
+    let image = use_node_ref();
+    let command = use_node_ref();
+    let memory = use_node_ref();
+    let pids = use_node_ref();
+    let cpus = use_node_ref();
+    let problem = use_state(|| None::<String>);
+    let onsubmit = {
+        let (name, image, command, memory, pids, cpus) = (
+            name.clone(),
+            image.clone(),
+            command.clone(),
+            memory.clone(),
+            pids.clone(),
+            cpus.clone(),
+        );
+        let (on_command, problem) = (props.on_command.clone(), problem.clone());
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            let value = |node: &NodeRef| {
+                node.cast::<HtmlInputElement>()
+                    .map(|input| input.value().trim().to_string())
+                    .unwrap_or_default()
+            };
+            match build_spec(
+                &value(&name),
+                &value(&image),
+                &value(&command),
+                &value(&memory),
+                &value(&pids),
+                &value(&cpus),
+            ) {
+                Ok(spec) => {
+                    problem.set(None);
+                    on_command.emit(Command::Run { spec });
+                }
+                Err(err) => problem.set(Some(err)),
+            }
+        })
+    };
+    html! {
+        <form class="run" id="run-form" {onsubmit}>
+            <h3>{ "Run a container" }</h3>
+            <label>{ "Name" }<input ref={name} name="name" placeholder="optional" /></label>
+            <label>{ "Image" }<input ref={image} name="image" value={props.images.first().cloned().unwrap_or_default()} list="images" /></label>
+            <datalist id="images">{ for props.images.iter().map(|i| html! { <option value={i.clone()} /> }) }</datalist>
+            <label class="wide">{ "Command" }<input ref={command} name="command" value={DEFAULT_COMMAND} /></label>
+            <label>{ "Memory" }<input ref={memory} name="memory" placeholder="e.g. 64m" /></label>
+            <label>{ "Pids limit" }<input ref={pids} name="pids" placeholder="e.g. 10" /></label>
+            <label>{ "CPUs" }<input ref={cpus} name="cpus" placeholder="e.g. 0.5" /></label>
+            <button type="submit" id="run">{ "Run" }</button>
+            if let Some(problem) = &*problem {
+                <p class="problem" role="alert">{ problem }</p>
+            }
+        </form>
+    }
+}
+
+/// Turns the form's fields into a spec, or says which field is wrong.
+fn build_spec(
+    name: &str,
+    image: &str,
+    command: &str,
+    memory: &str,
+    pids: &str,
+    cpus: &str,
+) -> Result<ContainerSpec, String> {
+    let mut spec = ContainerSpec::new(image);
+    if !name.is_empty() {
+        spec.name = Some(name.to_string());
+    }
+    if !command.is_empty() {
+        spec.command = parse_command_line(command).map_err(|e| format!("Command: {e}"))?;
+    }
+    let mut limits = CgroupLimits::default();
+    if !memory.is_empty() {
+        limits.memory_max = Some(parse_size(memory).map_err(|e| format!("Memory: {e}"))?);
+    }
+    if !pids.is_empty() {
+        limits.pids_max = parse_pids_limit(pids).map_err(|e| format!("Pids limit: {e}"))?;
+    }
+    if !cpus.is_empty() {
+        let count: f64 = cpus
+            .parse()
+            .map_err(|_| format!("CPUs: `{cpus}` is not a number: write e.g. 0.5"))?;
+        limits.cpu_max = CpuMax::from_cpus(count).map_err(|e| format!("CPUs: {e}"))?;
+    }
+    spec.limits = limits;
+    spec.validate().map_err(|e| e.to_string())?;
+    Ok(spec)
+}
+
+#[derive(Properties, PartialEq)]
+pub struct CardProps {
+    pub container: Container,
+    pub snapshot: Rc<HostSnapshot>,
+    pub on_command: Callback<Command>,
+}
+
+#[function_component]
+pub fn ContainerCard(props: &CardProps) -> Html {
+    let c = &props.container;
+    let snap = &props.snapshot;
+    let state = match c.state {
+        ContainerState::Exited { status, oom_killed } => {
+            format!("exited: {status}{}", if oom_killed { " (OOM)" } else { "" })
+        }
+        other => other.label().to_string(),
+    };
+    let button = |label: &'static str, class: &'static str, command: Command| {
+        let on_command = props.on_command.clone();
+        html! {
+            <button class={class} onclick={Callback::from(move |_| on_command.emit(command.clone()))}>{ label }</button>
+        }
+    };
+    let running = c.state == ContainerState::Running;
+    html! {
+        <article class="container" data-name={c.name.clone()} data-state={c.state.label()}>
+            <header>
+                <h2>{ &c.name }</h2>
+                <code class="id" title={c.id.clone()}>{ c.short_id() }</code>
+                <span class={classes!("state", c.state.label())}>{ state }</span>
+                <code class="cmd">{ c.command.join(" ") }</code>
+                <span class="actions">
+                    if running {
+                        { button("Stop", "stop", Command::Stop { container: c.id.clone(), timeout_ms: 10_000 }) }
+                        { button("Kill", "kill", Command::Kill { container: c.id.clone(), signal: Signal::Kill }) }
+                    }
+                    { button("Remove", "remove", Command::Remove { container: c.id.clone(), force: true }) }
+                </span>
+            </header>
+            <div class="panels">
+                <Processes container={c.clone()} snapshot={snap.clone()} />
+                <Tarball container={c.clone()} snapshot={snap.clone()} />
+                <Namespaces container={c.clone()} snapshot={snap.clone()} />
+                <CgroupPanel container={c.clone()} snapshot={snap.clone()} />
+            </div>
+        </article>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct PanelProps {
+    pub container: Container,
+    pub snapshot: Rc<HostSnapshot>,
+}
+
+#[function_component]
+fn Processes(props: &PanelProps) -> Html {
+    let rows: Vec<Html> = props
+        .snapshot
+        .processes_of(&props.container.id)
+        .map(|p| {
+            html! {
+                <tr class="proc">
+                    <td class="inner-pid">{ p.inner_pid() }</td>
+                    <td class="host-pid">{ p.pid }</td>
+                    <td>{ p.uid }</td>
+                    <td>{ p.state.code() }</td>
+                    <td>{ format_size(p.memory_bytes) }</td>
+                    <td class="argv"><code>{ p.command_line() }</code></td>
+                </tr>
+            }
+        })
+        .collect();
+    html! {
+        <section class="panel process">
+            <h3>{ "Processes" }</h3>
+            if rows.is_empty() {
+                <p class="quiet">{ "No processes: the container is not running." }</p>
+            } else {
+                <table>
+                    <thead><tr>
+                        <th title="as the container sees it">{ "PID inside" }</th>
+                        <th title="as the host sees it">{ "PID on host" }</th>
+                        <th title="as the host sees it">{ "UID on host" }</th>
+                        <th>{ "S" }</th><th>{ "RSS" }</th><th>{ "Command" }</th>
+                    </tr></thead>
+                    <tbody>{ for rows }</tbody>
+                </table>
+            }
+        </section>
+    }
+}
+
+#[function_component]
+fn Tarball(props: &PanelProps) -> Html {
+    let c = &props.container;
+    let image = props.snapshot.images.iter().find(|i| i.id.0 == c.image_id);
+    html! {
+        <section class="panel tarball">
+            <h3>{ "Tarball" }</h3>
+            <p><strong class="image-name">{ &c.image }</strong>{ " " }<code>{ &c.image_id[..c.image_id.len().min(19)] }</code></p>
+            {
+                match image {
+                    Some(image) => html! {
+                        <ol class="layers">
+                            { for image.layers.iter().map(|l| html! {
+                                <li><code>{ l.digest.short() }</code>{ format!(" {} entries, {}", l.entries, format_size(l.size)) }</li>
+                            }) }
+                            <li class="upper">{ "writable upper layer (this container's own)" }</li>
+                        </ol>
+                    },
+                    None => html! { <p class="quiet">{ "The image has been removed." }</p> },
+                }
+            }
+        </section>
+    }
+}
+
+#[function_component]
+fn Namespaces(props: &PanelProps) -> Html {
+    let snap = &props.snapshot;
+    // The host's namespaces are its init's.
+    let host: Vec<NamespaceId> = snap
+        .process(1)
+        .map(|init| init.namespaces.clone())
+        .unwrap_or_default();
+    html! {
+        <section class="panel namespace">
+            <h3>{ "Namespaces" }</h3>
+            <table>
+                <thead><tr><th>{ "Kind" }</th><th>{ "Container" }</th><th>{ "Host" }</th></tr></thead>
+                <tbody>
+                    { for props.container.namespaces.iter().map(|ns| {
+                        let host_inode = host.iter().find(|h| h.kind == ns.kind).map(|h| h.inode);
+                        let shared = host_inode == Some(ns.inode);
+                        html! {
+                            <tr class={classes!("ns", shared.then_some("shared"))} title={ns.kind.isolates()}>
+                                <td>{ ns.kind.proc_name() }</td>
+                                <td><code>{ ns.inode }</code></td>
+                                <td>{ if shared { "shared with host".to_string() } else { host_inode.map(|i| i.to_string()).unwrap_or_default() } }</td>
+                            </tr>
+                        }
+                    }) }
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+#[function_component]
+fn CgroupPanel(props: &PanelProps) -> Html {
+    let c = &props.container;
+    let Some(cg) = props.snapshot.cgroup(&c.cgroup) else {
+        return html! { <section class="panel cgroup"><h3>{ "Cgroup" }</h3><p class="quiet">{ "Removed." }</p></section> };
+    };
+    let usage = cg.usage;
+    let limits = cg.limits;
+    let meter = |current: u64, max: Option<u64>| {
+        let percent = max.map(|m| (current as f64 / m.max(1) as f64 * 100.0).min(100.0));
+        html! {
+            <div class="meter" role="meter" aria-valuenow={current.to_string()}>
+                <div class="fill" style={format!("width: {}%", percent.unwrap_or(0.0))}></div>
+            </div>
+        }
+    };
+    html! {
+        <section class="panel cgroup">
+            <h3>{ "Cgroup" }</h3>
+            <p><code class="path">{ &cg.path }</code></p>
+            <dl>
+                <dt>{ "memory.current / memory.max" }</dt>
+                <dd class="memory">{ format!("{} / {}", format_size(usage.memory_current), limits.memory_max.map_or("max".into(), format_size)) }</dd>
+                <dd>{ meter(usage.memory_current, limits.memory_max) }</dd>
+                <dt>{ "pids.current / pids.max" }</dt>
+                <dd class="pids">{ format!("{} / {}", usage.pids_current, limits.pids_max.map_or("max".into(), |n| n.to_string())) }</dd>
+                <dd>{ meter(usage.pids_current, limits.pids_max) }</dd>
+                <dt>{ "cpu.max" }</dt><dd>{ limits.cpu_max.to_string() }</dd>
+                <dt>{ "cpu.stat usage / throttled" }</dt>
+                <dd>{ format!("{:.3} s / {} times", usage.cpu_usage_usec as f64 / 1e6, usage.nr_throttled) }</dd>
+                <dt>{ "memory.events oom_kill" }</dt><dd>{ usage.oom_kill }</dd>
+            </dl>
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct LogProps {
+    pub lines: Vec<String>,
+}
+
+#[function_component]
+pub fn EventLog(props: &LogProps) -> Html {
+    html! {
+        <section class="log" id="log">
+            <h2>{ "Events" }</h2>
+            if props.lines.is_empty() {
+                <p class="quiet">{ "Nothing has happened yet." }</p>
+            }
+            <ol>{ for props.lines.iter().map(|line| html! { <li>{ line }</li> }) }</ol>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_form_builds_a_spec_or_names_the_bad_field() {
+        let spec = build_spec("web", "workshop", DEFAULT_COMMAND, "64m", "10", "0.5").unwrap();
+        assert_eq!(spec.command, ["sh", "-c", "sleep 600 & sleep 600"]);
+        assert_eq!(spec.limits.memory_max, Some(64 << 20));
+        assert_eq!(spec.limits.pids_max, Some(10));
+        assert_eq!(spec.limits.cpu_max.quota_usec, Some(50_000));
+        let err = build_spec("", "workshop", "sleep 1", "lots", "", "").unwrap_err();
+        assert!(err.starts_with("Memory:"), "{err}");
+        let err = build_spec("-bad", "workshop", "sleep 1", "", "", "").unwrap_err();
+        assert!(err.contains("-bad"), "{err}");
+    }
+}

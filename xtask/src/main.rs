@@ -1,0 +1,268 @@
+//! `cargo xtask`: Anchorage's build automation, so the README needs only two
+//! commands.
+//!
+//! - `cargo xtask serve [ARGS]`: build the web UI, embed it in the
+//!   `anchorage` binary (release) and run `anchorage serve ARGS`.
+//! - `cargo xtask test`: install what the tests need when it is missing,
+//!   then run every check: fmt, clippy, unit tests, the wasm build and the
+//!   browser tests.
+//! - `cargo xtask dist`: only build the web UI into `target/web-dist`.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const WEB_PROFILE: &str = "wasm-release";
+/// Debian packages the tests use: the browser, its driver, and a static
+/// busybox for real-container tests.
+const TEST_PACKAGES: &[(&str, &str)] = &[
+    ("chromium", "/usr/bin/chromium"),
+    ("chromium-driver", "/usr/bin/chromedriver"),
+    ("busybox-static", "/bin/busybox"),
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("serve") => serve(&args[1..]),
+        Some("test") => test(),
+        Some("dist") => dist().map(|dir| println!("web UI built in {}", dir.display())),
+        Some("-h" | "--help" | "help") | None => {
+            println!("{}", USAGE);
+            Ok(())
+        }
+        Some(other) => Err(anyhow::anyhow!(
+            "unknown task `{other}`: run `cargo xtask help` to list the tasks"
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "cargo xtask TASK
+
+Tasks:
+  serve [ARGS]  build the web UI and the anchorage binary (release), then run `anchorage serve ARGS`
+  test          install what the tests need when missing, then run every check
+  dist          build the web UI into target/web-dist";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+fn step(title: &str) {
+    println!("\n==> {title}");
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    let shown = format!("{command:?}");
+    let status = command
+        .status()
+        .with_context(|| format!("could not start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed ({status})");
+    }
+    Ok(())
+}
+
+fn web_dist() -> PathBuf {
+    root().join("target").join("web-dist")
+}
+
+/// Makes sure rustup has the wasm target (this machine's rustup does not
+/// install targets by itself).
+fn ensure_wasm_target() -> Result<()> {
+    let output = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    match output {
+        Ok(out)
+            if String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| l == WASM_TARGET) =>
+        {
+            Ok(())
+        }
+        Ok(_) => {
+            step(&format!("installing the Rust target {WASM_TARGET}"));
+            run(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+        }
+        Err(err) => bail!(
+            "rustup is needed to add the {WASM_TARGET} target and could not run ({err}): install Rust with rustup"
+        ),
+    }
+}
+
+/// Builds the web crate to wasm, generates its JavaScript glue and gathers
+/// the page's files in `target/web-dist`.
+fn dist() -> Result<PathBuf> {
+    ensure_wasm_target()?;
+    step("building the web UI (WebAssembly)");
+    run(cargo().args([
+        "build",
+        "--package",
+        "anchorage-web",
+        "--target",
+        WASM_TARGET,
+        "--profile",
+        WEB_PROFILE,
+    ]))?;
+    let wasm = root()
+        .join("target")
+        .join(WASM_TARGET)
+        .join(WEB_PROFILE)
+        .join("anchorage_web.wasm");
+    let out = web_dist();
+    let staging = root().join("target").join("web-dist.partial");
+    if staging.exists() {
+        fs::remove_dir_all(&staging)?;
+    }
+    fs::create_dir_all(&staging)?;
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&wasm)
+        .out_name("anchorage_web")
+        .no_modules(true)?
+        .typescript(false)
+        .generate(&staging)
+        .with_context(|| format!("generating the JavaScript glue for {}", wasm.display()))?;
+    for entry in fs::read_dir(root().join("static"))? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            fs::copy(entry.path(), staging.join(entry.file_name()))?;
+        }
+    }
+    // Swap in the new folder whole, so a failed build never leaves a mix.
+    if out.exists() {
+        fs::remove_dir_all(&out)?;
+    }
+    fs::rename(&staging, &out)?;
+    let size = fs::metadata(out.join("anchorage_web_bg.wasm"))?.len();
+    println!("web UI: {} ({} KiB of wasm)", out.display(), size / 1024);
+    Ok(out)
+}
+
+fn serve(args: &[String]) -> Result<()> {
+    let dist = dist()?;
+    step("building anchorage (release) with the web UI embedded");
+    run(cargo()
+        .args(["build", "--release", "--package", "anchorage"])
+        .env("ANCHORAGE_WEB_DIST", &dist))?;
+    let binary = root().join("target").join("release").join("anchorage");
+    step("starting anchorage serve");
+    let mut command = Command::new(binary);
+    command.arg("serve").args(args);
+    run(&mut command)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Installs the Debian packages the tests need, when any is missing.
+fn ensure_test_packages() -> Result<()> {
+    let missing: Vec<&str> = TEST_PACKAGES
+        .iter()
+        .filter(|(_, path)| !Path::new(path).exists())
+        .map(|(package, _)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    step(&format!("installing {}", missing.join(", ")));
+    let apt = |args: &[&str]| -> Command {
+        let mut command = if is_root() {
+            Command::new("apt-get")
+        } else {
+            let mut sudo = Command::new("sudo");
+            sudo.args(["-n", "apt-get"]);
+            sudo
+        };
+        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        command
+    };
+    let result = run(&mut apt(&["update", "-qq"])).and_then(|()| {
+        let mut install = apt(&["install", "-y", "-qq", "--no-install-recommends"]);
+        install.args(&missing);
+        run(&mut install)
+    });
+    result.with_context(|| {
+        format!(
+            "the tests need the Debian packages {}: install them (apt-get install {}) as root, or run this as root",
+            missing.join(", "),
+            missing.join(" ")
+        )
+    })
+}
+
+fn test() -> Result<()> {
+    ensure_wasm_target()?;
+    ensure_test_packages()?;
+
+    step("cargo fmt --check");
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+
+    let dist = dist()?;
+
+    step("building anchorage with the web UI embedded");
+    run(cargo()
+        .args(["build", "--package", "anchorage"])
+        .env("ANCHORAGE_WEB_DIST", &dist))?;
+
+    step("cargo clippy (host, every target)");
+    run(cargo()
+        .args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])
+        .env("ANCHORAGE_WEB_DIST", &dist))?;
+
+    step("cargo clippy (web UI, wasm32)");
+    run(cargo().args([
+        "clippy",
+        "--package",
+        "anchorage-web",
+        "--package",
+        "anchorage-shared",
+        "--target",
+        WASM_TARGET,
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+
+    step("cargo test (unit, server and browser tests)");
+    let binary = root().join("target").join("debug").join("anchorage");
+    run(cargo()
+        .args(["test", "--workspace"])
+        .env("ANCHORAGE_WEB_DIST", &dist)
+        .env("ANCHORAGE_BIN", &binary))?;
+
+    println!("\nall checks passed");
+    Ok(())
+}
