@@ -1,0 +1,165 @@
+//! The web UI end to end, in headless Chromium: served live by
+//! `anchorage serve`, and exported as a static site opened from disk.
+
+use anchorage_tests::{Browser, Server, anchorage_bin};
+use anyhow::{Context, Result, ensure};
+use fantoccini::Locator;
+
+/// Runs a container from the page's form and returns its card's text.
+async fn run_from_the_form(browser: &Browser, name: &str) -> Result<String> {
+    let field = browser.wait_for("#run-form input[name=name]").await?;
+    field.send_keys(name).await?;
+    browser
+        .client
+        .find(Locator::Css("#run"))
+        .await?
+        .click()
+        .await?;
+    // The card is drawn once the container's processes are listed.
+    let card = format!("article.container[data-name={name}][data-state=running]");
+    browser.wait_for(&format!("{card} tr.proc")).await?;
+    // Wait until the shell has forked both of its children.
+    for _ in 0..100 {
+        let rows = browser
+            .client
+            .find_all(Locator::Css(&format!("{card} tr.proc")))
+            .await?;
+        if rows.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(browser
+        .client
+        .find(Locator::Css(&card))
+        .await?
+        .text()
+        .await?)
+}
+
+/// What every drawn container must show: its image, PID 1 inside with
+/// another pid outside, its own namespaces, and its cgroup.
+fn assert_card_shows_the_container(text: &str) -> Result<()> {
+    for expected in [
+        "Processes",
+        "PID inside",
+        "sh -c sleep 600 & sleep 600",
+        "Tarball",
+        "workshop",
+        "writable upper layer",
+        "Namespaces",
+        "pid",
+        "shared with host", // the time namespace
+        "Cgroup",
+        "/anchorage/",
+        "memory.current / memory.max",
+        "pids.current / pids.max",
+        "3 / max",
+    ] {
+        // Headings are upper-cased by the style sheet; compare case-blind.
+        ensure!(
+            text.to_lowercase().contains(&expected.to_lowercase()),
+            "the card lacks {expected:?}:\n{text}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_served_page_draws_a_live_container_and_falls_back_when_the_server_goes() {
+    let server = Server::start().await.unwrap();
+    let browser = Browser::start().await.unwrap();
+    let result = async {
+        browser.client.goto(&server.url()).await?;
+        let mode = browser.wait_for("#mode[data-mode=live]").await?;
+        ensure!(mode.text().await?.contains("Live"));
+        let engine = browser.wait_for("#engine-kind").await?.text().await?;
+        ensure!(engine == "simulated kernel", "engine shown as {engine:?}");
+
+        let text = run_from_the_form(&browser, "web").await?;
+        assert_card_shows_the_container(&text)?;
+        // PID 1 inside is a larger pid on the host.
+        let inner = browser
+            .client
+            .find(Locator::Css(
+                "article.container[data-name=web] tr.proc td.inner-pid",
+            ))
+            .await?
+            .text()
+            .await?;
+        let host = browser
+            .client
+            .find(Locator::Css(
+                "article.container[data-name=web] tr.proc td.host-pid",
+            ))
+            .await?
+            .text()
+            .await?;
+        ensure!(inner == "1", "first process is pid {inner} inside");
+        ensure!(host.parse::<u32>()? > 1, "host pid {host}");
+        let log = browser.wait_for("#log").await?.text().await?;
+        ensure!(log.contains("container web"), "events: {log}");
+        Ok(())
+    }
+    .await;
+
+    // The container lives on the server, not in the page.
+    let server_has_it = async {
+        let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url()).await?;
+        use futures_util::StreamExt;
+        let mut seen = false;
+        for _ in 0..2 {
+            if let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) =
+                socket.next().await
+            {
+                seen |= text.contains("\"name\":\"web\"");
+            }
+        }
+        anyhow::Ok(seen)
+    }
+    .await;
+
+    let fallback = async {
+        server.stop().await?;
+        let mode = browser.wait_for("#mode[data-mode=simulated]").await?;
+        let text = mode.text().await?;
+        ensure!(text.contains("Simulation"), "mode shows {text:?}");
+        ensure!(text.contains("server went away"), "mode shows {text:?}");
+        Ok(())
+    }
+    .await;
+    browser.close().await.unwrap();
+    result.unwrap();
+    assert!(
+        server_has_it.unwrap(),
+        "the server's snapshot has the container"
+    );
+    fallback.unwrap();
+}
+
+#[tokio::test]
+async fn the_exported_site_runs_the_simulation_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    let status = std::process::Command::new(anchorage_bin())
+        .arg("export-site")
+        .arg(&site)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let browser = Browser::start().await.unwrap();
+    let result = async {
+        let url = format!("file://{}", site.join("index.html").display());
+        browser.client.goto(&url).await?;
+        let mode = browser.wait_for("#mode[data-mode=simulated]").await?;
+        let text = mode.text().await.context("mode text")?;
+        ensure!(text.contains("Simulation"), "mode shows {text:?}");
+        ensure!(text.contains("static site"), "mode shows {text:?}");
+        let card = run_from_the_form(&browser, "offline").await?;
+        assert_card_shows_the_container(&card)?;
+        Ok(())
+    }
+    .await;
+    browser.close().await.unwrap();
+    result.unwrap();
+}
