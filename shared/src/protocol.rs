@@ -26,7 +26,7 @@ pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
     Hello { protocol: u32 },
-    Command { id: u64, command: Command },
+    Command { id: u64, command: Box<Command> },
 }
 
 /// Why the server refused a message.
@@ -142,16 +142,16 @@ mod tests {
             },
             ClientMessage::Command {
                 id: 7,
-                command: Command::Run {
+                command: Box::new(Command::Run {
                     spec: ContainerSpec::new("workshop"),
-                },
+                }),
             },
             ClientMessage::Command {
                 id: 8,
-                command: Command::Kill {
+                command: Box::new(Command::Kill {
                     container: "web".into(),
                     signal: Signal::Term,
-                },
+                }),
             },
         ];
         for message in messages {
@@ -164,10 +164,10 @@ mod tests {
     fn the_wire_form_is_tagged_json() {
         let text = ClientMessage::Command {
             id: 1,
-            command: Command::Kill {
+            command: Box::new(Command::Kill {
                 container: "web".into(),
                 signal: Signal::Kill,
-            },
+            }),
         }
         .to_json();
         assert_eq!(

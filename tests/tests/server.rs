@@ -75,7 +75,7 @@ async fn a_client_gets_hello_and_a_snapshot_then_runs_a_container() {
         &mut socket,
         &ClientMessage::Command {
             id: 1,
-            command: Command::Run { spec },
+            command: Box::new(Command::Run { spec }),
         },
     )
     .await;
@@ -155,10 +155,10 @@ async fn bad_messages_get_errors_and_the_connection_lives_on() {
         &mut socket,
         &ClientMessage::Command {
             id: 9,
-            command: Command::Kill {
+            command: Box::new(Command::Kill {
                 container: "ghost".into(),
                 signal: anchorage_shared::process::Signal::Term,
-            },
+            }),
         },
     )
     .await;

@@ -94,7 +94,10 @@ impl Live {
     pub fn command(&mut self, command: Command) {
         let id = self.next_id;
         self.next_id += 1;
-        self.send(&ClientMessage::Command { id, command });
+        self.send(&ClientMessage::Command {
+            id,
+            command: Box::new(command),
+        });
     }
 }
 

@@ -83,8 +83,16 @@ fn run(command: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// Cargo's target folder: `$CARGO_TARGET_DIR`, else `target/` here.
+fn target_dir() -> PathBuf {
+    match env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root().join(dir),
+        None => root().join("target"),
+    }
+}
+
 fn web_dist() -> PathBuf {
-    root().join("target").join("web-dist")
+    target_dir().join("web-dist")
 }
 
 /// Makes sure rustup has the wasm target (this machine's rustup does not
@@ -125,13 +133,12 @@ fn dist() -> Result<PathBuf> {
         "--profile",
         WEB_PROFILE,
     ]))?;
-    let wasm = root()
-        .join("target")
+    let wasm = target_dir()
         .join(WASM_TARGET)
         .join(WEB_PROFILE)
         .join("anchorage_web.wasm");
     let out = web_dist();
-    let staging = root().join("target").join("web-dist.partial");
+    let staging = target_dir().join("web-dist.partial");
     if staging.exists() {
         fs::remove_dir_all(&staging)?;
     }
@@ -165,7 +172,7 @@ fn serve(args: &[String]) -> Result<()> {
     run(cargo()
         .args(["build", "--release", "--package", "anchorage"])
         .env("ANCHORAGE_WEB_DIST", &dist))?;
-    let binary = root().join("target").join("release").join("anchorage");
+    let binary = target_dir().join("release").join("anchorage");
     step("starting anchorage serve");
     let mut command = Command::new(binary);
     command.arg("serve").args(args);
@@ -257,12 +264,50 @@ fn test() -> Result<()> {
     ]))?;
 
     step("cargo test (unit, server and browser tests)");
-    let binary = root().join("target").join("debug").join("anchorage");
-    run(cargo()
-        .args(["test", "--workspace"])
-        .env("ANCHORAGE_WEB_DIST", &dist)
-        .env("ANCHORAGE_BIN", &binary))?;
-
+    let binary = target_dir().join("debug").join("anchorage");
+    let (passed, failed) = run_tests(
+        cargo()
+            .args(["test", "--workspace"])
+            .env("ANCHORAGE_WEB_DIST", &dist)
+            .env("ANCHORAGE_BIN", &binary),
+    )?;
     println!("\nall checks passed");
+    println!("tests: {passed} passed, {failed} failed");
     Ok(())
+}
+
+/// Runs `cargo test`, echoing its output, and adds up its `test result:`
+/// lines, so the run ends on one total for every test binary.
+fn run_tests(command: &mut Command) -> Result<(u64, u64)> {
+    use std::io::{BufRead, BufReader};
+    let shown = format!("{command:?}");
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("could not start {shown}"))?;
+    let (mut passed, mut failed) = (0, 0);
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some(result) = line.strip_prefix("test result: ") {
+            let count = |word: &str| -> u64 {
+                result
+                    .split(';')
+                    .find_map(|part| part.trim().strip_suffix(word))
+                    .and_then(|n| n.trim().rsplit(' ').next()?.parse().ok())
+                    .unwrap_or(0)
+            };
+            passed += count(" passed");
+            failed += count(" failed");
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        println!("tests: {passed} passed, {failed} failed");
+        bail!("{shown} failed ({status})");
+    }
+    if passed == 0 {
+        bail!("cargo test ran no test at all");
+    }
+    Ok((passed, failed))
 }

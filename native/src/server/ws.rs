@@ -110,7 +110,7 @@ async fn handle(hub: &Hub, frame: &str) -> Option<ServerMessage> {
             ))
         }
         Ok(ClientMessage::Hello { .. }) => None,
-        Ok(ClientMessage::Command { id, command }) => Some(match hub.apply(command).await {
+        Ok(ClientMessage::Command { id, command }) => Some(match hub.apply(*command).await {
             Ok(events) => ServerMessage::Done { id, events },
             Err(err) => ServerMessage::engine_error(id, err),
         }),

@@ -566,7 +566,7 @@ impl SimEngine {
         let image = self
             .images
             .iter()
-            .find(|i| i.names.iter().any(|n| *n == spec.image) || i.id.0 == spec.image)
+            .find(|i| i.names.contains(&spec.image) || i.id.0 == spec.image)
             .ok_or_else(|| EngineError::NoSuchImage(spec.image.clone()))?
             .clone();
         let name = match &spec.name {
