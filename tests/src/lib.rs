@@ -38,8 +38,13 @@ pub struct Server {
 
 impl Server {
     pub async fn start() -> Result<Server> {
+        Server::start_at("127.0.0.1:0").await
+    }
+
+    /// Starts on a given address, such as an earlier server's.
+    pub async fn start_at(listen: &str) -> Result<Server> {
         let mut child = Command::new(anchorage_bin())
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)

@@ -8,6 +8,7 @@ use fantoccini::Locator;
 /// Runs a container from the page's form and returns its card's text.
 async fn run_from_the_form(browser: &Browser, name: &str) -> Result<String> {
     let field = browser.wait_for("#run-form input[name=name]").await?;
+    field.clear().await?;
     field.send_keys(name).await?;
     browser
         .client
@@ -119,12 +120,35 @@ async fn the_served_page_draws_a_live_container_and_falls_back_when_the_server_g
     }
     .await;
 
+    let addr = server.addr;
     let fallback = async {
         server.stop().await?;
         let mode = browser.wait_for("#mode[data-mode=simulated]").await?;
         let text = mode.text().await?;
         ensure!(text.contains("Simulation"), "mode shows {text:?}");
         ensure!(text.contains("server went away"), "mode shows {text:?}");
+        // The simulation runs in the page meanwhile.
+        run_from_the_form(&browser, "meanwhile").await?;
+
+        // Back on the same address, the page reconnects on request.
+        let again = Server::start_at(&addr.to_string()).await?;
+        browser.wait_for("#mode button").await?.click().await?;
+        browser.wait_for("#mode[data-mode=live]").await?;
+        // The server's host replaces the page's simulated one.
+        let mut replaced = false;
+        for _ in 0..50 {
+            let cards = browser
+                .client
+                .find_all(Locator::Css("article.container[data-name=meanwhile]"))
+                .await?;
+            if cards.is_empty() {
+                replaced = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        ensure!(replaced, "the page still shows its simulated container");
+        again.stop().await?;
         Ok(())
     }
     .await;

@@ -36,7 +36,8 @@ enum Backend {
 }
 
 pub enum Msg {
-    Live(LiveSignal),
+    /// A signal from the live connection of this generation.
+    Live(u32, LiveSignal),
     Tick,
     Command(Command),
     Reconnect,
@@ -46,6 +47,11 @@ pub enum Msg {
 pub struct App {
     mode: Mode,
     backend: Backend,
+    /// A reconnection under way while the simulation keeps running: it
+    /// takes over only once the server has answered.
+    pending: Option<Live>,
+    /// Which connection's signals count; older ones are ignored.
+    generation: u32,
     snapshot: Option<Rc<HostSnapshot>>,
     log: VecDeque<String>,
     error: Option<String>,
@@ -57,10 +63,21 @@ impl App {
             self.simulate(ctx, "this page has no server address".into());
             return;
         };
-        match Live::connect(&url, ctx.link().callback(Msg::Live)) {
+        self.generation += 1;
+        let generation = self.generation;
+        let on_signal = ctx
+            .link()
+            .callback(move |signal| Msg::Live(generation, signal));
+        match Live::connect(&url, on_signal) {
+            Ok(live) if matches!(self.backend, Backend::Simulated { .. }) => {
+                self.pending = Some(live);
+            }
             Ok(live) => {
                 self.mode = Mode::Connecting;
                 self.backend = Backend::Live(live);
+            }
+            Err(err) if matches!(self.backend, Backend::Simulated { .. }) => {
+                self.error = Some(format!("could not reach the server: {err}"));
             }
             Err(err) => self.simulate(ctx, format!("could not reach the server: {err}")),
         }
@@ -91,6 +108,8 @@ impl Component for App {
         let mut app = App {
             mode: Mode::Connecting,
             backend: Backend::None,
+            pending: None,
+            generation: 0,
             snapshot: None,
             log: VecDeque::new(),
             error: None,
@@ -108,8 +127,26 @@ impl Component for App {
 
     fn update(&mut self, ctx: &Context<Self>, msg: Self::Message) -> bool {
         match msg {
-            Msg::Live(signal) => {
+            Msg::Live(generation, signal) => {
+                if generation != self.generation {
+                    return false;
+                }
+                // The server answered a reconnection: it takes over.
+                if matches!(signal, LiveSignal::Message(_))
+                    && let Some(live) = self.pending.take()
+                {
+                    self.backend = Backend::Live(live);
+                    self.error = None;
+                }
                 if !matches!(self.backend, Backend::Live(_)) {
+                    if let LiveSignal::Closed(reason) = signal {
+                        // A failed reconnection: the simulation carries on.
+                        self.pending = None;
+                        self.error = Some(format!(
+                            "the server is still unreachable ({reason}); the simulation carries on in this page"
+                        ));
+                        return true;
+                    }
                     return false;
                 }
                 match signal {
@@ -129,8 +166,7 @@ impl Component for App {
                         ));
                     }
                     LiveSignal::Closed(reason) => {
-                        let was_live = self.mode == Mode::Live;
-                        let why = if was_live {
+                        let why = if self.mode == Mode::Live {
                             format!(
                                 "the server went away ({reason}); the simulated kernel took over in this page"
                             )
@@ -184,7 +220,9 @@ impl Component for App {
 
     fn view(&self, ctx: &Context<Self>) -> Html {
         let on_command = ctx.link().callback(Msg::Command);
-        let can_reconnect = backend::served_live() && matches!(self.mode, Mode::Simulated { .. });
+        let can_reconnect = backend::served_live()
+            && matches!(self.mode, Mode::Simulated { .. })
+            && self.pending.is_none();
         html! {
             <>
                 <view::Header
