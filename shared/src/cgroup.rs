@@ -101,6 +101,9 @@ pub struct CgroupUsage {
     pub nr_throttled: u64,
     /// `cpu.stat` `throttled_usec`.
     pub throttled_usec: u64,
+    /// `memory.events` `max`: times usage was about to go over `memory.max`.
+    #[serde(default)]
+    pub memory_events_max: u64,
     /// `memory.events` `oom`: times the limit was hit and reclaim failed.
     pub oom: u64,
     /// `memory.events` `oom_kill`: processes the OOM killer killed here.

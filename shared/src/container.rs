@@ -178,7 +178,18 @@ pub struct Container {
     pub limits: CgroupLimits,
     /// When it was created, in milliseconds of the engine's clock.
     pub created_ms: u64,
+    /// When its init started and when it exited, on the same clock.
+    #[serde(default)]
+    pub started_ms: Option<u64>,
+    #[serde(default)]
+    pub finished_ms: Option<u64>,
     pub auto_remove: bool,
+    /// What its writable layer holds: entries (whiteouts included) and
+    /// bytes in files. It goes when the container is removed.
+    #[serde(default)]
+    pub writable_entries: u64,
+    #[serde(default)]
+    pub writable_bytes: u64,
 }
 
 impl Container {

@@ -185,6 +185,15 @@ impl fmt::Display for Event {
     }
 }
 
+/// A line a container's processes wrote, as `anchorage logs` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// When, in milliseconds of the engine's clock.
+    pub at_ms: u64,
+    pub stream: Stream,
+    pub text: String,
+}
+
 /// A command an engine could not carry out. Each says what was wrong and
 /// what to do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -234,4 +243,7 @@ pub trait Engine {
 
     /// The whole host, now.
     fn snapshot(&self) -> HostSnapshot;
+
+    /// What a container's processes wrote to the console, oldest first.
+    fn logs(&self, container: &str) -> Result<Vec<LogLine>, EngineError>;
 }

@@ -41,6 +41,11 @@ pub struct EngineInfo {
     pub cgroup_layout: CgroupLayout,
     /// Whether containers run without root on the host.
     pub rootless: bool,
+    /// The host's CPUs and memory.
+    #[serde(default)]
+    pub cpus: u32,
+    #[serde(default)]
+    pub memory_bytes: u64,
     /// Why this engine was chosen, for the UI: "no real runtime in the
     /// browser", "real containers as root"...
     pub note: String,
@@ -63,16 +68,29 @@ pub struct HostSnapshot {
     pub images: Vec<ImageInfo>,
 }
 
+/// Finds a container by name, full ID, or an unambiguous ID prefix of at
+/// least 3 digits, as `anchorage` commands accept: the index into
+/// `containers`.
+pub fn find_container(containers: &[&Container], id_or_name: &str) -> Option<usize> {
+    containers
+        .iter()
+        .position(|c| c.id == id_or_name || c.name == id_or_name)
+        .or_else(|| {
+            let mut matches = containers
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| id_or_name.len() >= 3 && c.id.starts_with(id_or_name));
+            match (matches.next(), matches.next()) {
+                (Some((index, _)), None) => Some(index),
+                _ => None,
+            }
+        })
+}
+
 impl HostSnapshot {
     pub fn container(&self, id_or_name: &str) -> Option<&Container> {
-        self.containers
-            .iter()
-            .find(|c| c.id == id_or_name || c.name == id_or_name)
-            .or_else(|| {
-                self.containers
-                    .iter()
-                    .find(|c| id_or_name.len() >= 3 && c.id.starts_with(id_or_name))
-            })
+        let all: Vec<&Container> = self.containers.iter().collect();
+        find_container(&all, id_or_name).map(|index| &self.containers[index])
     }
 
     /// The processes of a container, by host pid.

@@ -10,6 +10,7 @@
 //! it builds for `wasm32-unknown-unknown` (the browser) and for the host.
 
 pub mod cgroup;
+pub mod cli;
 pub mod container;
 pub mod engine;
 pub mod host;

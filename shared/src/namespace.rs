@@ -113,6 +113,20 @@ impl IdMap {
     }
 }
 
+/// One entry of a mount namespace's mount table, as `/proc/self/mounts`
+/// lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mount {
+    /// Where it is mounted, as seen inside the namespace.
+    pub target: String,
+    /// The file-system type: `overlay`, `proc`, `cgroup2`, `tmpfs`...
+    pub fstype: String,
+    /// What is mounted: a device, a host path for a bind mount, or a name.
+    pub source: String,
+    /// Mount options, comma-separated (`ro` or `rw` first).
+    pub options: String,
+}
+
 /// What a namespace holds that the UI shows, by kind.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -128,8 +142,8 @@ pub enum NamespaceDetail {
     },
     /// A pid namespace's nesting level (the host's is 0).
     Pid { level: u32 },
-    /// A mount namespace's root.
-    Mnt { root: String },
+    /// A mount namespace's root and mount table.
+    Mnt { root: String, mounts: Vec<Mount> },
     /// Nothing more to show.
     Plain,
 }

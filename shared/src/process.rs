@@ -205,87 +205,352 @@ impl Process {
     }
 }
 
-/// A job of a shell script: a command line, run in the background or not.
+/// A piece of a shell word: literal text, or a parameter to expand
+/// (`$NAME`, `${NAME}`, `$?`, `$$`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WordPart {
+    Literal(String),
+    Param(String),
+}
+
+/// One word of a command line, before expansion.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Word {
+    pub parts: Vec<WordPart>,
+    /// Whether any part of it was quoted: a quoted word survives expanding
+    /// to nothing (`echo "$UNSET"` passes an empty argument).
+    pub quoted: bool,
+}
+
+impl Word {
+    pub fn literal(text: &str) -> Word {
+        Word {
+            parts: vec![WordPart::Literal(text.to_string())],
+            quoted: false,
+        }
+    }
+
+    /// The word with each parameter replaced by `lookup`'s value for it
+    /// (unset parameters expand to nothing).
+    pub fn expand(&self, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                WordPart::Literal(text) => out.push_str(text),
+                WordPart::Param(name) => out.push_str(&lookup(name).unwrap_or_default()),
+            }
+        }
+        out
+    }
+
+    /// The word as written, parameters unexpanded.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                WordPart::Literal(text) => out.push_str(text),
+                WordPart::Param(name) => {
+                    out.push('$');
+                    out.push_str(name);
+                }
+            }
+        }
+        out
+    }
+
+    fn push_char(&mut self, c: char) {
+        match self.parts.last_mut() {
+            Some(WordPart::Literal(text)) => text.push(c),
+            _ => self.parts.push(WordPart::Literal(c.to_string())),
+        }
+    }
+}
+
+/// Where a redirected output stream goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RedirectTarget {
+    /// `> FILE` (truncate) or `>> FILE` (append).
+    File { path: Word, append: bool },
+    /// `2>&1`: wherever standard output goes.
+    Stdout,
+}
+
+/// `>`, `>>`, `2>`, `2>>` or `2>&1`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Redirect {
+    /// 1 for standard output, 2 for standard error.
+    pub fd: u8,
+    pub target: RedirectTarget,
+}
+
+/// A job of a shell script: a command line, its redirections, run in the
+/// background (`&`) or not.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Job {
-    pub argv: Vec<String>,
+    pub words: Vec<Word>,
+    pub redirects: Vec<Redirect>,
     pub background: bool,
 }
 
-/// Splits a shell script into jobs at `;`, `&` and newlines, honouring
-/// single and double quotes.
+impl Job {
+    /// The argument vector after expansion: unquoted words that expand to
+    /// nothing disappear, as in a POSIX shell.
+    pub fn argv(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+        self.words
+            .iter()
+            .filter_map(|word| {
+                let text = word.expand(lookup);
+                (word.quoted || !text.is_empty()).then_some(text)
+            })
+            .collect()
+    }
+
+    /// The argument vector as written, parameters unexpanded.
+    pub fn literal_argv(&self) -> Vec<String> {
+        self.words.iter().map(Word::text).collect()
+    }
+}
+
+/// Splits a shell script into jobs at `;`, `&` and newlines. It honours
+/// single quotes (literal), double quotes (parameters expand), backslash
+/// escapes, `$NAME`, `${NAME}`, `$?`, `$$`, `#` comments and the
+/// redirections `>`, `>>`, `2>`, `2>>` and `2>&1`.
 pub fn parse_script(script: &str) -> Result<Vec<Job>, String> {
-    let mut jobs = Vec::new();
-    let mut words: Vec<String> = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = script.chars().peekable();
-    let mut end_job = |words: &mut Vec<String>, background: bool| -> Result<(), String> {
-        if words.is_empty() {
-            return Err(format!(
-                "syntax error: unexpected \"{}\"",
-                if background { "&" } else { ";" }
-            ));
-        }
-        jobs.push(Job {
-            argv: std::mem::take(words),
-            background,
-        });
-        Ok(())
-    };
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' | '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some(q) if q == c => break,
-                        Some(other) => word.push(other),
-                        None => return Err("syntax error: unterminated quoted string".to_string()),
+    Parser {
+        chars: script.chars().collect(),
+        at: 0,
+    }
+    .script()
+}
+
+struct Parser {
+    chars: Vec<char>,
+    at: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.at).copied()
+    }
+
+    fn peek_at(&self, offset: usize) -> Option<char> {
+        self.chars.get(self.at + offset).copied()
+    }
+
+    fn script(&mut self) -> Result<Vec<Job>, String> {
+        let mut jobs = Vec::new();
+        let mut words = Vec::new();
+        let mut redirects = Vec::new();
+        loop {
+            self.skip_blanks();
+            let Some(c) = self.peek() else { break };
+            match c {
+                ';' | '&' | '\n' => {
+                    self.at += 1;
+                    if words.is_empty() {
+                        if c == '\n' && redirects.is_empty() {
+                            continue;
+                        }
+                        return Err(format!(
+                            "syntax error: unexpected \"{}\"",
+                            if c == '\n' {
+                                "newline".into()
+                            } else {
+                                c.to_string()
+                            }
+                        ));
+                    }
+                    jobs.push(Job {
+                        words: std::mem::take(&mut words),
+                        redirects: std::mem::take(&mut redirects),
+                        background: c == '&',
+                    });
+                }
+                '#' => {
+                    while self.peek().is_some_and(|c| c != '\n') {
+                        self.at += 1;
+                    }
+                }
+                '|' | '<' | '(' | ')' => {
+                    return Err(format!(
+                        "syntax error: \"{c}\" is not supported by this shell: use ;, & and > only"
+                    ));
+                }
+                _ => {
+                    if let Some(redirect) = self.redirect()? {
+                        redirects.push(redirect);
+                    } else {
+                        words.push(self.word()?);
                     }
                 }
             }
-            ' ' | '\t' => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            ';' | '&' | '\n' => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-                if c == '\n' && words.is_empty() {
-                    continue;
-                }
-                end_job(&mut words, c == '&')?;
-            }
-            other => {
-                in_word = true;
-                word.push(other);
-            }
+        }
+        if !words.is_empty() {
+            jobs.push(Job {
+                words,
+                redirects,
+                background: false,
+            });
+        } else if !redirects.is_empty() {
+            return Err("syntax error: a redirection needs a command".into());
+        }
+        Ok(jobs)
+    }
+
+    fn skip_blanks(&mut self) {
+        while matches!(self.peek(), Some(' ' | '\t')) {
+            self.at += 1;
         }
     }
-    if in_word {
-        words.push(word);
+
+    /// A redirection at the cursor, if there is one.
+    fn redirect(&mut self) -> Result<Option<Redirect>, String> {
+        let (fd, skip) = match (self.peek(), self.peek_at(1)) {
+            (Some('>'), _) => (1, 1),
+            (Some('1' | '2'), Some('>')) => (self.peek().unwrap() as u8 - b'0', 2),
+            _ => return Ok(None),
+        };
+        self.at += skip;
+        let append = self.peek() == Some('>');
+        if append {
+            self.at += 1;
+        }
+        if !append && self.peek() == Some('&') && self.peek_at(1) == Some('1') && fd == 2 {
+            self.at += 2;
+            return Ok(Some(Redirect {
+                fd,
+                target: RedirectTarget::Stdout,
+            }));
+        }
+        self.skip_blanks();
+        match self.peek() {
+            None | Some(';' | '&' | '\n' | '>' | '|' | '<') => Err(
+                "syntax error: a redirection needs a file name, as in echo hi > /tmp/note".into(),
+            ),
+            _ => Ok(Some(Redirect {
+                fd,
+                target: RedirectTarget::File {
+                    path: self.word()?,
+                    append,
+                },
+            })),
+        }
     }
-    if !words.is_empty() {
-        jobs.push(Job {
-            argv: words,
-            background: false,
-        });
+
+    fn word(&mut self) -> Result<Word, String> {
+        let mut word = Word::default();
+        while let Some(c) = self.peek() {
+            match c {
+                ' ' | '\t' | '\n' | ';' | '&' | '|' | '<' | '>' | '(' | ')' => break,
+                '\'' => {
+                    word.quoted = true;
+                    self.at += 1;
+                    loop {
+                        match self.peek() {
+                            Some('\'') => break,
+                            Some(other) => word.push_char(other),
+                            None => {
+                                return Err("syntax error: unterminated quoted string".into());
+                            }
+                        }
+                        self.at += 1;
+                    }
+                    self.at += 1;
+                }
+                '"' => {
+                    word.quoted = true;
+                    self.at += 1;
+                    loop {
+                        match self.peek() {
+                            Some('"') => break,
+                            Some('\\') if matches!(self.peek_at(1), Some('"' | '\\' | '$')) => {
+                                word.push_char(self.peek_at(1).unwrap());
+                                self.at += 2;
+                                continue;
+                            }
+                            Some('$') => {
+                                self.param(&mut word)?;
+                                continue;
+                            }
+                            Some(other) => word.push_char(other),
+                            None => {
+                                return Err("syntax error: unterminated quoted string".into());
+                            }
+                        }
+                        self.at += 1;
+                    }
+                    self.at += 1;
+                }
+                '\\' => {
+                    self.at += 1;
+                    if let Some(next) = self.peek() {
+                        word.push_char(next);
+                        self.at += 1;
+                    }
+                }
+                '$' => self.param(&mut word)?,
+                other => {
+                    word.push_char(other);
+                    self.at += 1;
+                }
+            }
+        }
+        Ok(word)
     }
-    Ok(jobs)
+
+    /// `$NAME`, `${NAME}`, `$?` or `$$` at the cursor; a lone `$` is text.
+    fn param(&mut self, word: &mut Word) -> Result<(), String> {
+        self.at += 1;
+        match self.peek() {
+            Some(c @ ('?' | '$' | '0'..='9')) => {
+                self.at += 1;
+                word.parts.push(WordPart::Param(c.to_string()));
+            }
+            Some('{') => {
+                self.at += 1;
+                let mut name = String::new();
+                loop {
+                    match self.peek() {
+                        Some('}') => break,
+                        Some(c)
+                            if c.is_ascii_alphanumeric() || c == '_' || c == '?' || c == '$' =>
+                        {
+                            name.push(c)
+                        }
+                        _ => return Err("syntax error: bad substitution".into()),
+                    }
+                    self.at += 1;
+                }
+                self.at += 1;
+                word.parts.push(WordPart::Param(name));
+            }
+            Some(c) if c.is_ascii_alphabetic() || c == '_' => {
+                let mut name = String::new();
+                while let Some(c) = self
+                    .peek()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                {
+                    name.push(c);
+                    self.at += 1;
+                }
+                word.parts.push(WordPart::Param(name));
+            }
+            _ => word.push_char('$'),
+        }
+        Ok(())
+    }
 }
 
 /// Splits one command line into words, honouring quotes, as a shell
-/// would: `sh -c 'sleep 1; echo hi'` is three words.
+/// would: `sh -c 'sleep 1; echo hi'` is three words. Parameters are kept
+/// as written.
 pub fn parse_command_line(text: &str) -> Result<Vec<String>, String> {
     let mut jobs = parse_script(text)?;
     match (jobs.len(), jobs.first()) {
         (0, _) => Err("empty command: give a program and its arguments, such as sleep 60".into()),
-        (1, Some(job)) if !job.background => Ok(jobs.remove(0).argv),
+        (1, Some(job)) if !job.background && job.redirects.is_empty() => {
+            Ok(jobs.remove(0).literal_argv())
+        }
         _ => Err(
             "one command only: to run several, give them to a shell, as in sh -c 'sleep 60 & sleep 60'"
                 .into(),
@@ -301,28 +566,72 @@ mod tests {
         words.iter().map(|w| w.to_string()).collect()
     }
 
+    fn vars(name: &str) -> Option<String> {
+        match name {
+            "HOME" => Some("/root".into()),
+            "$" => Some("1".into()),
+            "?" => Some("0".into()),
+            _ => None,
+        }
+    }
+
     #[test]
     fn scripts_split_at_separators_and_keep_quotes() {
-        let jobs = parse_script("sleep 5 & echo 'a b'; true").unwrap();
+        let jobs = parse_script("sleep 5 & echo 'a b'; true # done").unwrap();
+        let argvs: Vec<(Vec<String>, bool)> = jobs
+            .iter()
+            .map(|job| (job.argv(&vars), job.background))
+            .collect();
         assert_eq!(
-            jobs,
+            argvs,
             vec![
-                Job {
-                    argv: argv(&["sleep", "5"]),
-                    background: true
-                },
-                Job {
-                    argv: argv(&["echo", "a b"]),
-                    background: false
-                },
-                Job {
-                    argv: argv(&["true"]),
-                    background: false
-                },
+                (argv(&["sleep", "5"]), true),
+                (argv(&["echo", "a b"]), false),
+                (argv(&["true"]), false),
             ]
         );
         assert!(parse_script("; true").is_err());
         assert!(parse_script("echo 'open").is_err());
+        assert!(
+            parse_script("ls | wc")
+                .unwrap_err()
+                .contains("not supported")
+        );
+    }
+
+    #[test]
+    fn parameters_expand_outside_single_quotes() {
+        let jobs =
+            parse_script(r#"echo $$ "$HOME/x" '$HOME' \$HOME $UNSET "$UNSET" ${?}"#).unwrap();
+        assert_eq!(
+            jobs[0].argv(&vars),
+            argv(&["echo", "1", "/root/x", "$HOME", "$HOME", "", "0"])
+        );
+    }
+
+    #[test]
+    fn redirections_name_their_stream_and_file() {
+        let jobs = parse_script("echo hi >> /tmp/log 2>&1; echo x >/a 2> /b").unwrap();
+        assert_eq!(jobs[0].argv(&vars), argv(&["echo", "hi"]));
+        assert_eq!(
+            jobs[0].redirects,
+            vec![
+                Redirect {
+                    fd: 1,
+                    target: RedirectTarget::File {
+                        path: Word::literal("/tmp/log"),
+                        append: true
+                    }
+                },
+                Redirect {
+                    fd: 2,
+                    target: RedirectTarget::Stdout
+                },
+            ]
+        );
+        assert_eq!(jobs[1].redirects.len(), 2);
+        assert!(parse_script("echo >").is_err());
+        assert!(parse_script("> /x").is_err());
     }
 
     #[test]

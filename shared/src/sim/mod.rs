@@ -1,31 +1,45 @@
 //! The simulated kernel: a deterministic host that runs containers of the
 //! workshop image with processes, namespaces and cgroups that follow Linux's
-//! rules. It runs in the browser (no server needed) and on the server.
+//! rules. It runs in the browser (no server needed), on the server, and on
+//! the terminal (`anchorage sim`).
 //!
 //! Time only passes in [`Engine::advance`], in fixed quanta, and every table
 //! is ordered: the same commands always give the same events.
+//!
+//! The kernel's parts, by the talk's nouns: [`process`] (the process table
+//! and its programs), [`tarball`] (file trees from image layers, the
+//! overlay), [`namespace`] (inodes, pid translation, mount tables) and
+//! [`cgroup`] (the hierarchy, the CPU scheduler, memory limits). [`fs`] is
+//! the path walk across mounts, [`procfs`] renders `/proc` and cgroupfs, and
+//! [`userland`] is the workshop image's commands.
 
 mod cgroup;
+mod fs;
 mod namespace;
 mod process;
+mod procfs;
 pub mod tarball;
+mod userland;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use crate::cgroup::CgroupLimits;
 use crate::container::{Container, ContainerSpec, ContainerState, validate_name};
-use crate::engine::{Command, Engine, EngineError, Event, Stream};
+use crate::engine::{Command, Engine, EngineError, Event, LogLine, Stream};
 use crate::host::{CgroupLayout, EngineInfo, EngineKind, HostSnapshot};
 use crate::namespace::{IdMap, NamespaceDetail, NamespaceId, NamespaceKind};
 use crate::process::{ExitStatus, Pid, Process, ProcessState, Signal};
 use crate::tarball::{Digest, Image};
 
-use cgroup::Cgroups;
-use namespace::{Namespaces, NsSet};
-use process::{ExecContext, Program, SimProcess};
+use cgroup::{Cgroups, Runnable};
+use namespace::{Backing, Namespaces, NsSet};
+use process::{Program, SimProcess, Sink};
+use tarball::{Node, Overlay, Tree};
 
 /// The simulation advances in steps of this many milliseconds.
 pub const QUANTUM_MS: u64 = 10;
+const QUANTUM_USEC: u64 = QUANTUM_MS * 1000;
 
 /// The cgroup every container's cgroup lives under.
 pub const CONTAINERS_CGROUP: &str = "/anchorage";
@@ -35,8 +49,27 @@ pub const SUBID_BASE: u32 = 100_000;
 /// How many ids a container's user namespace maps.
 pub const SUBID_COUNT: u32 = 65_536;
 
+/// The simulated host's CPUs.
+pub const HOST_CPUS: u64 = 2;
+/// The simulated host's memory: 4 GiB, no swap.
+pub const HOST_MEMORY_BYTES: u64 = 4 << 30;
+/// The most tasks the simulated host runs at once (its `kernel.threads-max`):
+/// a fork bomb without `pids.max` fills this, and then nobody can fork.
+pub const HOST_TASKS_MAX: usize = 4096;
+/// The simulated kernel's release, as `uname -r` prints it.
+pub const KERNEL_RELEASE: &str = "6.1.0-anchorage-sim";
+/// When the simulated host booted, in Unix seconds (2026-11-27T09:00:00Z):
+/// file times and `ls -l` count from here.
+pub const BOOT_EPOCH: u64 = 1_795_770_000;
+
+/// How many console lines a container's log keeps.
+const LOG_LINES: usize = 2000;
+
 /// The host's pid counter after boot: the host's own daemons took the rest.
 const HOST_PID_AFTER_BOOT: Pid = 1000;
+
+/// The cgroup of the terminal's login shell on the simulated host.
+const USER_CGROUP: &str = "/user.slice/user-0.slice/session-1.scope";
 
 /// A container and the simulation's bookkeeping for it.
 #[derive(Clone, Debug)]
@@ -45,19 +78,39 @@ struct SimContainer {
     ns: NsSet,
     /// When a `stop` escalates to SIGKILL.
     kill_at_ms: Option<u64>,
+    /// Its root: the image's layers under its writable layer.
+    rootfs: Overlay,
+    logs: VecDeque<LogLine>,
+}
+
+/// How a new process is set up.
+struct Spawn {
+    ppid: Pid,
+    argv: Vec<String>,
+    env: Vec<String>,
+    cwd: String,
+    ns: NsSet,
+    cgroup: String,
+    container: Option<String>,
+    stdout: Sink,
+    stderr: Sink,
 }
 
 /// The simulated engine. See the module documentation.
 #[derive(Clone, Debug)]
 pub struct SimEngine {
-    hostname: String,
     clock_ms: u64,
     processes: BTreeMap<Pid, SimProcess>,
     namespaces: Namespaces,
     cgroups: Cgroups,
     images: Vec<Image>,
+    /// Each image's layers, merged into one read-only tree, by image ID.
+    lowers: BTreeMap<Digest, Arc<Tree>>,
     containers: Vec<SimContainer>,
+    /// The host's own file system: volumes live in it.
+    host_fs: Tree,
     engine_pid: Pid,
+    login_shell: Option<Pid>,
     created: u64,
 }
 
@@ -70,31 +123,54 @@ impl Default for SimEngine {
 impl SimEngine {
     /// A freshly booted host with the built-in `workshop` image.
     pub fn new(hostname: &str) -> SimEngine {
-        let namespaces = Namespaces::boot(hostname, 1);
+        let image = tarball::workshop_image();
+        let lower = Arc::new(Tree::from_layers(&image.layers));
+        let mut host_fs = (*lower).clone();
+        host_fs.insert(
+            "etc/hostname",
+            Node::file(format!("{hostname}\n").into_bytes(), 0o644, BOOT_EPOCH),
+        );
+        for dir in [
+            "srv",
+            "var/lib",
+            "var/lib/anchorage",
+            "var/lib/anchorage/volumes",
+        ] {
+            host_fs.insert(dir, Node::dir(0o755, BOOT_EPOCH));
+        }
         let mut engine = SimEngine {
-            hostname: hostname.to_string(),
             clock_ms: 0,
             processes: BTreeMap::new(),
-            namespaces,
+            namespaces: Namespaces::boot(hostname, 1),
             cgroups: Cgroups::boot(),
-            images: vec![tarball::workshop_image()],
+            lowers: BTreeMap::from([(image.id.clone(), lower)]),
+            images: vec![image],
             containers: Vec::new(),
+            host_fs,
             engine_pid: 0,
+            login_shell: None,
             created: 0,
         };
-        engine
-            .cgroups
-            .create("/init.scope", CgroupLimits::default());
-        engine
-            .cgroups
-            .create(CONTAINERS_CGROUP, CgroupLimits::default());
+        for cgroup in [
+            "/init.scope",
+            CONTAINERS_CGROUP,
+            "/system.slice/anchorage.service",
+        ] {
+            engine.cgroups.create(cgroup, CgroupLimits::default());
+        }
         let host_ns = engine.namespaces.host.clone();
         let init = engine.spawn_raw(
-            0,
-            vec!["/sbin/init".into()],
-            &host_ns,
-            "/init.scope",
-            None,
+            Spawn {
+                ppid: 0,
+                argv: vec!["/sbin/init".into()],
+                env: vec!["PATH=/usr/sbin:/usr/bin:/sbin:/bin".into()],
+                cwd: "/".into(),
+                ns: host_ns.clone(),
+                cgroup: "/init.scope".into(),
+                container: None,
+                stdout: Sink::Console,
+                stderr: Sink::Console,
+            },
             Program::HostInit,
         );
         // Boot-time daemons used the pids up to here.
@@ -102,15 +178,18 @@ impl SimEngine {
         if let Some(ns) = engine.namespaces.table.get_mut(&host_pid_ns) {
             ns.next_pid = HOST_PID_AFTER_BOOT;
         }
-        engine
-            .cgroups
-            .create("/system.slice/anchorage.service", CgroupLimits::default());
         engine.engine_pid = engine.spawn_raw(
-            init,
-            vec!["anchorage".into(), "serve".into()],
-            &host_ns,
-            "/system.slice/anchorage.service",
-            None,
+            Spawn {
+                ppid: init,
+                argv: vec!["anchorage".into(), "serve".into()],
+                env: vec!["PATH=/usr/sbin:/usr/bin:/sbin:/bin".into()],
+                cwd: "/".into(),
+                ns: host_ns,
+                cgroup: "/system.slice/anchorage.service".into(),
+                container: None,
+                stdout: Sink::Console,
+                stderr: Sink::Console,
+            },
             Program::Engine,
         );
         engine
@@ -120,26 +199,41 @@ impl SimEngine {
         self.clock_ms
     }
 
+    /// The host's name: its uts namespace's hostname.
+    pub fn hostname(&self) -> String {
+        self.namespaces
+            .hostname(self.namespaces.host[&NamespaceKind::Uts])
+    }
+
+    pub(crate) fn boot_epoch(&self) -> u64 {
+        BOOT_EPOCH
+    }
+
+    /// Now, in Unix seconds.
+    pub(crate) fn now_epoch(&self) -> u64 {
+        BOOT_EPOCH + self.clock_ms / 1000
+    }
+
+    pub(crate) fn cgroup_ns_root(&self, inode: u64) -> String {
+        self.namespaces
+            .table
+            .get(&inode)
+            .and_then(|ns| ns.cgroup_root.clone())
+            .unwrap_or_else(|| "/".into())
+    }
+
     /// Creates a process in the given namespaces and cgroup, charging it.
-    fn spawn_raw(
-        &mut self,
-        ppid: Pid,
-        argv: Vec<String>,
-        ns: &NsSet,
-        cgroup: &str,
-        container: Option<String>,
-        program: Program,
-    ) -> Pid {
-        let chain = self.namespaces.pid_chain(ns[&NamespaceKind::Pid]);
+    fn spawn_raw(&mut self, spawn: Spawn, program: Program) -> Pid {
+        let chain = self.namespaces.pid_chain(spawn.ns[&NamespaceKind::Pid]);
         let ns_pids: Vec<Pid> = chain
             .iter()
             .map(|inode| self.namespaces.alloc_pid(*inode))
             .collect();
         let pid = ns_pids[0];
-        let (uid, gid) = self.outside_ids(ns, 0, 0);
-        let rss = program.rss();
-        self.namespaces.enter(ns);
-        self.cgroups.charge(cgroup, |usage| {
+        let (uid, gid) = self.outside_ids(&spawn.ns, 0, 0);
+        let rss = program.initial_rss();
+        self.namespaces.enter(&spawn.ns);
+        self.cgroups.charge(&spawn.cgroup, |usage| {
             usage.pids_current += 1;
             usage.memory_current += rss;
             usage.memory_peak = usage.memory_peak.max(usage.memory_current);
@@ -148,20 +242,24 @@ impl SimEngine {
             pid,
             SimProcess {
                 pid,
-                ppid,
+                ppid: spawn.ppid,
                 ns_pids,
                 pid_ns_chain: chain,
-                argv,
+                argv: spawn.argv,
+                env: spawn.env,
+                cwd: spawn.cwd,
                 uid,
                 gid,
-                container,
-                cgroup: cgroup.to_string(),
-                ns: ns.clone(),
+                container: spawn.container,
+                cgroup: spawn.cgroup,
+                ns: spawn.ns,
                 state: program.state(),
                 program,
                 exit: None,
                 rss,
                 cpu_usec: 0,
+                stdout: spawn.stdout,
+                stderr: spawn.stderr,
             },
         );
         pid
@@ -169,90 +267,110 @@ impl SimEngine {
 
     /// Maps ids inside a process's user namespace to the host's.
     fn outside_ids(&self, ns: &NsSet, uid: u32, gid: u32) -> (u32, u32) {
-        match self
-            .namespaces
-            .table
-            .get(&ns[&NamespaceKind::User])
-            .map(|n| &n.detail)
-        {
-            Some(NamespaceDetail::User { uid_map, gid_map }) => (
-                uid_map
-                    .iter()
-                    .find_map(|m| m.to_outside(uid))
-                    .unwrap_or(65534),
-                gid_map
-                    .iter()
-                    .find_map(|m| m.to_outside(gid))
-                    .unwrap_or(65534),
-            ),
-            _ => (uid, gid),
-        }
+        let (uid_map, gid_map) = self.namespaces.id_maps(ns[&NamespaceKind::User]);
+        let map =
+            |maps: &[IdMap], id: u32| maps.iter().find_map(|m| m.to_outside(id)).unwrap_or(65534);
+        (map(&uid_map, uid), map(&gid_map, gid))
     }
 
-    /// Forks `parent` and execs `argv` in the child, in the parent's
-    /// namespaces and cgroup. Fails with EAGAIN at `pids.max`.
-    fn fork_exec(
-        &mut self,
-        parent: Pid,
-        argv: Vec<String>,
-        events: &mut Vec<Event>,
-    ) -> Result<Pid, ()> {
-        let (ns, cgroup, container) = {
-            let p = &self.processes[&parent];
-            (p.ns.clone(), p.cgroup.clone(), p.container.clone())
-        };
-        self.spawn_in(parent, argv, &ns, &cgroup, container, events)
-    }
-
-    /// Starts `argv` as a child of `ppid` in `ns` and `cgroup`.
-    fn spawn_in(
-        &mut self,
-        ppid: Pid,
-        argv: Vec<String>,
-        ns: &NsSet,
-        cgroup: &str,
-        container: Option<String>,
-        events: &mut Vec<Event>,
-    ) -> Result<Pid, ()> {
-        if !self.cgroups.fork_allowed(cgroup) {
-            self.cgroups
-                .charge(cgroup, |usage| usage.pids_events_max += 1);
+    /// `fork` then `execve`: a child of `spawn.ppid`, running `spawn.argv`.
+    /// Fails with EAGAIN at `pids.max` or when the host's task table is
+    /// full, and with ENOMEM when the OOM killer cannot make room.
+    fn fork_exec(&mut self, spawn: Spawn, events: &mut Vec<Event>) -> Result<Pid, Errno> {
+        let (ppid, cgroup, container) = (spawn.ppid, spawn.cgroup.clone(), spawn.container.clone());
+        if !self.cgroups.fork_allowed(&cgroup) || self.processes.len() >= HOST_TASKS_MAX {
+            if self.processes.len() < HOST_TASKS_MAX {
+                self.cgroups
+                    .charge(&cgroup, |usage| usage.pids_events_max += 1);
+            }
             events.push(Event::ForkFailed {
                 pid: ppid,
-                cgroup: cgroup.to_string(),
+                cgroup,
                 container,
             });
-            return Err(());
+            return Err(Errno::Again);
         }
-        let program = {
-            let image = container
-                .as_deref()
-                .and_then(|id| self.container_by_id(id))
-                .and_then(|c| self.images.iter().find(|i| i.id.0 == c.info.image_id));
-            let hostname = self.namespaces.hostname(ns[&NamespaceKind::Uts]);
-            let has_command = |name: &str| match image {
-                Some(image) => tarball::image_has_command(image, name),
-                None => true,
-            };
-            exec(
-                &argv,
-                &ExecContext {
-                    clock_ms: self.clock_ms,
-                    hostname: &hostname,
-                    uid: 0,
-                    gid: 0,
-                    has_command: &has_command,
-                },
-            )
-        };
-        let pid = self.spawn_raw(ppid, argv.clone(), ns, cgroup, container.clone(), program);
+        if !self.make_room(&cgroup, process::rss::TOOL, events) || !self.is_alive(ppid) {
+            return Err(Errno::NoMem);
+        }
+        let argv = spawn.argv.clone();
+        let pid = self.spawn_raw(spawn, Program::Exiting { code: 0 });
         events.push(Event::ProcessStarted {
             pid,
             ns_pids: self.processes[&pid].ns_pids.clone(),
-            argv,
+            argv: argv.clone(),
             container,
         });
+        self.execve(pid, argv);
         Ok(pid)
+    }
+
+    fn is_alive(&self, pid: Pid) -> bool {
+        pid == 0
+            || self
+                .processes
+                .get(&pid)
+                .is_some_and(|p| p.state != ProcessState::Zombie)
+    }
+
+    /// Makes room for `bytes` more in a cgroup: while that would go over a
+    /// `memory.max` (or the host's memory), the OOM killer kills the
+    /// biggest process under the cgroup at its limit. Returns whether
+    /// there is room now.
+    fn make_room(&mut self, cgroup: &str, bytes: u64, events: &mut Vec<Event>) -> bool {
+        while let Some(at_limit) = self
+            .cgroups
+            .memory_limit_hit(cgroup, bytes, HOST_MEMORY_BYTES)
+        {
+            self.cgroups.charge(&at_limit, |usage| {
+                usage.memory_events_max += 1;
+                usage.oom += 1;
+            });
+            let under = |path: &str| {
+                at_limit == "/" || path == at_limit || path.starts_with(&format!("{at_limit}/"))
+            };
+            // oom_badness: the most memory; the engine, init and the
+            // login shell are exempt (oom_score_adj -1000).
+            let victim = self
+                .processes
+                .values()
+                .filter(|p| p.state != ProcessState::Zombie && under(&p.cgroup))
+                .filter(|p| {
+                    !matches!(
+                        p.program,
+                        Program::HostInit | Program::Engine | Program::HostShell
+                    )
+                })
+                .max_by_key(|p| (p.rss, std::cmp::Reverse(p.pid)))
+                .map(|p| (p.pid, p.container.clone()));
+            let Some((victim, container)) = victim else {
+                return false;
+            };
+            self.cgroups.charge(&at_limit, |usage| usage.oom_kill += 1);
+            events.push(Event::OomKill {
+                pid: victim,
+                cgroup: at_limit.clone(),
+                container,
+            });
+            self.exit_process(victim, ExitStatus::Signaled(Signal::Kill), events);
+        }
+        true
+    }
+
+    /// Charges memory a process touched, after making room for it.
+    fn charge_memory(&mut self, pid: Pid, bytes: u64, events: &mut Vec<Event>) -> bool {
+        let cgroup = self.processes[&pid].cgroup.clone();
+        if !self.make_room(&cgroup, bytes, events) || !self.is_alive(pid) {
+            return false;
+        }
+        self.cgroups.charge(&cgroup, |usage| {
+            usage.memory_current += bytes;
+            usage.memory_peak = usage.memory_peak.max(usage.memory_current);
+        });
+        if let Some(p) = self.processes.get_mut(&pid) {
+            p.rss += bytes;
+        }
+        true
     }
 
     fn container_by_id(&self, id: &str) -> Option<&SimContainer> {
@@ -260,23 +378,54 @@ impl SimEngine {
     }
 
     fn find_container(&self, id_or_name: &str) -> Result<usize, EngineError> {
-        let exact = self
-            .containers
-            .iter()
-            .position(|c| c.info.id == id_or_name || c.info.name == id_or_name);
-        let by_prefix = || {
-            let matches: Vec<usize> = self
-                .containers
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| id_or_name.len() >= 3 && c.info.id.starts_with(id_or_name))
-                .map(|(i, _)| i)
-                .collect();
-            (matches.len() == 1).then(|| matches[0])
-        };
-        exact
-            .or_else(by_prefix)
+        let infos: Vec<&Container> = self.containers.iter().map(|c| &c.info).collect();
+        crate::host::find_container(&infos, id_or_name)
             .ok_or_else(|| EngineError::NoSuchContainer(id_or_name.to_string()))
+    }
+
+    /// Writes to a process's standard output or error: the console (the
+    /// container's log) or the file its shell redirected it to.
+    fn write_out(&mut self, pid: Pid, stream: Stream, text: String, events: &mut Vec<Event>) {
+        if text.is_empty() {
+            return;
+        }
+        let Some(p) = self.processes.get(&pid) else {
+            return;
+        };
+        let sink = match stream {
+            Stream::Stdout => p.stdout.clone(),
+            Stream::Stderr => p.stderr.clone(),
+        };
+        match sink {
+            Sink::Console => {
+                let container = p.container.clone();
+                if let Some(c) = container
+                    .as_deref()
+                    .and_then(|id| self.containers.iter_mut().find(|c| c.info.id == id))
+                {
+                    if c.logs.len() == LOG_LINES {
+                        c.logs.pop_front();
+                    }
+                    c.logs.push_back(LogLine {
+                        at_ms: self.clock_ms,
+                        stream,
+                        text: text.clone(),
+                    });
+                }
+                events.push(Event::Output {
+                    container,
+                    pid,
+                    stream,
+                    text,
+                });
+            }
+            Sink::File(path) => {
+                // The file was opened when the shell set up the redirect;
+                // a write that fails now (the file was removed) is lost,
+                // as it would be for an unlinked file.
+                let _ = self.write_file(pid, &path, text.as_bytes(), true);
+            }
+        }
     }
 
     /// A process ends: it becomes a zombie, its children go to the init of
@@ -291,6 +440,7 @@ impl SimEngine {
         }
         p.state = ProcessState::Zombie;
         p.exit = Some(status);
+        p.program = Program::Exiting { code: 0 };
         let rss = std::mem::take(&mut p.rss);
         let (cgroup, container, ns_pids) =
             (p.cgroup.clone(), p.container.clone(), p.ns_pids.clone());
@@ -352,10 +502,14 @@ impl SimEngine {
             .iter()
             .position(|c| c.info.init_pid == Some(pid))
         {
-            let oom_killed = false;
+            let oom_killed = self
+                .cgroups
+                .get(&self.containers[index].info.cgroup)
+                .is_some_and(|cg| cg.usage.oom_kill > 0);
             let c = &mut self.containers[index];
             c.info.state = ContainerState::Exited { status, oom_killed };
             c.info.init_pid = None;
+            c.info.finished_ms = Some(self.clock_ms);
             c.kill_at_ms = None;
             let id = c.info.id.clone();
             events.push(Event::ContainerExited {
@@ -392,21 +546,25 @@ impl SimEngine {
         }
     }
 
-    /// Delivers a signal. `from_outside` says the sender is in an ancestor
-    /// pid namespace (the engine is).
-    fn signal(&mut self, pid: Pid, signal: Signal, from_outside: bool, events: &mut Vec<Event>) {
+    /// Delivers a signal from `sender` (0 for the kernel or the engine,
+    /// which sit in the host's namespaces).
+    fn signal(&mut self, sender: Pid, pid: Pid, signal: Signal, events: &mut Vec<Event>) {
         let Some(p) = self.processes.get(&pid) else {
             return;
         };
         if p.state == ProcessState::Zombie {
             return;
         }
+        let from_outside = match self.processes.get(&sender) {
+            Some(s) if sender != 0 => s.own_pid_ns() != p.own_pid_ns(),
+            _ => true,
+        };
         let handled = signal.catchable() && p.program.handles_signals();
         if handled || !signal.terminates_by_default() {
             return;
         }
         // A namespace's init only gets the signals it has handlers for,
-        // and SIGKILL from an ancestor namespace.
+        // and SIGKILL from an ancestor namespace; the host's init none.
         if p.is_namespace_init() && !(signal == Signal::Kill && from_outside) {
             return;
         }
@@ -416,146 +574,215 @@ impl SimEngine {
         self.exit_process(pid, ExitStatus::Signaled(signal), events);
     }
 
-    /// Runs one quantum: every process takes a step.
+    /// Runs one quantum: the scheduler hands out CPU time, then every
+    /// process takes a step.
     fn step(&mut self, events: &mut Vec<Event>) {
         for index in 0..self.containers.len() {
-            if let Some(at) = self.containers[index].kill_at_ms
+            if let Some(at) = self.containers.get(index).and_then(|c| c.kill_at_ms)
                 && at <= self.clock_ms
             {
                 self.containers[index].kill_at_ms = None;
                 if let Some(init) = self.containers[index].info.init_pid {
-                    self.signal(init, Signal::Kill, true, events);
+                    self.signal(0, init, Signal::Kill, events);
                 }
+            }
+        }
+        let now_usec = (self.clock_ms - QUANTUM_MS) * 1000;
+        let runnable: Vec<Runnable> = self
+            .processes
+            .values()
+            .filter(|p| p.state != ProcessState::Zombie && p.program.runnable())
+            .map(|p| Runnable {
+                pid: p.pid,
+                cgroup: &p.cgroup,
+                want_usec: p.program.cpu_want(QUANTUM_USEC),
+            })
+            .collect();
+        let granted = self
+            .cgroups
+            .schedule(&runnable, HOST_CPUS, QUANTUM_USEC, now_usec);
+        for (pid, usec) in &granted {
+            if let Some(p) = self.processes.get_mut(pid) {
+                p.cpu_usec += usec;
             }
         }
         let pids: Vec<Pid> = self.processes.keys().copied().collect();
         for pid in pids {
-            self.step_process(pid, events);
+            let cpu = granted.get(&pid).copied().unwrap_or(0);
+            self.step_process(pid, cpu, events);
         }
     }
 
-    fn step_process(&mut self, pid: Pid, events: &mut Vec<Event>) {
+    fn step_process(&mut self, pid: Pid, cpu_usec: u64, events: &mut Vec<Event>) {
         let Some(p) = self.processes.get_mut(&pid) else {
             return;
         };
         if p.state == ProcessState::Zombie {
             return;
         }
-        let program = std::mem::replace(&mut p.program, Program::HostInit);
-        let program = match program {
-            Program::HostInit => {
+        let program = std::mem::replace(&mut p.program, Program::Exiting { code: 0 });
+        let next = match program {
+            Program::HostInit | Program::Engine => {
                 self.reap_children(pid);
-                Some(Program::HostInit)
+                Some(program)
             }
-            Program::Engine => Some(Program::Engine),
-            Program::Sleep { until_ms } => {
-                if until_ms <= self.clock_ms {
-                    self.processes.get_mut(&pid).expect("stepping").program =
-                        Program::Sleep { until_ms };
-                    self.exit_process(pid, ExitStatus::Code(0), events);
-                    None
-                } else {
-                    Some(Program::Sleep { until_ms })
-                }
-            }
-            Program::Finishing { output, code } => {
-                let container = p.container.clone();
-                p.cpu_usec += process::INSTANT_COMMAND_CPU_USEC;
-                let cgroup = p.cgroup.clone();
-                self.cgroups.charge(&cgroup, |usage| {
-                    usage.cpu_usage_usec += process::INSTANT_COMMAND_CPU_USEC
-                });
-                for (stream, text) in output {
-                    events.push(Event::Output {
-                        container: container.clone(),
-                        pid,
-                        stream,
-                        text,
-                    });
-                }
-                self.processes.get_mut(&pid).expect("stepping").program = Program::Finishing {
-                    output: vec![],
-                    code,
-                };
+            Program::HostShell => Some(program),
+            Program::Exiting { code } => {
                 self.exit_process(pid, ExitStatus::Code(code), events);
                 None
             }
+            Program::ExecFailed { message, code } => {
+                self.write_out(pid, Stream::Stderr, format!("{message}\n"), events);
+                self.exit_process(pid, ExitStatus::Code(code), events);
+                None
+            }
+            Program::Instant => {
+                if cpu_usec == 0 {
+                    // Throttled or starved: it runs when it gets the CPU.
+                    Some(Program::Instant)
+                } else {
+                    let code = self.run_instant(pid, events);
+                    if self.is_alive(pid)
+                        && matches!(self.processes[&pid].program, Program::Exiting { .. })
+                    {
+                        self.exit_process(pid, ExitStatus::Code(code), events);
+                    }
+                    None
+                }
+            }
+            Program::Sleep { until_ms } => {
+                if until_ms.is_some_and(|t| t <= self.clock_ms) {
+                    self.exit_process(pid, ExitStatus::Code(0), events);
+                    None
+                } else {
+                    Some(program)
+                }
+            }
             Program::Shell {
-                mut jobs,
-                mut waiting_for,
-                mut status,
+                jobs,
+                waiting_for,
+                status,
+            } => self.step_shell(pid, jobs, waiting_for, status, events),
+            Program::MemHog {
+                target,
+                touched,
+                hold_ms,
+                hold_until,
+            } => self.step_memhog(pid, cpu_usec, target, touched, hold_ms, hold_until, events),
+            Program::CpuBurn {
+                until_ms,
+                started_ms,
             } => {
-                // Reap finished children; note the foreground one's status.
-                let zombies: Vec<(Pid, ExitStatus)> = self
-                    .processes
-                    .values()
-                    .filter(|c| c.ppid == pid && c.state == ProcessState::Zombie)
-                    .filter_map(|c| c.exit.map(|e| (c.pid, e)))
-                    .collect();
-                for (child, exit) in zombies {
-                    if waiting_for == Some(child) {
-                        status = exit.shell_code();
-                        waiting_for = None;
-                    }
-                    self.release(child);
+                if until_ms.is_some_and(|t| t <= self.clock_ms) {
+                    let p = &self.processes[&pid];
+                    let wall = (self.clock_ms - started_ms) as f64 / 1000.0;
+                    let cpu = p.cpu_usec as f64 / 1e6;
+                    self.write_out(
+                        pid,
+                        Stream::Stdout,
+                        format!("cpuburn: {wall:.2} s of wall time, {cpu:.2} s of CPU\n"),
+                        events,
+                    );
+                    self.exit_process(pid, ExitStatus::Code(0), events);
+                    None
+                } else {
+                    Some(program)
                 }
-                if waiting_for.is_none() {
-                    match jobs.pop_front() {
-                        Some(job) => match self.fork_exec(pid, job.argv, events) {
-                            Ok(child) if !job.background => waiting_for = Some(child),
-                            Ok(_) => status = 0,
-                            Err(()) => {
-                                // A failed fork is a fatal error for a
-                                // non-interactive shell: it exits with 2.
-                                let container = self.processes[&pid].container.clone();
-                                events.push(Event::Output {
-                                    container,
-                                    pid,
-                                    stream: Stream::Stderr,
-                                    text: "sh: can't fork: Resource temporarily unavailable\n"
-                                        .into(),
-                                });
-                                self.exit_process(pid, ExitStatus::Code(2), events);
-                                return;
-                            }
-                        },
-                        None => {
-                            self.processes.get_mut(&pid).expect("stepping").program =
-                                Program::Shell {
-                                    jobs,
-                                    waiting_for,
-                                    status,
-                                };
-                            self.exit_process(pid, ExitStatus::Code(status), events);
-                            return;
+            }
+            Program::ForkBomb { complained } => {
+                let mut complained = complained;
+                if cpu_usec > 0 {
+                    let spawn = self.child_spawn(pid, vec!["forkbomb".into()]);
+                    match self.fork_exec(spawn, events) {
+                        Ok(_) => {}
+                        Err(err) if !complained && self.is_alive(pid) => {
+                            complained = true;
+                            let text = format!("forkbomb: fork: {}\n", err.message());
+                            self.write_out(pid, Stream::Stderr, text, events);
                         }
+                        Err(_) => {}
                     }
                 }
-                Some(Program::Shell {
-                    jobs,
-                    waiting_for,
-                    status,
-                })
+                Some(Program::ForkBomb { complained })
             }
         };
-        if let Some(program) = program
+        if let Some(program) = next
             && let Some(p) = self.processes.get_mut(&pid)
+            && p.state != ProcessState::Zombie
         {
             p.state = program.state();
             p.program = program;
         }
     }
 
-    fn reap_children(&mut self, pid: Pid) {
-        let zombies: Vec<Pid> = self
+    #[allow(clippy::too_many_arguments)]
+    fn step_memhog(
+        &mut self,
+        pid: Pid,
+        cpu_usec: u64,
+        target: u64,
+        touched: u64,
+        hold_ms: Option<u64>,
+        hold_until: Option<u64>,
+        events: &mut Vec<Event>,
+    ) -> Option<Program> {
+        let mut touched = touched;
+        let mut hold_until = hold_until;
+        if touched < target {
+            // Touching pages takes CPU: a throttled hog touches slower.
+            let rate = process::MEMHOG_BYTES_PER_QUANTUM * cpu_usec / QUANTUM_USEC;
+            let chunk = rate.min(target - touched);
+            if chunk > 0 {
+                if !self.charge_memory(pid, chunk, events) {
+                    return None;
+                }
+                touched += chunk;
+            }
+            if touched == target {
+                let text = format!("memhog: touched {}\n", crate::cgroup::format_size(target));
+                self.write_out(pid, Stream::Stdout, text, events);
+                hold_until = hold_ms.map(|ms| self.clock_ms + ms);
+            }
+        } else if hold_until.is_some_and(|t| t <= self.clock_ms) {
+            self.exit_process(pid, ExitStatus::Code(0), events);
+            return None;
+        }
+        Some(Program::MemHog {
+            target,
+            touched,
+            hold_ms,
+            hold_until,
+        })
+    }
+
+    /// What a child of `parent` inherits: namespaces, cgroup, environment,
+    /// working directory and output.
+    fn child_spawn(&self, parent: Pid, argv: Vec<String>) -> Spawn {
+        let p = &self.processes[&parent];
+        Spawn {
+            ppid: parent,
+            argv,
+            env: p.env.clone(),
+            cwd: p.cwd.clone(),
+            ns: p.ns.clone(),
+            cgroup: p.cgroup.clone(),
+            container: p.container.clone(),
+            stdout: p.stdout.clone(),
+            stderr: p.stderr.clone(),
+        }
+    }
+
+    fn reap_children(&mut self, pid: Pid) -> Vec<(Pid, ExitStatus)> {
+        let zombies: Vec<(Pid, ExitStatus)> = self
             .processes
             .values()
             .filter(|c| c.ppid == pid && c.state == ProcessState::Zombie)
-            .map(|c| c.pid)
+            .map(|c| (c.pid, c.exit.unwrap_or(ExitStatus::Code(0))))
             .collect();
-        for zombie in zombies {
-            self.release(zombie);
+        for (zombie, _) in &zombies {
+            self.release(*zombie);
         }
+        zombies
     }
 
     fn create_container(
@@ -566,7 +793,9 @@ impl SimEngine {
         let image = self
             .images
             .iter()
-            .find(|i| i.names.contains(&spec.image) || i.id.0 == spec.image)
+            .find(|i| {
+                i.names.contains(&spec.image) || i.id.0 == spec.image || i.id.short() == spec.image
+            })
             .ok_or_else(|| EngineError::NoSuchImage(spec.image.clone()))?
             .clone();
         let name = match &spec.name {
@@ -579,6 +808,41 @@ impl SimEngine {
             }
             None => self.generate_name(),
         };
+        let command = image.config.command_line(&spec.command);
+        if command.is_empty() {
+            return Err(EngineError::InvalidSpec(format!(
+                "image `{}` has no default command: give one, such as `sleep 60`",
+                spec.image
+            )));
+        }
+        // Volumes first: a bad one must leave nothing behind.
+        let mut binds = Vec::new();
+        for volume in &spec.volumes {
+            let host_path = if volume.source.starts_with('/') {
+                volume.source.trim_matches('/').to_string()
+            } else {
+                validate_name(&volume.source).map_err(|_| {
+                    EngineError::InvalidSpec(format!(
+                        "`{}` is not a volume name: use letters, digits, `_`, `.` and `-`, or an absolute host path",
+                        volume.source
+                    ))
+                })?;
+                format!("var/lib/anchorage/volumes/{}/_data", volume.source)
+            };
+            match self.host_fs.get(&host_path) {
+                Some(node) if !node.is_dir() => {
+                    return Err(EngineError::InvalidSpec(format!(
+                        "volume source `{}` is a file on the host, not a directory",
+                        volume.source
+                    )));
+                }
+                _ => binds.push((host_path, volume.target.clone())),
+            }
+        }
+        for (host_path, _) in &binds {
+            self.host_mkdir_p(host_path);
+        }
+
         self.created += 1;
         let id = Digest::sha256(format!("{}:{}:{}", self.created, name, self.clock_ms).as_bytes())
             .0
@@ -626,20 +890,45 @@ impl SimEngine {
                 },
                 NamespaceKind::Mnt => NamespaceDetail::Mnt {
                     root: format!("overlay:{}", image.id.short()),
+                    mounts: vec![],
                 },
                 _ => NamespaceDetail::Plain,
             };
             let inode = self.namespaces.create(kind, host[&kind], user, detail);
             ns.insert(kind, inode);
         }
+        if let Some(cg_ns) = self.namespaces.table.get_mut(&ns[&NamespaceKind::Cgroup]) {
+            cg_ns.cgroup_root = Some(cgroup.clone());
+        }
+
+        let lower = self
+            .lowers
+            .entry(image.id.clone())
+            .or_insert_with(|| Arc::new(Tree::from_layers(&image.layers)))
+            .clone();
+        let mut rootfs = Overlay::new(lower);
+        self.mount_container_root(
+            &id,
+            &image,
+            ns[&NamespaceKind::Mnt],
+            &cgroup,
+            &binds,
+            &mut rootfs,
+        );
+
         let mut env = image.config.env.clone();
-        env.extend(spec.env.iter().cloned());
+        env.push(format!("HOSTNAME={hostname}"));
+        for pair in &spec.env {
+            let key = pair.split('=').next().unwrap_or_default();
+            env.retain(|e| e.split('=').next() != Some(key));
+            env.push(pair.clone());
+        }
         let info = Container {
             id: id.clone(),
             name: name.clone(),
             image: spec.image.clone(),
             image_id: image.id.0.clone(),
-            command: image.config.command_line(&spec.command),
+            command,
             hostname,
             env,
             volumes: spec.volumes.clone(),
@@ -655,7 +944,11 @@ impl SimEngine {
                 .collect(),
             limits: spec.limits,
             created_ms: self.clock_ms,
+            started_ms: None,
+            finished_ms: None,
             auto_remove: spec.auto_remove,
+            writable_entries: 0,
+            writable_bytes: 0,
         };
         // Created namespaces are held by the container until it starts.
         self.namespaces.enter(&ns);
@@ -663,11 +956,145 @@ impl SimEngine {
             info,
             ns,
             kill_at_ms: None,
+            rootfs,
+            logs: VecDeque::new(),
         });
-        Ok((
-            self.containers.len() - 1,
-            vec![Event::ContainerCreated { id, name }],
-        ))
+        let index = self.containers.len() - 1;
+        self.update_writable(index);
+        Ok((index, vec![Event::ContainerCreated { id, name }]))
+    }
+
+    /// The mount table a runtime sets up: the overlay root, `/proc`, a
+    /// small `/dev`, read-only `/sys` and cgroupfs, and the volumes. Mount
+    /// points missing from the image are made in the writable layer.
+    fn mount_container_root(
+        &mut self,
+        id: &str,
+        image: &Image,
+        mnt: u64,
+        cgroup: &str,
+        binds: &[(String, String)],
+        rootfs: &mut Overlay,
+    ) {
+        let lowerdir: Vec<String> = image
+            .layers
+            .iter()
+            .rev()
+            .map(|l| format!("/var/lib/anchorage/layers/{}/fs", l.digest.short()))
+            .collect();
+        let overlay_options = format!(
+            "rw,relatime,lowerdir={},upperdir=/var/lib/anchorage/containers/{}/upper,workdir=/var/lib/anchorage/containers/{}/work",
+            lowerdir.join(":"),
+            &id[..12],
+            &id[..12]
+        );
+        let mut dev = Tree::empty(0o755, self.now_epoch());
+        for (name, major, minor) in [
+            ("null", 1, 3),
+            ("zero", 1, 5),
+            ("random", 1, 8),
+            ("urandom", 1, 9),
+            ("tty", 5, 0),
+        ] {
+            dev.insert(
+                name,
+                Node {
+                    kind: tarball::NodeKind::CharDevice(major, minor),
+                    mode: 0o666,
+                    uid: 0,
+                    gid: 0,
+                    mtime: self.now_epoch(),
+                },
+            );
+        }
+        dev.insert("shm", Node::dir(0o1777, self.now_epoch()));
+        dev.insert("pts", Node::dir(0o755, self.now_epoch()));
+        let now = self.now_epoch();
+        let mut mounts: Vec<(String, &'static str, String, String, Backing)> = vec![
+            (
+                "/".into(),
+                "overlay",
+                "overlay".into(),
+                overlay_options,
+                Backing::Overlay {
+                    container: id.to_string(),
+                },
+            ),
+            (
+                "/proc".into(),
+                "proc",
+                "proc".into(),
+                "rw,nosuid,nodev,noexec,relatime".into(),
+                Backing::Proc,
+            ),
+            (
+                "/dev".into(),
+                "tmpfs",
+                "tmpfs".into(),
+                "rw,nosuid,size=65536k,mode=755".into(),
+                Backing::Tmpfs(dev),
+            ),
+            (
+                "/sys".into(),
+                "sysfs",
+                "sysfs".into(),
+                "ro,nosuid,nodev,noexec,relatime".into(),
+                Backing::Sysfs,
+            ),
+            (
+                "/sys/fs/cgroup".into(),
+                "cgroup2",
+                "cgroup".into(),
+                "ro,nosuid,nodev,noexec,relatime,nsdelegate".into(),
+                Backing::Cgroup2 {
+                    root: cgroup.to_string(),
+                },
+            ),
+        ];
+        for (host_path, target) in binds {
+            mounts.push((
+                target.clone(),
+                "ext4",
+                "/dev/vda1".into(),
+                "rw,relatime".into(),
+                Backing::Host {
+                    path: host_path.clone(),
+                },
+            ));
+        }
+        for (target, fstype, source, options, backing) in mounts {
+            let rel = target.trim_start_matches('/');
+            if !rel.is_empty() && rootfs.get(rel).is_none_or(|n| !n.is_dir()) {
+                let mut dir = String::new();
+                for part in rel.split('/') {
+                    dir = tarball::join(&dir, part);
+                    if rootfs.get(&dir).is_none_or(|n| !n.is_dir()) {
+                        rootfs.put(&dir, Node::dir(0o755, now));
+                    }
+                }
+            }
+            self.namespaces
+                .mount(mnt, &target, fstype, &source, &options, backing);
+        }
+    }
+
+    /// `mkdir -p` on the host's file system.
+    fn host_mkdir_p(&mut self, path: &str) {
+        let mut dir = String::new();
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            dir = tarball::join(&dir, part);
+            if self.host_fs.get(&dir).is_none() {
+                self.host_fs
+                    .insert(&dir, Node::dir(0o755, self.now_epoch()));
+            }
+        }
+    }
+
+    fn update_writable(&mut self, index: usize) {
+        let c = &mut self.containers[index];
+        let (entries, bytes) = c.rootfs.upper_usage();
+        c.info.writable_entries = entries;
+        c.info.writable_bytes = bytes;
     }
 
     fn generate_name(&self) -> String {
@@ -710,36 +1137,43 @@ impl SimEngine {
             }
             ContainerState::Created => {}
         }
-        let (argv, ns, cgroup, id) = (
-            c.info.command.clone(),
-            c.ns.clone(),
-            c.info.cgroup.clone(),
-            c.info.id.clone(),
-        );
+        let spawn = Spawn {
+            ppid: self.engine_pid,
+            argv: c.info.command.clone(),
+            env: c.info.env.clone(),
+            cwd: self
+                .images
+                .iter()
+                .find(|i| i.id.0 == c.info.image_id)
+                .map(|i| i.config.working_dir.clone())
+                .filter(|d| d.starts_with('/'))
+                .unwrap_or_else(|| "/".into()),
+            ns: c.ns.clone(),
+            cgroup: c.info.cgroup.clone(),
+            container: Some(c.info.id.clone()),
+            stdout: Sink::Console,
+            stderr: Sink::Console,
+        };
+        let (ns, id, cgroup) = (c.ns.clone(), c.info.id.clone(), c.info.cgroup.clone());
         let mut events = Vec::new();
-        let engine_pid = self.engine_pid;
-        let init = self
-            .spawn_in(
-                engine_pid,
-                argv,
-                &ns,
-                &cgroup,
-                Some(id.clone()),
-                &mut events,
-            )
-            .map_err(|()| {
-                EngineError::Refused(format!("fork failed: cgroup {cgroup} is at its pids.max"))
-            })?;
+        let init = self.fork_exec(spawn, &mut events).map_err(|err| {
+            EngineError::Refused(format!("fork failed: {} (cgroup {cgroup})", err.message()))
+        })?;
         // The process holds the namespaces now.
         self.namespaces.leave(&ns);
+        let index = self.find_container(&id)?;
+        let alive = self.is_alive(init);
         let c = &mut self.containers[index];
-        c.info.state = ContainerState::Running;
-        c.info.init_pid = Some(init);
+        c.info.started_ms = Some(self.clock_ms);
         events.push(Event::ContainerStarted {
             id,
             init_pid: init,
             namespaces: c.info.namespaces.clone(),
         });
+        if alive {
+            c.info.state = ContainerState::Running;
+            c.info.init_pid = Some(init);
+        }
         Ok(events)
     }
 
@@ -748,21 +1182,120 @@ impl SimEngine {
         if c.info.state == ContainerState::Created {
             self.namespaces.leave(&c.ns);
         }
+        // Zombies of its pid namespace that nobody reaped go with it.
+        let leftovers: Vec<Pid> = self
+            .processes
+            .values()
+            .filter(|p| p.container.as_deref() == Some(c.info.id.as_str()))
+            .map(|p| p.pid)
+            .collect();
+        for pid in leftovers {
+            self.release(pid);
+        }
         self.cgroups.remove(&c.info.cgroup);
         events.push(Event::ContainerRemoved { id: c.info.id });
     }
+
+    /// Runs a command line on the simulated host, as root in the host's
+    /// namespaces, from the terminal's login shell: `ps` there shows every
+    /// process, containers' included. Returns the new process's pid; its
+    /// output and exit arrive as events.
+    pub fn host_exec(&mut self, argv: Vec<String>) -> Result<(Pid, Vec<Event>), EngineError> {
+        let shell = self.login_shell_pid();
+        let mut events = Vec::new();
+        let program = argv.first().cloned().unwrap_or_default();
+        let spawn = self.child_spawn(shell, argv);
+        let pid = self
+            .fork_exec(spawn, &mut events)
+            .map_err(|err| EngineError::Exec {
+                program,
+                reason: format!("fork failed: {}", err.message()),
+            })?;
+        Ok((pid, events))
+    }
+
+    /// Collects a finished host command's exit status (`wait`).
+    pub fn host_wait(&mut self, pid: Pid) -> Option<ExitStatus> {
+        let shell = self.login_shell?;
+        let p = self.processes.get(&pid)?;
+        if p.ppid != shell || p.state != ProcessState::Zombie {
+            return None;
+        }
+        let status = p.exit;
+        self.release(pid);
+        status
+    }
+
+    /// The terminal's working directory on the host.
+    pub fn host_cwd(&self) -> String {
+        self.login_shell
+            .and_then(|pid| self.processes.get(&pid))
+            .map_or_else(|| "/root".to_string(), |p| p.cwd.clone())
+    }
+
+    /// The terminal's environment on the host.
+    pub fn host_env(&self) -> Vec<String> {
+        self.login_shell
+            .and_then(|pid| self.processes.get(&pid))
+            .map_or_else(Vec::new, |p| p.env.clone())
+    }
+
+    /// `cd` on the host's terminal.
+    pub fn host_chdir(&mut self, dir: &str) -> Result<(), String> {
+        let shell = self.login_shell_pid();
+        match self.stat(shell, dir) {
+            Ok((abs, node)) if node.is_dir() => {
+                self.processes
+                    .get_mut(&shell)
+                    .expect("the login shell runs")
+                    .cwd = abs;
+                Ok(())
+            }
+            Ok(_) => Err(format!("can't cd to {dir}: Not a directory")),
+            Err(err) => Err(format!("can't cd to {dir}: {}", err.message())),
+        }
+    }
+
+    fn login_shell_pid(&mut self) -> Pid {
+        if let Some(pid) = self.login_shell.filter(|pid| self.is_alive(*pid)) {
+            return pid;
+        }
+        self.cgroups.create(USER_CGROUP, CgroupLimits::default());
+        let pid = self.spawn_raw(
+            Spawn {
+                ppid: 1,
+                argv: vec!["-sh".into()],
+                env: vec![
+                    "PATH=/usr/sbin:/usr/bin:/sbin:/bin".into(),
+                    "HOME=/root".into(),
+                    "USER=root".into(),
+                ],
+                cwd: "/root".into(),
+                ns: self.namespaces.host.clone(),
+                cgroup: USER_CGROUP.into(),
+                container: None,
+                stdout: Sink::Console,
+                stderr: Sink::Console,
+            },
+            Program::HostShell,
+        );
+        self.login_shell = Some(pid);
+        pid
+    }
 }
 
-use process::exec;
+use fs::Errno;
 
 impl Engine for SimEngine {
     fn info(&self) -> EngineInfo {
         EngineInfo {
             kind: EngineKind::Simulated,
-            hostname: self.hostname.clone(),
-            kernel: "Linux 6.1 (simulated)".into(),
+            hostname: self.hostname(),
+            kernel: format!("Linux {KERNEL_RELEASE}"),
             cgroup_layout: CgroupLayout::Unified,
             rootless: false,
+            cpus: HOST_CPUS as u32,
+            memory_bytes: HOST_MEMORY_BYTES,
             note: "the simulated kernel: deterministic, no root, nothing touches the real host"
                 .into(),
         }
@@ -773,7 +1306,14 @@ impl Engine for SimEngine {
             Command::Create { spec } => self.create_container(spec).map(|(_, events)| events),
             Command::Run { spec } => {
                 let (index, mut events) = self.create_container(spec)?;
-                events.extend(self.start_container(index)?);
+                match self.start_container(index) {
+                    Ok(more) => events.extend(more),
+                    Err(err) => {
+                        // `run` is all or nothing: no container is left behind.
+                        self.remove_container(index, &mut Vec::new());
+                        return Err(err);
+                    }
+                }
                 Ok(events)
             }
             Command::Start { container } => {
@@ -788,7 +1328,7 @@ impl Engine for SimEngine {
                 let mut events = Vec::new();
                 if let Some(init) = self.containers[index].info.init_pid {
                     self.containers[index].kill_at_ms = Some(self.clock_ms + timeout_ms);
-                    self.signal(init, Signal::Term, true, &mut events);
+                    self.signal(0, init, Signal::Term, &mut events);
                 }
                 Ok(events)
             }
@@ -800,7 +1340,7 @@ impl Engine for SimEngine {
                     .init_pid
                     .ok_or_else(|| EngineError::NotRunning(c.info.name.clone()))?;
                 let mut events = Vec::new();
-                self.signal(init, signal, true, &mut events);
+                self.signal(0, init, signal, &mut events);
                 Ok(events)
             }
             Command::Remove { container, force } => {
@@ -815,7 +1355,7 @@ impl Engine for SimEngine {
                     let id = self.containers[index].info.id.clone();
                     // Keep the container if its exit handling removed it.
                     self.containers[index].info.auto_remove = false;
-                    self.signal(init, Signal::Kill, true, &mut events);
+                    self.signal(0, init, Signal::Kill, &mut events);
                     let index = self.find_container(&id)?;
                     self.remove_container(index, &mut events);
                 } else {
@@ -834,16 +1374,24 @@ impl Engine for SimEngine {
                         "exec needs a command: `anchorage exec CONTAINER COMMAND...`".into(),
                     ));
                 }
-                let (ns, cgroup, id) = (c.ns.clone(), c.info.cgroup.clone(), c.info.id.clone());
+                // setns into every namespace of the container, then fork.
+                let spawn = Spawn {
+                    ppid: self.engine_pid,
+                    argv: argv.clone(),
+                    env: c.info.env.clone(),
+                    cwd: "/".into(),
+                    ns: c.ns.clone(),
+                    cgroup: c.info.cgroup.clone(),
+                    container: Some(c.info.id.clone()),
+                    stdout: Sink::Console,
+                    stderr: Sink::Console,
+                };
+                let cgroup = c.info.cgroup.clone();
                 let mut events = Vec::new();
-                let program = argv[0].clone();
-                let engine_pid = self.engine_pid;
-                self.spawn_in(engine_pid, argv, &ns, &cgroup, Some(id), &mut events)
-                    .map_err(|()| EngineError::Exec {
-                        program,
-                        reason: format!(
-                            "fork failed with EAGAIN: cgroup {cgroup} is at its pids.max"
-                        ),
+                self.fork_exec(spawn, &mut events)
+                    .map_err(|err| EngineError::Exec {
+                        program: argv[0].clone(),
+                        reason: format!("fork failed: {} (cgroup {cgroup})", err.message()),
                     })?;
                 Ok(events)
             }
@@ -855,7 +1403,10 @@ impl Engine for SimEngine {
                 if let Some(cg) = self.cgroups.get_mut(&cgroup) {
                     cg.limits = limits;
                 }
-                Ok(vec![Event::LimitsChanged { id, limits }])
+                let mut events = vec![Event::LimitsChanged { id, limits }];
+                // Lowering memory.max below usage reclaims, then OOM-kills.
+                self.make_room(&cgroup, 0, &mut events);
+                Ok(events)
             }
         }
     }
@@ -866,6 +1417,9 @@ impl Engine for SimEngine {
         while self.clock_ms < target {
             self.clock_ms = (self.clock_ms + QUANTUM_MS).min(target);
             self.step(&mut events);
+        }
+        for index in 0..self.containers.len() {
+            self.update_writable(index);
         }
         events
     }
@@ -906,6 +1460,11 @@ impl Engine for SimEngine {
             containers: self.containers.iter().map(|c| c.info.clone()).collect(),
             images: self.images.iter().map(Image::info).collect(),
         }
+    }
+
+    fn logs(&self, container: &str) -> Result<Vec<LogLine>, EngineError> {
+        let index = self.find_container(container)?;
+        Ok(self.containers[index].logs.iter().cloned().collect())
     }
 }
 

@@ -4,8 +4,56 @@
 
 use std::collections::BTreeMap;
 
-use crate::namespace::{IdMap, Namespace, NamespaceDetail, NamespaceId, NamespaceKind};
+use crate::namespace::{IdMap, Mount, Namespace, NamespaceDetail, NamespaceId, NamespaceKind};
 use crate::process::Pid;
+
+use super::tarball::Tree;
+
+/// What a mount shows.
+#[derive(Clone, Debug)]
+pub(crate) enum Backing {
+    /// The container's overlay root (its image layers and writable layer).
+    Overlay { container: String },
+    /// A directory of the host's file system: the host's root, or a bind
+    /// mount (a volume). The path is relative to the host's root.
+    Host { path: String },
+    /// procfs, rendered for whoever reads it.
+    Proc,
+    /// sysfs: only the mount point for cgroupfs.
+    Sysfs,
+    /// cgroupfs (v2), rooted at a cgroup: a cgroup namespace's root.
+    Cgroup2 { root: String },
+    /// A tmpfs and its files.
+    Tmpfs(Tree),
+}
+
+/// One mount of a mount namespace.
+#[derive(Clone, Debug)]
+pub(crate) struct SimMount {
+    pub id: u32,
+    pub parent: u32,
+    /// Where it is mounted: an absolute path.
+    pub target: String,
+    pub fstype: &'static str,
+    pub source: String,
+    pub options: String,
+    pub backing: Backing,
+}
+
+impl SimMount {
+    pub fn read_only(&self) -> bool {
+        self.options.split(',').next() == Some("ro")
+    }
+
+    pub fn public(&self) -> Mount {
+        Mount {
+            target: self.target.clone(),
+            fstype: self.fstype.to_string(),
+            source: self.source.clone(),
+            options: self.options.clone(),
+        }
+    }
+}
 
 /// The inode numbers of the initial namespaces on a Linux host
 /// (`include/linux/proc_ns.h`).
@@ -38,12 +86,47 @@ pub(crate) struct SimNamespace {
     /// For a pid namespace: the next pid to hand out and its nesting level.
     pub next_pid: Pid,
     pub level: u32,
+    /// For a mount namespace: its mount table, parents before children.
+    pub mounts: Vec<SimMount>,
+    /// For a cgroup namespace: the cgroup that is its root.
+    pub cgroup_root: Option<String>,
+}
+
+/// Whether `path` is `target` or inside it.
+pub(crate) fn is_under(target: &str, path: &str) -> bool {
+    target == "/"
+        || path == target
+        || path
+            .strip_prefix(target)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// `path` relative to the mount point `target`, without a leading `/`.
+pub(crate) fn relative_to<'a>(target: &str, path: &'a str) -> &'a str {
+    let rest = if target == "/" {
+        path
+    } else {
+        &path[target.len()..]
+    };
+    rest.trim_start_matches('/')
+}
+
+/// The mount that covers a path: the deepest mount point above it, the
+/// latest mounted on ties.
+fn covering_mount<'a>(mounts: &'a [SimMount], path: &str) -> Option<&'a SimMount> {
+    mounts
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| is_under(&m.target, path))
+        .max_by_key(|(i, m)| (m.target.len(), *i))
+        .map(|(_, m)| m)
 }
 
 #[derive(Clone, Debug)]
 pub(crate) struct Namespaces {
     pub table: BTreeMap<u64, SimNamespace>,
     next_inode: u64,
+    next_mount_id: u32,
     pub host: NsSet,
 }
 
@@ -75,7 +158,10 @@ impl Namespaces {
                     }],
                 },
                 NamespaceKind::Pid => NamespaceDetail::Pid { level: 0 },
-                NamespaceKind::Mnt => NamespaceDetail::Mnt { root: "/".into() },
+                NamespaceKind::Mnt => NamespaceDetail::Mnt {
+                    root: "/".into(),
+                    mounts: vec![],
+                },
                 _ => NamespaceDetail::Plain,
             };
             table.insert(
@@ -89,15 +175,123 @@ impl Namespaces {
                     detail,
                     next_pid: host_pid_start,
                     level: 0,
+                    mounts: vec![],
+                    cgroup_root: None,
                 },
             );
             host.insert(kind, inode);
         }
-        Namespaces {
+        let mut namespaces = Namespaces {
             table,
             next_inode: FIRST_DYNAMIC_INODE,
+            next_mount_id: 21,
             host,
+        };
+        let host_mnt = namespaces.host[&NamespaceKind::Mnt];
+        for (target, fstype, source, options, backing) in [
+            (
+                "/",
+                "ext4",
+                "/dev/vda1",
+                "rw,relatime",
+                Backing::Host {
+                    path: String::new(),
+                },
+            ),
+            (
+                "/proc",
+                "proc",
+                "proc",
+                "rw,nosuid,nodev,noexec,relatime",
+                Backing::Proc,
+            ),
+            (
+                "/sys",
+                "sysfs",
+                "sysfs",
+                "rw,nosuid,nodev,noexec,relatime",
+                Backing::Sysfs,
+            ),
+            (
+                "/sys/fs/cgroup",
+                "cgroup2",
+                "cgroup2",
+                "rw,nosuid,nodev,noexec,relatime,nsdelegate",
+                Backing::Cgroup2 { root: "/".into() },
+            ),
+        ] {
+            namespaces.mount(host_mnt, target, fstype, source, options, backing);
         }
+        namespaces
+    }
+
+    /// Adds a mount to a mount namespace's table, under the mount it
+    /// covers.
+    pub fn mount(
+        &mut self,
+        mnt_ns: u64,
+        target: &str,
+        fstype: &'static str,
+        source: &str,
+        options: &str,
+        backing: Backing,
+    ) {
+        let id = self.next_mount_id;
+        self.next_mount_id += 1;
+        let Some(ns) = self.table.get_mut(&mnt_ns) else {
+            return;
+        };
+        let parent = covering_mount(&ns.mounts, target).map_or(id, |m| m.id);
+        ns.mounts.push(SimMount {
+            id,
+            parent,
+            target: target.to_string(),
+            fstype,
+            source: source.to_string(),
+            options: options.to_string(),
+            backing,
+        });
+        if let NamespaceDetail::Mnt { mounts, .. } = &mut ns.detail {
+            mounts.push(ns.mounts.last().expect("just pushed").public());
+        }
+    }
+
+    /// The mount an absolute path is on, and the path relative to the
+    /// mount's root.
+    pub fn mount_of<'a>(&'a self, mnt_ns: u64, path: &'a str) -> Option<(&'a SimMount, &'a str)> {
+        let ns = self.table.get(&mnt_ns)?;
+        let mount = covering_mount(&ns.mounts, path)?;
+        Some((mount, relative_to(&mount.target, path)))
+    }
+
+    pub fn mount_of_mut(&mut self, mnt_ns: u64, path: &str) -> Option<&mut SimMount> {
+        let ns = self.table.get_mut(&mnt_ns)?;
+        let index = ns
+            .mounts
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| is_under(&m.target, path))
+            .max_by_key(|(i, m)| (m.target.len(), *i))
+            .map(|(i, _)| i)?;
+        Some(&mut ns.mounts[index])
+    }
+
+    /// The mount points directly inside a directory, as names.
+    pub fn mount_points_in(&self, mnt_ns: u64, dir: &str) -> Vec<String> {
+        let Some(ns) = self.table.get(&mnt_ns) else {
+            return vec![];
+        };
+        ns.mounts
+            .iter()
+            .filter_map(|m| {
+                let rest = if dir == "/" {
+                    m.target.strip_prefix('/')?
+                } else {
+                    m.target.strip_prefix(dir)?.strip_prefix('/')?
+                };
+                (!rest.is_empty() && !rest.contains('/')).then(|| rest.to_string())
+            })
+            .collect()
     }
 
     /// Creates a namespace of `kind`, a child of `parent` where the kind
@@ -131,6 +325,8 @@ impl Namespaces {
                 detail,
                 next_pid: 1,
                 level,
+                mounts: vec![],
+                cgroup_root: None,
             },
         );
         inode
@@ -186,6 +382,31 @@ impl Namespaces {
         match self.table.get(&uts).map(|ns| &ns.detail) {
             Some(NamespaceDetail::Uts { hostname }) => hostname.clone(),
             _ => String::new(),
+        }
+    }
+
+    /// Sets a uts namespace's hostname.
+    pub fn set_hostname(&mut self, uts: u64, name: &str) {
+        if let Some(ns) = self.table.get_mut(&uts) {
+            ns.detail = NamespaceDetail::Uts {
+                hostname: name.to_string(),
+            };
+        }
+    }
+
+    /// A net namespace's interfaces.
+    pub fn interfaces(&self, net: u64) -> Vec<String> {
+        match self.table.get(&net).map(|ns| &ns.detail) {
+            Some(NamespaceDetail::Net { interfaces }) => interfaces.clone(),
+            _ => vec![],
+        }
+    }
+
+    /// A user namespace's uid and gid maps (the host's maps all ids).
+    pub fn id_maps(&self, user: u64) -> (Vec<IdMap>, Vec<IdMap>) {
+        match self.table.get(&user).map(|ns| &ns.detail) {
+            Some(NamespaceDetail::User { uid_map, gid_map }) => (uid_map.clone(), gid_map.clone()),
+            _ => (vec![], vec![]),
         }
     }
 

@@ -1,10 +1,9 @@
-//! Simulated processes: the process table and the programs of the workshop
-//! userland, each a small state machine the kernel steps as time passes.
+//! Simulated processes: the process table's entries and the programs they
+//! run, each a small state machine the kernel steps as time passes.
 
 use std::collections::VecDeque;
 
-use crate::engine::Stream;
-use crate::process::{ExitStatus, Job, Pid, ProcessState, parse_script};
+use crate::process::{ExitStatus, Job, Pid, ProcessState};
 
 use super::namespace::NsSet;
 
@@ -20,6 +19,19 @@ pub(crate) mod rss {
 /// CPU time an instant command takes to run, in microseconds.
 pub(crate) const INSTANT_COMMAND_CPU_USEC: u64 = 600;
 
+/// How fast `memhog` touches memory: bytes per quantum (400 MiB/s).
+pub(crate) const MEMHOG_BYTES_PER_QUANTUM: u64 = 4 << 20;
+
+/// Where a process's standard output or error goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Sink {
+    /// The container's log (or the terminal that started it).
+    Console,
+    /// A file, by absolute path in the process's mount namespace: the shell
+    /// opened it for `>` or `>>`, so writes append.
+    File(String),
+}
+
 /// One simulated process.
 #[derive(Clone, Debug)]
 pub(crate) struct SimProcess {
@@ -29,6 +41,11 @@ pub(crate) struct SimProcess {
     /// The pid namespaces it is in, the host's first.
     pub pid_ns_chain: Vec<u64>,
     pub argv: Vec<String>,
+    /// `KEY=value` pairs.
+    pub env: Vec<String>,
+    /// Its working directory, absolute.
+    pub cwd: String,
+    /// Its uid and gid on the host.
     pub uid: u32,
     pub gid: u32,
     pub container: Option<String>,
@@ -39,6 +56,8 @@ pub(crate) struct SimProcess {
     pub exit: Option<ExitStatus>,
     pub rss: u64,
     pub cpu_usec: u64,
+    pub stdout: Sink,
+    pub stderr: Sink,
 }
 
 impl SimProcess {
@@ -55,6 +74,29 @@ impl SimProcess {
             .last()
             .expect("every process has a pid namespace")
     }
+
+    /// Its pid as seen from a pid namespace, if it is visible there.
+    pub fn pid_in(&self, pid_ns: u64) -> Option<Pid> {
+        self.pid_ns_chain
+            .iter()
+            .position(|ns| *ns == pid_ns)
+            .map(|level| self.ns_pids[level])
+    }
+
+    /// The value of an environment variable.
+    pub fn env_var(&self, name: &str) -> Option<&str> {
+        self.env.iter().find_map(|pair| {
+            pair.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix('='))
+        })
+    }
+
+    /// The command name, as `/proc/PID/comm` has it.
+    pub fn comm(&self) -> String {
+        let first = self.argv.first().map_or("", String::as_str);
+        let name = first.rsplit('/').next().unwrap_or(first);
+        name.chars().take(15).collect()
+    }
 }
 
 /// What a program is doing.
@@ -64,29 +106,50 @@ pub(crate) enum Program {
     HostInit,
     /// The engine's own process on the host, parent of every container init.
     Engine,
-    /// `sleep`: wakes and exits at `until_ms`.
-    Sleep { until_ms: u64 },
-    /// `sh -c SCRIPT`: runs its jobs in order, waiting for foreground ones.
+    /// A login shell on the host that the simulated terminal runs commands
+    /// from; it reaps its children when the terminal has read their status.
+    HostShell,
+    /// `sleep`: wakes and exits at `until_ms` (`None`: `sleep infinity`).
+    Sleep { until_ms: Option<u64> },
+    /// `sh`: runs its jobs in order, waiting for foreground ones.
     Shell {
         jobs: VecDeque<Job>,
         waiting_for: Option<Pid>,
+        /// `$?`.
         status: i32,
     },
-    /// A command that has done its work: it writes its output and exits
-    /// at its next step.
-    Finishing {
-        output: Vec<(Stream, String)>,
-        code: i32,
+    /// A command that runs to completion in one step (`ls`, `cat`, `ps`...):
+    /// it runs at its first step, so it sees the system as it is then.
+    Instant,
+    /// A command that has done its work: it exits at its next step.
+    Exiting { code: i32 },
+    /// `execve` failed: the child reports why and exits at its first step.
+    ExecFailed { message: String, code: i32 },
+    /// `memhog SIZE [SECONDS]`: touches `target` bytes, then holds them.
+    MemHog {
+        target: u64,
+        touched: u64,
+        /// How long to hold it once touched (`None`: until killed).
+        hold_ms: Option<u64>,
+        hold_until: Option<u64>,
     },
+    /// `cpuburn [SECONDS]`: spins on a CPU until `until_ms`.
+    CpuBurn {
+        until_ms: Option<u64>,
+        started_ms: u64,
+    },
+    /// `forkbomb`: every copy forks another copy, every quantum, for ever.
+    ForkBomb { complained: bool },
 }
 
 impl Program {
-    pub fn rss(&self) -> u64 {
+    /// The memory a program starts with.
+    pub fn initial_rss(&self) -> u64 {
         match self {
             Program::HostInit => rss::HOST_INIT,
             Program::Engine => rss::ENGINE,
-            Program::Shell { .. } => rss::SHELL,
-            Program::Sleep { .. } | Program::Finishing { .. } => rss::TOOL,
+            Program::Shell { .. } | Program::HostShell => rss::SHELL,
+            _ => rss::TOOL,
         }
     }
 
@@ -97,116 +160,52 @@ impl Program {
         false
     }
 
-    pub fn state(&self) -> ProcessState {
+    /// Whether it wants a CPU this quantum.
+    pub fn runnable(&self) -> bool {
+        matches!(
+            self,
+            Program::CpuBurn { .. } | Program::ForkBomb { .. } | Program::Instant
+        ) || matches!(self, Program::MemHog { target, touched, .. } if touched < target)
+    }
+
+    /// How much of a quantum it would use: spinners all of it, a command
+    /// that just runs through a little.
+    pub fn cpu_want(&self, quantum_usec: u64) -> u64 {
         match self {
-            Program::Finishing { .. } => ProcessState::Running,
-            _ => ProcessState::Sleeping,
+            Program::Instant => INSTANT_COMMAND_CPU_USEC,
+            _ if self.runnable() => quantum_usec,
+            _ => 0,
+        }
+    }
+
+    pub fn state(&self) -> ProcessState {
+        if self.runnable() {
+            ProcessState::Running
+        } else {
+            ProcessState::Sleeping
         }
     }
 }
 
-/// What the environment of a command looks like to the userland.
-pub(crate) struct ExecContext<'a> {
-    pub clock_ms: u64,
-    pub hostname: &'a str,
-    /// The uid inside the process's user namespace.
-    pub uid: u32,
-    pub gid: u32,
-    /// Whether the image has `bin/NAME`.
-    pub has_command: &'a dyn Fn(&str) -> bool,
-}
-
-/// Turns a command line into the program it runs, as `execve` plus the
-/// program's start-up would.
-pub(crate) fn exec(argv: &[String], ctx: &ExecContext) -> Program {
-    let Some(first) = argv.first() else {
-        return finish_err("sh: empty command", 127);
-    };
-    let name = first.rsplit('/').next().unwrap_or(first);
-    if !(ctx.has_command)(name) {
-        return finish_err(&format!("sh: {first}: not found"), 127);
-    }
-    let args = &argv[1..];
-    match name {
-        "sh" => match args {
-            [flag, script, ..] if flag == "-c" => match parse_script(script) {
-                Ok(jobs) => Program::Shell {
-                    jobs: jobs.into(),
-                    waiting_for: None,
-                    status: 0,
-                },
-                Err(msg) => finish_err(&format!("sh: {msg}"), 2),
-            },
-            // A shell with no script and no terminal reads an empty stdin
-            // and exits at once, as `docker run IMAGE sh` without -it does.
-            [] => finish(vec![], 0),
-            _ => finish_err("sh: usage: sh [-c SCRIPT]", 2),
-        },
-        "sleep" => match args.first().map(|a| parse_duration_ms(a)) {
-            Some(Some(ms)) => Program::Sleep {
-                until_ms: ctx.clock_ms + ms,
-            },
-            Some(None) => finish_err(&format!("sleep: invalid number '{}'", args[0]), 1),
-            None => finish_err("sleep: missing operand", 1),
-        },
-        "echo" => finish(vec![(Stream::Stdout, format!("{}\n", args.join(" ")))], 0),
-        "true" => finish(vec![], 0),
-        "false" => finish(vec![], 1),
-        "hostname" => finish(vec![(Stream::Stdout, format!("{}\n", ctx.hostname))], 0),
-        "id" => finish(
-            vec![(
-                Stream::Stdout,
-                format!(
-                    "uid={}({}) gid={}({})\n",
-                    ctx.uid,
-                    user_name(ctx.uid),
-                    ctx.gid,
-                    group_name(ctx.gid)
-                ),
-            )],
-            0,
-        ),
-        other => finish_err(
-            &format!("{other}: not yet supported by the simulated userland"),
-            126,
-        ),
-    }
-}
-
-fn user_name(uid: u32) -> &'static str {
-    match uid {
-        0 => "root",
-        _ => "nobody",
-    }
-}
-
-fn group_name(gid: u32) -> &'static str {
-    match gid {
-        0 => "root",
-        _ => "nogroup",
-    }
-}
-
-fn finish(output: Vec<(Stream, String)>, code: i32) -> Program {
-    Program::Finishing { output, code }
-}
-
-fn finish_err(message: &str, code: i32) -> Program {
-    finish(vec![(Stream::Stderr, format!("{message}\n"))], code)
-}
-
 /// `sleep`'s operand: seconds, with an optional fraction and `s`, `m`,
-/// `h` or `d` suffix.
-pub(crate) fn parse_duration_ms(text: &str) -> Option<u64> {
-    let (number, scale) = match text.chars().last()? {
+/// `h` or `d` suffix; `None` for `infinity`.
+pub(crate) fn parse_duration_ms(text: &str) -> Result<Option<u64>, ()> {
+    if text == "infinity" || text == "inf" {
+        return Ok(None);
+    }
+    let (number, scale) = match text.chars().last().ok_or(())? {
         's' => (&text[..text.len() - 1], 1_000.0),
         'm' => (&text[..text.len() - 1], 60_000.0),
         'h' => (&text[..text.len() - 1], 3_600_000.0),
         'd' => (&text[..text.len() - 1], 86_400_000.0),
         _ => (text, 1_000.0),
     };
-    let value: f64 = number.parse().ok()?;
-    (value.is_finite() && value >= 0.0).then(|| (value * scale).round() as u64)
+    let value: f64 = number.parse().map_err(|_| ())?;
+    if value.is_finite() && (0.0..1e12).contains(&value) {
+        Ok(Some((value * scale).round() as u64))
+    } else {
+        Err(())
+    }
 }
 
 #[cfg(test)]
@@ -215,10 +214,12 @@ mod tests {
 
     #[test]
     fn durations_take_units_and_fractions() {
-        assert_eq!(parse_duration_ms("2"), Some(2000));
-        assert_eq!(parse_duration_ms("0.5"), Some(500));
-        assert_eq!(parse_duration_ms("1m"), Some(60_000));
-        assert_eq!(parse_duration_ms("x"), None);
-        assert_eq!(parse_duration_ms("-1"), None);
+        assert_eq!(parse_duration_ms("2"), Ok(Some(2000)));
+        assert_eq!(parse_duration_ms("0.5"), Ok(Some(500)));
+        assert_eq!(parse_duration_ms("1m"), Ok(Some(60_000)));
+        assert_eq!(parse_duration_ms("infinity"), Ok(None));
+        assert!(parse_duration_ms("x").is_err());
+        assert!(parse_duration_ms("-1").is_err());
+        assert!(parse_duration_ms("").is_err());
     }
 }

@@ -1,0 +1,530 @@
+//! The `anchorage` container verbs (`run`, `ps`, `exec`, `kill`, `stop`,
+//! `rm`, `logs`, `inspect`, `images`, `top`, `update`), parsed once here
+//! with clap and carried out by a [`Session`] on any [`Engine`]: the real
+//! binary on a real host, `anchorage sim` on the terminal and the browser's
+//! simulated host print the same thing for the same command line.
+
+mod format;
+mod terminal;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cgroup::{CgroupLimits, CpuMax, parse_pids_limit, parse_size};
+use crate::container::{ContainerSpec, ContainerState, VolumeMount};
+use crate::engine::{Command, Engine, EngineError, Event, Stream};
+use crate::process::{Pid, Signal};
+
+pub use terminal::SimTerminal;
+
+/// The `anchorage` command line, container verbs only.
+#[derive(Debug, Parser)]
+#[command(
+    name = "anchorage",
+    about = "Containers are processes born from tarballs, anchored to namespaces, controlled by cgroups."
+)]
+pub struct ContainerCli {
+    #[command(subcommand)]
+    pub verb: Verb,
+}
+
+/// One container verb.
+#[derive(Debug, Subcommand)]
+pub enum Verb {
+    /// Create a container from an image and start it
+    Run(RunArgs),
+    /// Create a container without starting it
+    Create(RunArgs),
+    /// Start created containers
+    Start {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// List containers
+    Ps {
+        /// Show all containers, exited ones too
+        #[arg(short, long)]
+        all: bool,
+        /// Only show IDs
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Run a command in a running container's namespaces and cgroup
+    Exec {
+        /// Run it in the background and print nothing
+        #[arg(short, long)]
+        detach: bool,
+        container: String,
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// Send a signal to a container's init (PID 1 inside)
+    Kill {
+        /// The signal: a name such as TERM or KILL, or a number
+        #[arg(short, long, default_value = "KILL")]
+        signal: Signal,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Stop containers: SIGTERM, then SIGKILL after a grace period
+    Stop {
+        /// Seconds to wait before SIGKILL
+        #[arg(short, long, default_value_t = 10)]
+        time: u64,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Remove containers
+    Rm {
+        /// Kill a running container first
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Show what a container's processes wrote
+    Logs { container: String },
+    /// Show containers or images in detail, as JSON
+    Inspect {
+        #[arg(required = true)]
+        targets: Vec<String>,
+    },
+    /// List images
+    Images,
+    /// Show a container's processes, with their pids inside and on the host
+    Top { container: String },
+    /// Change a running container's cgroup limits
+    Update {
+        #[command(flatten)]
+        limits: LimitArgs,
+        container: String,
+    },
+}
+
+/// Cgroup limits, as `run` and `update` take them.
+#[derive(Clone, Debug, Default, Args)]
+pub struct LimitArgs {
+    /// memory.max, such as 64m or 1g
+    #[arg(short, long, value_parser = parse_size)]
+    pub memory: Option<u64>,
+    /// pids.max: how many processes it may have (`max` for no limit)
+    #[arg(long, value_parser = parse_pids)]
+    pub pids_limit: Option<PidsMax>,
+    /// cpu.max as a number of CPUs, such as 0.5
+    #[arg(long, value_parser = parse_cpus)]
+    pub cpus: Option<CpuMax>,
+    /// cpu.weight, from 1 to 10000 (100 is the default share)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub cpu_weight: Option<u32>,
+}
+
+impl LimitArgs {
+    /// These limits applied over `base`.
+    pub fn apply_to(&self, base: CgroupLimits) -> CgroupLimits {
+        CgroupLimits {
+            memory_max: self.memory.or(base.memory_max),
+            pids_max: self.pids_limit.map_or(base.pids_max, |p| p.0),
+            cpu_max: self.cpus.unwrap_or(base.cpu_max),
+            cpu_weight: self.cpu_weight.unwrap_or(base.cpu_weight),
+        }
+    }
+}
+
+/// A `pids.max` value: a number, or `None` for `max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PidsMax(pub Option<u64>);
+
+fn parse_pids(text: &str) -> Result<PidsMax, String> {
+    parse_pids_limit(text)
+        .map(PidsMax)
+        .map_err(|err| err.to_string())
+}
+
+fn parse_cpus(text: &str) -> Result<CpuMax, String> {
+    let cpus: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of CPUs: write one such as 0.5 or 2"))?;
+    CpuMax::from_cpus(cpus).map_err(|err| err.to_string())
+}
+
+/// What `run` and `create` take.
+#[derive(Clone, Debug, Args)]
+pub struct RunArgs {
+    /// A name for the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Its hostname (its own uts namespace)
+    #[arg(long)]
+    pub hostname: Option<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Set an environment variable: KEY=value
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// Mount a volume: NAME:/path or /host/path:/path
+    #[arg(short, long = "volume", value_parser = parse_volume)]
+    pub volume: Vec<VolumeMount>,
+    /// Remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Run in the background and print the container's ID
+    #[arg(short, long)]
+    pub detach: bool,
+    /// The image, such as workshop
+    pub image: String,
+    /// The command, instead of the image's default
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+fn parse_volume(text: &str) -> Result<VolumeMount, String> {
+    VolumeMount::parse(text).map_err(|err| err.to_string())
+}
+
+impl RunArgs {
+    pub fn spec(&self) -> ContainerSpec {
+        ContainerSpec {
+            name: self.name.clone(),
+            image: self.image.clone(),
+            command: self.command.clone(),
+            hostname: self.hostname.clone(),
+            env: self.env.clone(),
+            volumes: self.volume.clone(),
+            limits: self.limits.apply_to(CgroupLimits::default()),
+            auto_remove: self.rm,
+        }
+    }
+}
+
+/// Where a session writes what a command prints.
+pub trait Output {
+    fn write(&mut self, stream: Stream, text: &str);
+}
+
+/// Collects output in order, for tests and for the browser.
+#[derive(Debug, Default)]
+pub struct Transcript {
+    pub lines: Vec<(Stream, String)>,
+}
+
+impl Transcript {
+    /// Everything written, both streams, in order.
+    pub fn text(&self) -> String {
+        self.lines.iter().map(|(_, text)| text.as_str()).collect()
+    }
+}
+
+impl Output for Transcript {
+    fn write(&mut self, stream: Stream, text: &str) {
+        self.lines.push((stream, text.to_string()));
+    }
+}
+
+/// Lets time pass: the simulation at once, a real host in real time.
+pub trait Pace {
+    fn pause(&mut self, ms: u64);
+}
+
+/// No pause: the simulated clock runs as fast as the machine.
+pub struct Instant;
+
+impl Pace for Instant {
+    fn pause(&mut self, _ms: u64) {}
+}
+
+/// How often a waiting session lets time pass, in milliseconds.
+const WAIT_STEP_MS: u64 = 10;
+
+/// Runs container verbs on an engine.
+pub struct Session<E: Engine> {
+    pub engine: E,
+    pace: Box<dyn Pace>,
+    /// Sees every event the session's commands and waits cause (the UI's
+    /// event log listens here).
+    observer: Box<dyn FnMut(&Event)>,
+}
+
+impl<E: Engine> Session<E> {
+    pub fn new(engine: E, pace: Box<dyn Pace>) -> Session<E> {
+        Session {
+            engine,
+            pace,
+            observer: Box::new(|_| {}),
+        }
+    }
+
+    /// Sends every event to `observer` from now on.
+    pub fn observe(&mut self, observer: impl FnMut(&Event) + 'static) {
+        self.observer = Box::new(observer);
+    }
+
+    /// Lets `ms` pass and returns what happened.
+    pub fn wait(&mut self, ms: u64) -> Vec<Event> {
+        self.pace.pause(ms);
+        let events = self.engine.advance(ms);
+        self.seen(&events);
+        events
+    }
+
+    /// Advances the engine by time that has already passed (no pause).
+    pub fn elapse(&mut self, ms: u64) -> Vec<Event> {
+        let events = self.engine.advance(ms);
+        self.seen(&events);
+        events
+    }
+
+    /// Applies a command, showing its events to the observer.
+    pub fn apply(&mut self, command: Command) -> Result<Vec<Event>, EngineError> {
+        let events = self.engine.apply(command)?;
+        self.seen(&events);
+        Ok(events)
+    }
+
+    fn seen(&mut self, events: &[Event]) {
+        for event in events {
+            (self.observer)(event);
+        }
+    }
+
+    /// Carries out a verb; returns the exit status a shell would see.
+    pub fn execute(&mut self, verb: Verb, out: &mut dyn Output) -> i32 {
+        match self.try_execute(verb, out) {
+            Ok(status) => status,
+            Err((err, status)) => {
+                out.write(Stream::Stderr, &format!("Error: {err}\n"));
+                status
+            }
+        }
+    }
+
+    fn try_execute(&mut self, verb: Verb, out: &mut dyn Output) -> Result<i32, (EngineError, i32)> {
+        let fail = |status| move |err| (err, status);
+        match verb {
+            Verb::Run(args) => {
+                let events = self
+                    .apply(Command::Run { spec: args.spec() })
+                    .map_err(fail(125))?;
+                let id = events
+                    .iter()
+                    .find_map(|e| match e {
+                        Event::ContainerCreated { id, .. } => Some(id.clone()),
+                        _ => None,
+                    })
+                    .expect("a run creates a container");
+                if args.detach {
+                    out.write(Stream::Stdout, &format!("{id}\n"));
+                    return Ok(0);
+                }
+                Ok(self.attach(&id, events, out))
+            }
+            Verb::Create(args) => {
+                let events = self
+                    .apply(Command::Create { spec: args.spec() })
+                    .map_err(fail(125))?;
+                for event in &events {
+                    if let Event::ContainerCreated { id, .. } = event {
+                        out.write(Stream::Stdout, &format!("{id}\n"));
+                    }
+                }
+                Ok(0)
+            }
+            Verb::Start { containers } => {
+                self.each(containers, out, |c| Command::Start { container: c })
+            }
+            Verb::Stop { time, containers } => {
+                let status = self.each(containers.clone(), out, |c| Command::Stop {
+                    container: c,
+                    timeout_ms: time * 1000,
+                })?;
+                // `stop` returns once the containers have exited.
+                let snapshot = self.engine.snapshot();
+                let ids: Vec<String> = containers
+                    .iter()
+                    .filter_map(|c| snapshot.container(c).map(|c| c.id.clone()))
+                    .collect();
+                self.wait_until(|engine| {
+                    let snapshot = engine.snapshot();
+                    ids.iter().all(|id| {
+                        snapshot
+                            .container(id)
+                            .is_none_or(|c| c.state != ContainerState::Running)
+                    })
+                });
+                Ok(status)
+            }
+            Verb::Kill { signal, containers } => self.each(containers, out, |c| Command::Kill {
+                container: c,
+                signal,
+            }),
+            Verb::Rm { force, containers } => self.each(containers, out, |c| Command::Remove {
+                container: c,
+                force,
+            }),
+            Verb::Exec {
+                detach,
+                container,
+                command,
+            } => {
+                let events = self
+                    .apply(Command::Exec {
+                        container,
+                        argv: command,
+                    })
+                    .map_err(fail(126))?;
+                let pid = events
+                    .iter()
+                    .find_map(|e| match e {
+                        Event::ProcessStarted { pid, .. } => Some(*pid),
+                        _ => None,
+                    })
+                    .expect("an exec starts a process");
+                if detach {
+                    return Ok(0);
+                }
+                Ok(self.follow_process(pid, events, out))
+            }
+            Verb::Logs { container } => {
+                for line in self.engine.logs(&container).map_err(fail(1))? {
+                    out.write(line.stream, &line.text);
+                }
+                Ok(0)
+            }
+            Verb::Inspect { targets } => {
+                let snapshot = self.engine.snapshot();
+                let mut found = Vec::new();
+                let mut status = 0;
+                for target in &targets {
+                    match format::inspect(&snapshot, target) {
+                        Some(value) => found.push(value),
+                        None => {
+                            out.write(
+                                Stream::Stderr,
+                                &format!("Error: no such container or image `{target}`: `anchorage ps -a` and `anchorage images` list them\n"),
+                            );
+                            status = 1;
+                        }
+                    }
+                }
+                let json = serde_json::to_string_pretty(&found).expect("JSON values always encode");
+                out.write(Stream::Stdout, &format!("{json}\n"));
+                Ok(status)
+            }
+            Verb::Ps { all, quiet } => {
+                out.write(
+                    Stream::Stdout,
+                    &format::ps(&self.engine.snapshot(), all, quiet),
+                );
+                Ok(0)
+            }
+            Verb::Images => {
+                out.write(Stream::Stdout, &format::images(&self.engine.snapshot()));
+                Ok(0)
+            }
+            Verb::Top { container } => {
+                let snapshot = self.engine.snapshot();
+                let c = snapshot
+                    .container(&container)
+                    .ok_or_else(|| (EngineError::NoSuchContainer(container.clone()), 1))?;
+                if c.state != ContainerState::Running {
+                    return Err((EngineError::NotRunning(c.name.clone()), 1));
+                }
+                out.write(Stream::Stdout, &format::top(&snapshot, &c.id));
+                Ok(0)
+            }
+            Verb::Update { limits, container } => {
+                let snapshot = self.engine.snapshot();
+                let c = snapshot
+                    .container(&container)
+                    .ok_or_else(|| (EngineError::NoSuchContainer(container.clone()), 1))?;
+                let limits = limits.apply_to(c.limits);
+                self.apply(Command::SetLimits {
+                    container: container.clone(),
+                    limits,
+                })
+                .map_err(fail(1))?;
+                out.write(Stream::Stdout, &format!("{container}\n"));
+                Ok(0)
+            }
+        }
+    }
+
+    /// Applies a command to each container, printing each name as it
+    /// succeeds and each error as it fails.
+    fn each(
+        &mut self,
+        containers: Vec<String>,
+        out: &mut dyn Output,
+        command: impl Fn(String) -> Command,
+    ) -> Result<i32, (EngineError, i32)> {
+        let mut status = 0;
+        for container in containers {
+            match self.apply(command(container.clone())) {
+                Ok(_) => {
+                    out.write(Stream::Stdout, &format!("{container}\n"));
+                }
+                Err(err) => {
+                    out.write(Stream::Stderr, &format!("Error: {err}\n"));
+                    status = 1;
+                }
+            }
+        }
+        Ok(status)
+    }
+
+    fn wait_until(&mut self, mut done: impl FnMut(&E) -> bool) {
+        while !done(&self.engine) {
+            self.wait(WAIT_STEP_MS);
+        }
+    }
+
+    /// Shows a container's console until its init exits; returns the
+    /// exit status (`docker run` without `-d`).
+    fn attach(&mut self, id: &str, first: Vec<Event>, out: &mut dyn Output) -> i32 {
+        let mut pending = first;
+        loop {
+            for event in pending.drain(..) {
+                match &event {
+                    Event::Output {
+                        container: Some(c),
+                        stream,
+                        text,
+                        ..
+                    } if c == id => out.write(*stream, text),
+                    Event::ContainerExited {
+                        id: exited, status, ..
+                    } if exited == id => {
+                        return status.shell_code();
+                    }
+                    _ => {}
+                }
+            }
+            pending = self.wait(WAIT_STEP_MS);
+        }
+    }
+
+    /// Shows a process's output until it exits; returns its status.
+    pub fn follow_process(&mut self, pid: Pid, first: Vec<Event>, out: &mut dyn Output) -> i32 {
+        let mut pending = first;
+        loop {
+            for event in pending.drain(..) {
+                match &event {
+                    Event::Output {
+                        pid: from,
+                        stream,
+                        text,
+                        ..
+                    } if *from == pid => out.write(*stream, text),
+                    Event::ProcessExited {
+                        pid: exited,
+                        status,
+                        ..
+                    } if *exited == pid => return status.shell_code(),
+                    _ => {}
+                }
+            }
+            pending = self.wait(WAIT_STEP_MS);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

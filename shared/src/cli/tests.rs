@@ -1,0 +1,467 @@
+//! Scenario tests: command lines typed at the simulated host's terminal,
+//! checked against what a real Linux host prints and does.
+
+use super::terminal::LineResult;
+use super::*;
+use crate::engine::Engine;
+use crate::sim::SimEngine;
+
+fn terminal() -> SimTerminal {
+    SimTerminal::new(SimEngine::default(), Box::new(Instant))
+}
+
+/// Runs a line; returns everything printed and the exit status.
+fn sh(t: &mut SimTerminal, line: &str) -> (String, i32) {
+    let mut transcript = Transcript::default();
+    match t.run_line(line, &mut transcript) {
+        LineResult::Continue(status) | LineResult::Exit(status) => (transcript.text(), status),
+    }
+}
+
+fn cgroup_of(t: &SimTerminal, name: &str) -> crate::cgroup::Cgroup {
+    let snap = t.engine().snapshot();
+    let path = snap
+        .container(name)
+        .expect("container exists")
+        .cgroup
+        .clone();
+    snap.cgroup(&path).expect("cgroup exists").clone()
+}
+
+#[test]
+fn a_64m_limit_and_a_100m_hog_give_an_oom_kill_and_exit_137() {
+    let mut t = terminal();
+    let (out, status) = sh(
+        &mut t,
+        "anchorage run --name hog --memory 64m workshop memhog 100m",
+    );
+    assert_eq!(status, 137, "{out}");
+    let cg = cgroup_of(&t, "hog");
+    assert_eq!(cg.usage.oom_kill, 1);
+    assert_eq!(cg.usage.oom, 1);
+    assert!(cg.usage.memory_peak <= 64 << 20);
+    let (out, _) = sh(&mut t, "anchorage ps -a");
+    assert!(out.contains("Exited (137) (OOM)"), "{out}");
+    let (out, _) = sh(&mut t, "anchorage inspect hog");
+    assert!(out.contains("\"oom_killed\": true"), "{out}");
+    // Under the limit, the same hog lives and holds its memory.
+    let (out, status) = sh(
+        &mut t,
+        "anchorage run --rm --memory 64m workshop memhog 32m 1",
+    );
+    assert_eq!((out.as_str(), status), ("memhog: touched 32MiB\n", 0));
+}
+
+#[test]
+fn the_oom_killer_picks_the_biggest_process_in_the_cgroup() {
+    let mut t = terminal();
+    sh(
+        &mut t,
+        "anchorage run -d --name pair --memory 100m workshop sh -c 'memhog 20m & memhog 200m'",
+    );
+    sh(&mut t, "sleep 2");
+    let (out, _) = sh(&mut t, "anchorage logs pair");
+    assert!(out.contains("memhog: touched 20MiB"), "{out}");
+    // The big hog died; the shell reports its status and exits with it.
+    let (out, _) = sh(&mut t, "anchorage ps -a");
+    assert!(out.contains("Exited (137) (OOM)"), "{out}");
+    assert_eq!(cgroup_of(&t, "pair").usage.oom_kill, 1);
+}
+
+#[test]
+fn pids_max_10_holds_a_fork_bomb_at_10() {
+    let mut t = terminal();
+    let (_, status) = sh(
+        &mut t,
+        "anchorage run -d --name bomb --pids-limit 10 workshop forkbomb",
+    );
+    assert_eq!(status, 0);
+    for _ in 0..5 {
+        sh(&mut t, "sleep 0.5");
+        let cg = cgroup_of(&t, "bomb");
+        assert_eq!(cg.usage.pids_current, 10);
+        assert!(cg.usage.pids_events_max > 0);
+    }
+    // Not even `exec` gets in: the fork is refused.
+    let (out, status) = sh(&mut t, "anchorage exec bomb ps");
+    assert_eq!(status, 126);
+    assert!(out.contains("Resource temporarily unavailable"), "{out}");
+    // The host is fine.
+    let (out, status) = sh(&mut t, "hostname");
+    assert_eq!((out.as_str(), status), ("workshop-host\n", 0));
+    let (_, status) = sh(&mut t, "anchorage rm -f bomb");
+    assert_eq!(status, 0);
+    assert_eq!(
+        t.engine().snapshot().processes.len(),
+        3,
+        "init, engine, login shell"
+    );
+}
+
+#[test]
+fn a_fork_bomb_without_a_limit_fills_the_hosts_task_table() {
+    let mut t = terminal();
+    sh(&mut t, "anchorage run -d --name bomb workshop forkbomb");
+    sh(&mut t, "sleep 0.5");
+    // Full, but for the slot `sleep` just gave back.
+    assert_eq!(
+        t.engine().snapshot().processes.len(),
+        crate::sim::HOST_TASKS_MAX - 1
+    );
+    let (out, status) = sh(&mut t, "ps");
+    assert_eq!(status, 2, "{out}");
+    assert!(
+        out.contains("fork failed: Resource temporarily unavailable"),
+        "{out}"
+    );
+    sh(&mut t, "anchorage rm -f bomb");
+    let (_, status) = sh(&mut t, "true");
+    assert_eq!(status, 0, "the host recovers once the bomb is gone");
+}
+
+#[test]
+fn a_containers_first_process_is_pid_1_inside_and_another_pid_outside() {
+    let mut t = terminal();
+    sh(&mut t, "anchorage run -d --name web workshop sleep 60");
+    let (out, status) = sh(&mut t, "anchorage exec web ps");
+    assert_eq!(status, 0);
+    assert_eq!(
+        out,
+        "PID   USER     TIME  COMMAND\n    1 root      0:00 sleep 60\n    2 root      0:00 ps\n"
+    );
+    // On the host the same process has a host pid and an unprivileged uid.
+    let (out, _) = sh(&mut t, "ps -o pid,user,args");
+    let line = out
+        .lines()
+        .find(|l| l.ends_with("sleep 60"))
+        .expect("the host sees the container's process");
+    let host_pid: u32 = line.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(host_pid > 1000, "{line}");
+    assert!(line.contains("100000"), "{line}");
+    let (out, _) = sh(&mut t, "anchorage top web");
+    assert!(out.contains(&format!("1     {host_pid}")), "{out}");
+}
+
+#[test]
+fn a_file_in_the_writable_layer_dies_with_the_container_and_a_volume_keeps_it() {
+    let mut t = terminal();
+    let (_, status) = sh(
+        &mut t,
+        "anchorage run --name first -v data:/data workshop sh -c 'echo kept > /data/note; echo lost > /tmp/note; cat /tmp/note'",
+    );
+    assert_eq!(status, 0);
+    let snap = t.engine().snapshot();
+    assert!(snap.container("first").unwrap().writable_bytes >= 5);
+    sh(&mut t, "anchorage rm first");
+    let (out, status) = sh(
+        &mut t,
+        "anchorage run --rm -v data:/data workshop sh -c 'cat /data/note; cat /tmp/note'",
+    );
+    assert_eq!(
+        out,
+        "kept\ncat: can't open '/tmp/note': No such file or directory\n"
+    );
+    assert_eq!(status, 1);
+    // The volume lives on the host.
+    let (out, _) = sh(&mut t, "cat /var/lib/anchorage/volumes/data/_data/note");
+    assert_eq!(out, "kept\n");
+}
+
+#[test]
+fn whiteouts_hide_image_files_and_the_image_stays_intact() {
+    let mut t = terminal();
+    let (out, status) = sh(
+        &mut t,
+        "anchorage run --name w workshop sh -c 'rm /etc/motd; ls /etc; rm /bin/ps; ps'",
+    );
+    assert_eq!(out, "group\nos-release\npasswd\nsh: ps: not found\n");
+    assert_eq!(status, 127);
+    let snap = t.engine().snapshot();
+    // Two whiteouts, and the mount points the runtime made (/sys/fs and
+    // /sys/fs/cgroup are not in the image).
+    assert_eq!(snap.container("w").unwrap().writable_entries, 4);
+    let (out, _) = sh(&mut t, "anchorage run --rm workshop ls /etc");
+    assert!(out.contains("motd"), "{out}");
+    // A directory removed and made again is opaque: the old files stay gone.
+    let (out, _) = sh(
+        &mut t,
+        "anchorage run --rm workshop sh -c 'rm -r /etc; mkdir /etc; ls -A /etc; echo done'",
+    );
+    assert_eq!(out, "done\n");
+}
+
+#[test]
+fn proc_shows_the_containers_own_view() {
+    let mut t = terminal();
+    sh(
+        &mut t,
+        "anchorage run -d --name box --hostname harbor --memory 64m workshop sleep 60",
+    );
+    let exec = |t: &mut SimTerminal, cmd: &str| sh(t, &format!("anchorage exec box {cmd}")).0;
+    assert_eq!(exec(&mut t, "cat /proc/self/cgroup"), "0::/\n");
+    assert_eq!(exec(&mut t, "hostname"), "harbor\n");
+    assert_eq!(
+        exec(&mut t, "id"),
+        "uid=0(root) gid=0(root) groups=0(root)\n"
+    );
+    assert_eq!(exec(&mut t, "cat /sys/fs/cgroup/memory.max"), "67108864\n");
+    let status = exec(&mut t, "cat /proc/1/status");
+    assert!(status.contains("NSpid:\t1\n"), "{status}");
+    assert!(status.contains("Uid:\t0\t0\t0\t0\n"), "{status}");
+    let uid_map = exec(&mut t, "cat /proc/self/uid_map");
+    assert_eq!(uid_map, "         0     100000      65536\n");
+    let mounts = exec(&mut t, "mount");
+    assert!(
+        mounts.starts_with("overlay on / type overlay (rw,relatime,lowerdir="),
+        "{mounts}"
+    );
+    assert!(
+        mounts.contains("cgroup on /sys/fs/cgroup type cgroup2 (ro,"),
+        "{mounts}"
+    );
+    let ip = exec(&mut t, "ip addr");
+    assert!(ip.starts_with("1: lo: <LOOPBACK,UP,LOWER_UP>"), "{ip}");
+    assert!(!ip.contains("eth0"), "{ip}");
+    // /proc/PID/ns names the same inodes the engine reports.
+    let snap = t.engine().snapshot();
+    let pid_ns = snap
+        .container("box")
+        .unwrap()
+        .namespaces
+        .iter()
+        .find(|n| n.kind == crate::namespace::NamespaceKind::Pid)
+        .unwrap()
+        .inode;
+    let ns = exec(&mut t, "ls -l /proc/1/ns");
+    assert!(ns.contains(&format!("pid -> pid:[{pid_ns}]")), "{ns}");
+    assert!(
+        ns.contains("time -> time:[4026531834]"),
+        "the time namespace is the host's: {ns}"
+    );
+    let (out, status) = sh(&mut t, "anchorage exec box cat /proc/1/ns/pid");
+    assert_eq!(
+        (out.as_str(), status),
+        ("cat: read error: Invalid argument\n", 1)
+    );
+    // Only the container's processes are visible.
+    let listing = exec(&mut t, "ls /proc");
+    assert!(listing.starts_with("1\n"), "{listing}");
+    assert!(!listing.contains("1000\n"), "{listing}");
+}
+
+#[test]
+fn a_cpu_quota_throttles_and_weights_share_a_busy_host() {
+    let mut t = terminal();
+    sh(
+        &mut t,
+        "anchorage run -d --name half --cpus 0.5 workshop cpuburn",
+    );
+    sh(&mut t, "sleep 2");
+    let usage = cgroup_of(&t, "half").usage;
+    let used = usage.cpu_usage_usec as f64 / 1e6;
+    assert!((0.95..=1.05).contains(&used), "half a CPU for 2 s: {used}");
+    assert!(usage.nr_throttled >= 19, "{usage:?}");
+    assert!(usage.throttled_usec >= 900_000, "{usage:?}");
+    let (stat, _) = sh(&mut t, "anchorage exec half cat /sys/fs/cgroup/cpu.stat");
+    assert!(
+        stat.contains(&format!("nr_throttled {}", usage.nr_throttled)),
+        "{stat}"
+    );
+    sh(&mut t, "anchorage rm -f half");
+
+    // Two CPUs, four spinners: shares follow cpu.weight, 1 to 3.
+    sh(
+        &mut t,
+        "anchorage run -d --name low --cpu-weight 100 workshop sh -c 'cpuburn & cpuburn'",
+    );
+    sh(
+        &mut t,
+        "anchorage run -d --name high --cpu-weight 300 workshop sh -c 'cpuburn & cpuburn'",
+    );
+    sh(&mut t, "sleep 4");
+    let low = cgroup_of(&t, "low").usage.cpu_usage_usec as f64;
+    let high = cgroup_of(&t, "high").usage.cpu_usage_usec as f64;
+    let ratio = high / low;
+    assert!((2.8..=3.2).contains(&ratio), "high/low = {ratio}");
+    assert!(
+        cgroup_of(&t, "low").usage.nr_throttled == 0,
+        "no quota, no throttling"
+    );
+}
+
+#[test]
+fn a_throttled_burn_reports_less_cpu_than_wall_time() {
+    let mut t = terminal();
+    let (out, status) = sh(&mut t, "anchorage run --rm --cpus 0.25 workshop cpuburn 2");
+    assert_eq!(status, 0);
+    assert_eq!(out, "cpuburn: 2.00 s of wall time, 0.50 s of CPU\n");
+}
+
+#[test]
+fn pid_1_ignores_signals_it_has_no_handler_for() {
+    let mut t = terminal();
+    sh(
+        &mut t,
+        "anchorage run -d --name p workshop sh -c 'sleep 100 & sleep 100'",
+    );
+    sh(&mut t, "sleep 0.1");
+    // Inside, even SIGKILL to PID 1 does nothing; other processes die.
+    let (_, status) = sh(&mut t, "anchorage exec p kill -9 1");
+    assert_eq!(status, 0);
+    let (out, _) = sh(&mut t, "anchorage exec p kill 2");
+    assert_eq!(out, "");
+    let (out, _) = sh(&mut t, "anchorage exec p ps -o pid,stat,args");
+    assert!(out.contains("    1 S        sh -c"), "{out}");
+    assert!(
+        !out.contains("    2 "),
+        "pid 2 was killed and reaped: {out}"
+    );
+    // From the host, SIGTERM is ignored too; `stop` escalates to SIGKILL.
+    sh(&mut t, "anchorage kill -s TERM p");
+    sh(&mut t, "sleep 1");
+    let (out, _) = sh(&mut t, "anchorage ps");
+    assert!(out.contains("Up "), "{out}");
+    let (_, status) = sh(&mut t, "anchorage stop -t 1 p");
+    assert_eq!(status, 0);
+    let (out, _) = sh(&mut t, "anchorage ps -a");
+    assert!(out.contains("Exited (137)"), "{out}");
+}
+
+#[test]
+fn zombies_stay_until_reaped_and_orphans_go_to_pid_1() {
+    let mut t = terminal();
+    // `exec` makes sleep PID 1; it never reaps its dead child.
+    sh(
+        &mut t,
+        "anchorage run -d --name z workshop sh -c 'sleep 1 & exec sleep 100'",
+    );
+    sh(&mut t, "sleep 2");
+    let (out, _) = sh(&mut t, "anchorage exec z ps -o pid,ppid,stat,args");
+    assert!(out.contains("    2     1 Z        [sleep]"), "{out}");
+    // An inner shell leaves its background child behind: PID 1 adopts it.
+    sh(
+        &mut t,
+        "anchorage run -d --name o workshop sh -c 'sh -c \"sleep 50 &\"; sleep 100'",
+    );
+    sh(&mut t, "sleep 1");
+    let (out, _) = sh(&mut t, "anchorage exec o ps -o pid,ppid,args");
+    assert!(out.contains("    3     1 sleep 50"), "{out}");
+}
+
+#[test]
+fn the_host_sees_every_cgroup_and_can_read_its_files() {
+    let mut t = terminal();
+    let (id, _) = sh(&mut t, "anchorage run -d --pids-limit 5 workshop sleep 60");
+    let id = id.trim();
+    let (out, status) = sh(
+        &mut t,
+        &format!("cat /sys/fs/cgroup/anchorage/{id}/pids.max"),
+    );
+    assert_eq!((out.as_str(), status), ("5\n", 0));
+    let (out, _) = sh(&mut t, &format!("ls /sys/fs/cgroup/anchorage/{id}"));
+    assert!(out.contains("memory.events\n"), "{out}");
+    // The container cannot change its own limits: cgroupfs is read-only.
+    let (out, status) = sh(
+        &mut t,
+        &format!(
+            "anchorage exec {} sh -c 'echo 99 > /sys/fs/cgroup/pids.max'",
+            &id[..12]
+        ),
+    );
+    assert_eq!(
+        out,
+        "sh: can't create /sys/fs/cgroup/pids.max: Read-only file system\n"
+    );
+    assert_eq!(status, 1);
+    // `update` can, from outside.
+    sh(
+        &mut t,
+        &format!("anchorage update --pids-limit 50 {}", &id[..12]),
+    );
+    let (out, _) = sh(
+        &mut t,
+        &format!("cat /sys/fs/cgroup/anchorage/{id}/pids.max"),
+    );
+    assert_eq!(out, "50\n");
+}
+
+#[test]
+fn shell_features_work_inside_containers() {
+    let mut t = terminal();
+    let (out, status) = sh(
+        &mut t,
+        r#"anchorage run --rm -e GREETING=ahoy workshop sh -c 'echo $$ $GREETING "$HOSTNAME" | cat; false; echo $?; cd /tmp && pwd; echo "echo from a script" > /s.sh; sh /s.sh; exit 3'"#,
+    );
+    // `|` and `&&` are not part of this shell: it says so and stops.
+    assert!(out.starts_with("sh: syntax error"), "{out}");
+    assert_eq!(status, 2);
+    let (out, status) = sh(
+        &mut t,
+        r#"anchorage run --rm --hostname h -e GREETING=ahoy workshop sh -c 'echo $$ $GREETING "$HOSTNAME"; false; echo $?; cd /tmp; pwd; echo "echo from a script" > /s.sh; sh /s.sh; echo more >> /s.sh; cat /s.sh; exit 3'"#,
+    );
+    assert_eq!(
+        out,
+        "1 ahoy h\n1\n/tmp\nfrom a script\necho from a script\nmore\n"
+    );
+    assert_eq!(status, 3);
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let mut t = terminal();
+    let (out, status) = sh(&mut t, "anchorage run --memory lots workshop");
+    assert_eq!(status, 2);
+    assert!(out.contains("`lots` is not a memory size"), "{out}");
+    let (out, status) = sh(&mut t, "anchorage run -v nocolon workshop true");
+    assert_eq!(status, 2);
+    assert!(out.contains("SOURCE:TARGET"), "{out}");
+    let (out, status) = sh(&mut t, "anchorage run postgres");
+    assert_eq!(status, 125);
+    assert!(out.contains("no such image `postgres`"), "{out}");
+    let (out, status) = sh(&mut t, "anchorage exec nobody ps");
+    assert_eq!(status, 126);
+    assert!(out.contains("no such container `nobody`"), "{out}");
+    let (out, status) = sh(&mut t, "anchorage run --rm workshop nosuchcmd");
+    assert_eq!((out.as_str(), status), ("sh: nosuchcmd: not found\n", 127));
+    let (out, status) = sh(&mut t, "anchorage frobnicate");
+    assert_eq!(status, 2);
+    assert!(out.contains("unrecognized subcommand"), "{out}");
+    assert!(
+        t.engine().snapshot().containers.is_empty(),
+        "nothing was left behind"
+    );
+}
+
+#[test]
+fn nothing_outside_a_containers_root_is_reachable() {
+    let mut t = terminal();
+    sh(&mut t, "echo hostfile > /root/secret");
+    let (out, status) = sh(
+        &mut t,
+        "anchorage run --rm workshop sh -c 'cat /../../root/secret; ls /../..'",
+    );
+    assert_eq!(status, 0);
+    assert!(
+        out.starts_with("cat: can't open '/../../root/secret': No such file or directory\n"),
+        "{out}"
+    );
+    assert!(out.contains("bin\n"), "{out}");
+}
+
+#[test]
+fn the_same_script_gives_the_same_transcript() {
+    let script = [
+        "anchorage run -d --name a --memory 32m workshop sh -c 'memhog 16m; sleep 1; memhog 64m'",
+        "anchorage run --name b workshop sh -c 'echo hi; ls /'",
+        "sleep 3",
+        "anchorage ps -a",
+        "ps",
+        "anchorage logs a",
+    ];
+    let run = || {
+        let mut t = terminal();
+        let text: Vec<(String, i32)> = script.iter().map(|line| sh(&mut t, line)).collect();
+        (text, t.engine().snapshot())
+    };
+    assert_eq!(run(), run());
+}

@@ -1,0 +1,443 @@
+//! The simulated VFS: a process's view of files through its mount
+//! namespace. Paths resolve as the kernel's namei does (`.`, `..`, symlinks,
+//! at most 40 of them), against the process's root, so nothing outside a
+//! container's root is reachable. Each mount dispatches to what backs it:
+//! the overlay root, a host directory (volumes), a tmpfs, or procfs,
+//! sysfs and cgroupfs, which are rendered on read.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use crate::namespace::NamespaceKind;
+use crate::process::Pid;
+
+use super::SimEngine;
+use super::namespace::Backing;
+use super::tarball::{Node, NodeKind, Overlay, Tree, join, parent_of};
+
+/// The errors the file system returns, with the text `strerror` gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Errno {
+    NoEnt,
+    Exist,
+    NotDir,
+    IsDir,
+    RoFs,
+    Loop,
+    Inval,
+    Busy,
+    Access,
+    Again,
+    NoMem,
+}
+
+impl Errno {
+    pub fn message(self) -> &'static str {
+        match self {
+            Errno::NoEnt => "No such file or directory",
+            Errno::Exist => "File exists",
+            Errno::NotDir => "Not a directory",
+            Errno::IsDir => "Is a directory",
+            Errno::RoFs => "Read-only file system",
+            Errno::Loop => "Symbolic link loop",
+            Errno::Inval => "Invalid argument",
+            Errno::Busy => "Resource busy",
+            Errno::Access => "Permission denied",
+            Errno::Again => "Resource temporarily unavailable",
+            Errno::NoMem => "Cannot allocate memory",
+        }
+    }
+}
+
+/// The most symlinks one path walk follows (the kernel's `MAXSYMLINKS`).
+const MAX_SYMLINKS: u32 = 40;
+
+/// A tree of files that can be changed: a plain tree (host, tmpfs) or an
+/// overlay.
+pub(crate) trait FileTree {
+    fn node(&self, path: &str) -> Option<&Node>;
+    fn node_mut(&mut self, path: &str) -> Option<&mut Node>;
+    fn put(&mut self, path: &str, node: Node);
+    fn delete(&mut self, path: &str);
+}
+
+impl FileTree for Tree {
+    fn node(&self, path: &str) -> Option<&Node> {
+        self.get(path)
+    }
+    fn node_mut(&mut self, path: &str) -> Option<&mut Node> {
+        self.get_mut(path)
+    }
+    fn put(&mut self, path: &str, node: Node) {
+        self.insert(path, node)
+    }
+    fn delete(&mut self, path: &str) {
+        self.remove_all(path)
+    }
+}
+
+impl FileTree for Overlay {
+    fn node(&self, path: &str) -> Option<&Node> {
+        self.get(path)
+    }
+    fn node_mut(&mut self, path: &str) -> Option<&mut Node> {
+        self.get_for_write(path)
+    }
+    fn put(&mut self, path: &str, node: Node) {
+        Overlay::put(self, path, node)
+    }
+    fn delete(&mut self, path: &str) {
+        self.remove(path)
+    }
+}
+
+/// What a write goes to, found before borrowing it mutably.
+enum WriteTarget {
+    Overlay(String),
+    Host,
+    Tmpfs(u64, String),
+}
+
+/// Splits a path into its components.
+fn components(path: &str) -> impl DoubleEndedIterator<Item = &str> {
+    path.split('/').filter(|c| !c.is_empty())
+}
+
+/// An absolute path from components.
+fn absolute(parts: &[String]) -> String {
+    format!("/{}", parts.join("/"))
+}
+
+impl SimEngine {
+    fn mnt_ns_of(&self, viewer: Pid) -> Result<u64, Errno> {
+        self.processes
+            .get(&viewer)
+            .map(|p| p.ns[&NamespaceKind::Mnt])
+            .ok_or(Errno::NoEnt)
+    }
+
+    /// Resolves a path for a process: absolute, with `.`, `..` and every
+    /// symlink resolved (the last one only if `follow_last`). The last
+    /// component need not exist.
+    pub(crate) fn resolve(
+        &self,
+        viewer: Pid,
+        path: &str,
+        follow_last: bool,
+    ) -> Result<String, Errno> {
+        if path.is_empty() {
+            return Err(Errno::NoEnt);
+        }
+        let cwd = self
+            .processes
+            .get(&viewer)
+            .map_or("/".to_string(), |p| p.cwd.clone());
+        let mut current: Vec<String> = if path.starts_with('/') {
+            vec![]
+        } else {
+            components(&cwd).map(str::to_string).collect()
+        };
+        let mut pending: VecDeque<String> = components(path).map(str::to_string).collect();
+        let must_be_dir = path.ends_with('/');
+        let mut hops = 0;
+        while let Some(part) = pending.pop_front() {
+            match part.as_str() {
+                "." => continue,
+                ".." => {
+                    current.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            let is_last = pending.iter().all(|p| p == ".");
+            current.push(part);
+            match self.lookup(viewer, &absolute(&current)) {
+                Ok(node) => match node.kind {
+                    NodeKind::Symlink(target) if !is_last || follow_last || must_be_dir => {
+                        hops += 1;
+                        if hops > MAX_SYMLINKS {
+                            return Err(Errno::Loop);
+                        }
+                        current.pop();
+                        if target.starts_with('/') {
+                            current.clear();
+                        }
+                        for part in components(&target).rev() {
+                            pending.push_front(part.to_string());
+                        }
+                    }
+                    NodeKind::Dir => {}
+                    _ if !is_last || must_be_dir => return Err(Errno::NotDir),
+                    _ => {}
+                },
+                Err(Errno::NoEnt) if is_last => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(absolute(&current))
+    }
+
+    /// The node at a resolved absolute path.
+    pub(crate) fn lookup(&self, viewer: Pid, abs: &str) -> Result<Node, Errno> {
+        let mnt = self.mnt_ns_of(viewer)?;
+        let (mount, rel) = self.namespaces.mount_of(mnt, abs).ok_or(Errno::NoEnt)?;
+        match &mount.backing {
+            Backing::Overlay { container } => self
+                .container_by_id(container)
+                .and_then(|c| c.rootfs.get(rel))
+                .cloned()
+                .ok_or(Errno::NoEnt),
+            Backing::Host { path } => self
+                .host_fs
+                .get(join(path, rel).trim_end_matches('/'))
+                .cloned()
+                .ok_or(Errno::NoEnt),
+            Backing::Tmpfs(tree) => tree.get(rel).cloned().ok_or(Errno::NoEnt),
+            Backing::Proc => self.proc_node(viewer, rel),
+            Backing::Sysfs => match rel {
+                "" | "fs" | "fs/cgroup" | "kernel" | "class" | "devices" => {
+                    Ok(Node::dir(0o555, self.boot_epoch()))
+                }
+                _ => Err(Errno::NoEnt),
+            },
+            Backing::Cgroup2 { root } => self.cgroup_node(viewer, root, rel),
+        }
+    }
+
+    /// The node a path names, following symlinks (`stat`).
+    pub(crate) fn stat(&self, viewer: Pid, path: &str) -> Result<(String, Node), Errno> {
+        let abs = self.resolve(viewer, path, true)?;
+        let node = self.lookup(viewer, &abs)?;
+        Ok((abs, node))
+    }
+
+    /// The node a path names, not following a final symlink (`lstat`).
+    pub(crate) fn lstat(&self, viewer: Pid, path: &str) -> Result<(String, Node), Errno> {
+        let abs = self.resolve(viewer, path, false)?;
+        let node = self.lookup(viewer, &abs)?;
+        Ok((abs, node))
+    }
+
+    /// The names in a directory, mount points included, sorted.
+    pub(crate) fn read_dir(&self, viewer: Pid, abs: &str) -> Result<Vec<String>, Errno> {
+        let node = self.lookup(viewer, abs)?;
+        if !node.is_dir() {
+            return Err(Errno::NotDir);
+        }
+        let mnt = self.mnt_ns_of(viewer)?;
+        let (mount, rel) = self.namespaces.mount_of(mnt, abs).ok_or(Errno::NoEnt)?;
+        let mut names: BTreeSet<String> = match &mount.backing {
+            Backing::Overlay { container } => self
+                .container_by_id(container)
+                .map(|c| c.rootfs.children(rel))
+                .unwrap_or_default(),
+            Backing::Host { path } => self.host_fs.children(join(path, rel).trim_end_matches('/')),
+            Backing::Tmpfs(tree) => tree.children(rel),
+            Backing::Proc => self.proc_list(viewer, rel)?,
+            Backing::Sysfs => match rel {
+                "" => vec![
+                    "class".into(),
+                    "devices".into(),
+                    "fs".into(),
+                    "kernel".into(),
+                ],
+                "fs" => vec!["cgroup".into()],
+                _ => vec![],
+            },
+            Backing::Cgroup2 { root } => self.cgroup_list(viewer, root, rel)?,
+        }
+        .into_iter()
+        .collect();
+        names.extend(self.namespaces.mount_points_in(mnt, abs));
+        Ok(names.into_iter().collect())
+    }
+
+    /// Reads a regular file.
+    pub(crate) fn read_file(&self, viewer: Pid, path: &str) -> Result<Vec<u8>, Errno> {
+        let (_, node) = self.stat(viewer, path)?;
+        match node.kind {
+            NodeKind::File(data) => Ok(data),
+            NodeKind::Dir => Err(Errno::IsDir),
+            NodeKind::CharDevice(1, 3) => Ok(vec![]),
+            NodeKind::CharDevice(..) => Err(Errno::Inval),
+            NodeKind::Symlink(_) => Err(Errno::Loop),
+        }
+    }
+
+    fn write_target(&self, viewer: Pid, abs: &str) -> Result<(WriteTarget, String), Errno> {
+        let mnt = self.mnt_ns_of(viewer)?;
+        let (mount, rel) = self.namespaces.mount_of(mnt, abs).ok_or(Errno::NoEnt)?;
+        let rel = rel.to_string();
+        let target = match &mount.backing {
+            _ if mount.read_only() => return Err(Errno::RoFs),
+            Backing::Overlay { container } => WriteTarget::Overlay(container.clone()),
+            Backing::Host { path } => {
+                let on_host = join(path, &rel).trim_end_matches('/').to_string();
+                return Ok((WriteTarget::Host, on_host));
+            }
+            Backing::Tmpfs(_) => WriteTarget::Tmpfs(mnt, mount.target.clone()),
+            // procfs and cgroupfs files exist, but not for writing by
+            // container root (Docker mounts cgroupfs read-only).
+            Backing::Proc | Backing::Sysfs | Backing::Cgroup2 { .. } => {
+                return Err(if rel.is_empty() || self.lookup(viewer, abs).is_ok() {
+                    Errno::Access
+                } else {
+                    Errno::NoEnt
+                });
+            }
+        };
+        Ok((target, rel))
+    }
+
+    /// Runs `f` on the tree a path is written to, with the path relative
+    /// to that tree. Mount points cannot be replaced or removed.
+    fn with_tree<R>(
+        &mut self,
+        viewer: Pid,
+        abs: &str,
+        f: impl FnOnce(&mut dyn FileTree, &str, u64) -> Result<R, Errno>,
+    ) -> Result<R, Errno> {
+        let (target, rel) = self.write_target(viewer, abs)?;
+        let now = self.now_epoch();
+        match target {
+            WriteTarget::Overlay(id) => {
+                let c = self
+                    .containers
+                    .iter_mut()
+                    .find(|c| c.info.id == id)
+                    .ok_or(Errno::NoEnt)?;
+                f(&mut c.rootfs, &rel, now)
+            }
+            WriteTarget::Host => f(&mut self.host_fs, &rel, now),
+            WriteTarget::Tmpfs(mnt, target) => {
+                let mount = self
+                    .namespaces
+                    .mount_of_mut(mnt, &target)
+                    .ok_or(Errno::NoEnt)?;
+                match &mut mount.backing {
+                    Backing::Tmpfs(tree) => f(tree, &rel, now),
+                    _ => Err(Errno::Inval),
+                }
+            }
+        }
+    }
+
+    fn is_mount_point(&self, viewer: Pid, abs: &str) -> bool {
+        self.mnt_ns_of(viewer).is_ok_and(|mnt| {
+            self.namespaces
+                .mount_of(mnt, abs)
+                .is_some_and(|(m, _)| m.target == abs)
+        })
+    }
+
+    /// Writes (or with `append`, appends to) a regular file, creating it.
+    pub(crate) fn write_file(
+        &mut self,
+        viewer: Pid,
+        path: &str,
+        data: &[u8],
+        append: bool,
+    ) -> Result<String, Errno> {
+        let abs = self.resolve(viewer, path, true)?;
+        self.with_tree(viewer, &abs.clone(), |tree, rel, now| {
+            if rel.is_empty() {
+                return Err(Errno::IsDir);
+            }
+            match tree.node(parent_of(rel)) {
+                Some(parent) if parent.is_dir() => {}
+                Some(_) => return Err(Errno::NotDir),
+                None => return Err(Errno::NoEnt),
+            }
+            match tree.node_mut(rel) {
+                Some(node) => match &mut node.kind {
+                    NodeKind::File(contents) => {
+                        if !append {
+                            contents.clear();
+                        }
+                        contents.extend_from_slice(data);
+                        node.mtime = now;
+                    }
+                    NodeKind::Dir => return Err(Errno::IsDir),
+                    NodeKind::CharDevice(..) => {}
+                    NodeKind::Symlink(_) => return Err(Errno::Loop),
+                },
+                None => tree.put(rel, Node::file(data.to_vec(), 0o644, now)),
+            }
+            Ok(abs)
+        })
+    }
+
+    /// Creates a directory; with `parents`, its missing parents too and no
+    /// error if it exists.
+    pub(crate) fn mkdir(&mut self, viewer: Pid, path: &str, parents: bool) -> Result<(), Errno> {
+        if parents {
+            let mut prefix = if path.starts_with('/') {
+                "/".to_string()
+            } else {
+                String::new()
+            };
+            for part in components(path) {
+                prefix.push_str(part);
+                match self.stat(viewer, &prefix) {
+                    Ok((_, node)) if node.is_dir() => {}
+                    Ok(_) => return Err(Errno::NotDir),
+                    Err(Errno::NoEnt) => self.mkdir(viewer, &prefix, false)?,
+                    Err(err) => return Err(err),
+                }
+                prefix.push('/');
+            }
+            return Ok(());
+        }
+        let abs = self.resolve(viewer, path.trim_end_matches('/'), false)?;
+        if self.lookup(viewer, &abs).is_ok() {
+            return Err(Errno::Exist);
+        }
+        self.with_tree(viewer, &abs, |tree, rel, now| {
+            match tree.node(parent_of(rel)) {
+                Some(parent) if parent.is_dir() => {}
+                Some(_) => return Err(Errno::NotDir),
+                None => return Err(Errno::NoEnt),
+            }
+            tree.put(rel, Node::dir(0o755, now));
+            Ok(())
+        })
+    }
+
+    /// Removes a file, a symlink, or with `recursive` a directory tree.
+    pub(crate) fn remove(&mut self, viewer: Pid, path: &str, recursive: bool) -> Result<(), Errno> {
+        let abs = self.resolve(viewer, path.trim_end_matches('/'), false)?;
+        let node = self.lookup(viewer, &abs)?;
+        if abs == "/" || self.is_mount_point(viewer, &abs) {
+            return Err(Errno::Busy);
+        }
+        if node.is_dir() && !recursive {
+            return Err(Errno::IsDir);
+        }
+        self.with_tree(viewer, &abs, |tree, rel, _| {
+            tree.delete(rel);
+            Ok(())
+        })
+    }
+
+    /// Updates a file's time, creating it empty if it does not exist.
+    pub(crate) fn touch(&mut self, viewer: Pid, path: &str) -> Result<(), Errno> {
+        let abs = self.resolve(viewer, path, true)?;
+        if self.lookup(viewer, &abs).is_ok() {
+            return self.with_tree(viewer, &abs, |tree, rel, now| {
+                if let Some(node) = tree.node_mut(rel) {
+                    node.mtime = now;
+                }
+                Ok(())
+            });
+        }
+        self.write_file(viewer, &abs, b"", true).map(|_| ())
+    }
+
+    /// The mount's root, relative to what backs it, for `mountinfo`.
+    pub(crate) fn mount_root(backing: &Backing) -> String {
+        match backing {
+            Backing::Host { path } => format!("/{path}"),
+            Backing::Cgroup2 { root } => root.clone(),
+            _ => "/".into(),
+        }
+    }
+}

@@ -1,0 +1,449 @@
+//! procfs and cgroupfs, rendered when read, as the kernel does: what a
+//! process sees depends on its pid namespace (which pids exist and what
+//! they are called), its mount namespace (`mounts`, `mountinfo`), its user
+//! namespace (`uid_map`) and its cgroup namespace (`/proc/self/cgroup` and
+//! the root of `/sys/fs/cgroup`).
+
+use std::fmt::Write as _;
+
+use crate::cgroup::CgroupUsage;
+use crate::namespace::{IdMap, NamespaceKind};
+use crate::process::{Pid, ProcessState};
+
+use super::fs::Errno;
+use super::namespace::Backing;
+use super::process::SimProcess;
+use super::tarball::{Node, NodeKind};
+use super::{HOST_CPUS, HOST_MEMORY_BYTES, SimEngine};
+
+/// The files of `/proc/PID`.
+const PID_FILES: &[&str] = &[
+    "cgroup",
+    "cmdline",
+    "comm",
+    "environ",
+    "gid_map",
+    "mountinfo",
+    "mounts",
+    "ns",
+    "status",
+    "uid_map",
+];
+
+/// The files of `/proc/PID/ns`, as Linux 6.1 lists them.
+const NS_LINKS: &[(&str, NamespaceKind)] = &[
+    ("cgroup", NamespaceKind::Cgroup),
+    ("ipc", NamespaceKind::Ipc),
+    ("mnt", NamespaceKind::Mnt),
+    ("net", NamespaceKind::Net),
+    ("pid", NamespaceKind::Pid),
+    ("pid_for_children", NamespaceKind::Pid),
+    ("time", NamespaceKind::Time),
+    ("time_for_children", NamespaceKind::Time),
+    ("user", NamespaceKind::User),
+    ("uts", NamespaceKind::Uts),
+];
+
+/// The top-level files of `/proc`.
+const PROC_FILES: &[&str] = &["meminfo", "mounts", "self", "uptime", "version"];
+
+/// The interface files of a non-root cgroup.
+const CGROUP_FILES: &[&str] = &[
+    "cgroup.controllers",
+    "cgroup.procs",
+    "cpu.max",
+    "cpu.stat",
+    "cpu.weight",
+    "memory.current",
+    "memory.events",
+    "memory.max",
+    "memory.peak",
+    "pids.current",
+    "pids.events",
+    "pids.max",
+];
+
+/// The root cgroup has no limits of its own.
+const ROOT_CGROUP_FILES: &[&str] = &[
+    "cgroup.controllers",
+    "cgroup.procs",
+    "cpu.stat",
+    "memory.stat",
+    "pids.current",
+];
+
+fn max_or<T: ToString>(value: Option<T>) -> String {
+    value.map_or("max".to_string(), |v| v.to_string())
+}
+
+fn id_map_text(maps: &[IdMap]) -> String {
+    maps.iter()
+        .map(|m| format!("{:>10} {:>10} {:>10}\n", m.inside, m.outside, m.count))
+        .collect()
+}
+
+impl SimEngine {
+    /// The process `/proc/NAME` names for a viewer: a pid in the viewer's
+    /// pid namespace, or `self`.
+    fn proc_target(&self, viewer: Pid, name: &str) -> Option<&SimProcess> {
+        let me = self.processes.get(&viewer)?;
+        if name == "self" {
+            return Some(me);
+        }
+        let inner: Pid = name.parse().ok()?;
+        let ns = me.own_pid_ns();
+        self.processes
+            .values()
+            .find(|p| p.pid_in(ns) == Some(inner))
+    }
+
+    fn proc_file(&self, contents: String) -> Node {
+        Node {
+            kind: NodeKind::File(contents.into_bytes()),
+            mode: 0o444,
+            uid: 0,
+            gid: 0,
+            mtime: self.now_epoch(),
+        }
+    }
+
+    fn proc_dir(&self) -> Node {
+        Node::dir(0o555, self.now_epoch())
+    }
+
+    pub(crate) fn proc_node(&self, viewer: Pid, rel: &str) -> Result<Node, Errno> {
+        let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
+        match parts.as_slice() {
+            [] => Ok(self.proc_dir()),
+            ["self"] => {
+                let me = self.processes.get(&viewer).ok_or(Errno::NoEnt)?;
+                let mut node = self.proc_file(String::new());
+                node.kind =
+                    NodeKind::Symlink(me.ns_pids.last().copied().unwrap_or(me.pid).to_string());
+                node.mode = 0o777;
+                Ok(node)
+            }
+            ["mounts"] => {
+                let mut node = self.proc_file(String::new());
+                node.kind = NodeKind::Symlink("self/mounts".into());
+                node.mode = 0o777;
+                Ok(node)
+            }
+            ["meminfo"] => Ok(self.proc_file(self.meminfo())),
+            ["uptime"] => {
+                let up = self.clock_ms as f64 / 1000.0;
+                let idle = up * HOST_CPUS as f64 * 0.9;
+                Ok(self.proc_file(format!("{up:.2} {idle:.2}\n")))
+            }
+            ["version"] => Ok(self.proc_file(format!(
+                "Linux version {} (anchorage@simulated) #1 SMP PREEMPT_DYNAMIC\n",
+                super::KERNEL_RELEASE
+            ))),
+            [pid] => self
+                .proc_target(viewer, pid)
+                .map(|_| self.proc_dir())
+                .ok_or(Errno::NoEnt),
+            [pid, file] => {
+                let target = self.proc_target(viewer, pid).ok_or(Errno::NoEnt)?;
+                let viewer_p = &self.processes[&viewer];
+                let contents = match *file {
+                    "ns" => return Ok(self.proc_dir()),
+                    "status" => self.status(target, viewer_p),
+                    "cgroup" => format!("0::{}\n", self.cgroup_seen_by(target, viewer_p)),
+                    "cmdline" => {
+                        if target.state == ProcessState::Zombie {
+                            String::new()
+                        } else {
+                            target.argv.iter().map(|a| format!("{a}\0")).collect()
+                        }
+                    }
+                    "comm" => format!("{}\n", target.comm()),
+                    "environ" => target.env.iter().map(|e| format!("{e}\0")).collect(),
+                    "mounts" => self.mounts_text(target),
+                    "mountinfo" => self.mountinfo_text(target),
+                    "uid_map" | "gid_map" => {
+                        let (uid_map, gid_map) =
+                            self.namespaces.id_maps(target.ns[&NamespaceKind::User]);
+                        id_map_text(if *file == "uid_map" {
+                            &uid_map
+                        } else {
+                            &gid_map
+                        })
+                    }
+                    _ => return Err(Errno::NoEnt),
+                };
+                Ok(self.proc_file(contents))
+            }
+            [pid, "ns", link] => {
+                let target = self.proc_target(viewer, pid).ok_or(Errno::NoEnt)?;
+                let kind = NS_LINKS
+                    .iter()
+                    .find(|(name, _)| name == link)
+                    .map(|(_, kind)| *kind)
+                    .ok_or(Errno::NoEnt)?;
+                let mut node = self.proc_file(String::new());
+                node.kind =
+                    NodeKind::Symlink(format!("{}:[{}]", kind.proc_name(), target.ns[&kind]));
+                node.mode = 0o777;
+                Ok(node)
+            }
+            _ => Err(Errno::NoEnt),
+        }
+    }
+
+    pub(crate) fn proc_list(&self, viewer: Pid, rel: &str) -> Result<Vec<String>, Errno> {
+        let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
+        match parts.as_slice() {
+            [] => {
+                let ns = self
+                    .processes
+                    .get(&viewer)
+                    .ok_or(Errno::NoEnt)?
+                    .own_pid_ns();
+                let mut pids: Vec<Pid> = self
+                    .processes
+                    .values()
+                    .filter_map(|p| p.pid_in(ns))
+                    .collect();
+                pids.sort_unstable();
+                let mut names: Vec<String> = pids.iter().map(Pid::to_string).collect();
+                names.extend(PROC_FILES.iter().map(|f| f.to_string()));
+                Ok(names)
+            }
+            [_pid] => Ok(PID_FILES.iter().map(|f| f.to_string()).collect()),
+            [_pid, "ns"] => Ok(NS_LINKS.iter().map(|(n, _)| n.to_string()).collect()),
+            _ => Err(Errno::NotDir),
+        }
+    }
+
+    /// `/proc/PID/status`, with ids and pids as the viewer's namespaces
+    /// show them.
+    fn status(&self, p: &SimProcess, viewer: &SimProcess) -> String {
+        let view_ns = viewer.own_pid_ns();
+        let level = p
+            .pid_ns_chain
+            .iter()
+            .position(|ns| *ns == view_ns)
+            .unwrap_or(0);
+        let ns_pids: Vec<String> = p.ns_pids[level..].iter().map(Pid::to_string).collect();
+        let ppid = self
+            .processes
+            .get(&p.ppid)
+            .and_then(|parent| parent.pid_in(view_ns))
+            .unwrap_or(0);
+        let (uid, gid) = self.ids_seen_by(p, viewer);
+        let state = match p.state {
+            ProcessState::Running => "R (running)",
+            ProcessState::Sleeping => "S (sleeping)",
+            ProcessState::Zombie => "Z (zombie)",
+        };
+        let pid = ns_pids.first().cloned().unwrap_or_default();
+        let caps = if p.container.is_some() {
+            // Docker's default capability set.
+            "00000000a80425fb"
+        } else {
+            "000001ffffffffff"
+        };
+        let mut out = String::new();
+        let _ = writeln!(out, "Name:\t{}", p.comm());
+        let _ = writeln!(out, "Umask:\t0022");
+        let _ = writeln!(out, "State:\t{state}");
+        let _ = writeln!(out, "Tgid:\t{pid}");
+        let _ = writeln!(out, "Pid:\t{pid}");
+        let _ = writeln!(out, "PPid:\t{ppid}");
+        let _ = writeln!(out, "Uid:\t{uid}\t{uid}\t{uid}\t{uid}");
+        let _ = writeln!(out, "Gid:\t{gid}\t{gid}\t{gid}\t{gid}");
+        let _ = writeln!(out, "NStgid:\t{}", ns_pids.join("\t"));
+        let _ = writeln!(out, "NSpid:\t{}", ns_pids.join("\t"));
+        if p.state != ProcessState::Zombie {
+            let _ = writeln!(out, "VmRSS:\t{:>8} kB", p.rss / 1024);
+        }
+        let _ = writeln!(out, "Threads:\t1");
+        let _ = writeln!(out, "CapEff:\t{caps}");
+        let _ = writeln!(out, "CapBnd:\t{caps}");
+        let _ = writeln!(out, "NoNewPrivs:\t{}", u8::from(p.container.is_some()));
+        out
+    }
+
+    /// A process's uid and gid inside the viewer's user namespace.
+    pub(crate) fn ids_seen_by(&self, p: &SimProcess, viewer: &SimProcess) -> (u32, u32) {
+        let (uid_map, gid_map) = self.namespaces.id_maps(viewer.ns[&NamespaceKind::User]);
+        let inside = |maps: &[IdMap], outside: u32| {
+            maps.iter()
+                .find_map(|m| {
+                    (outside >= m.outside && outside - m.outside < m.count)
+                        .then(|| m.inside + (outside - m.outside))
+                })
+                .unwrap_or(65534)
+        };
+        (inside(&uid_map, p.uid), inside(&gid_map, p.gid))
+    }
+
+    /// A process's cgroup as a viewer sees it: relative to the root of the
+    /// viewer's cgroup namespace.
+    pub(crate) fn cgroup_seen_by(&self, p: &SimProcess, viewer: &SimProcess) -> String {
+        let root = self.cgroup_ns_root(viewer.ns[&NamespaceKind::Cgroup]);
+        if root == "/" {
+            return p.cgroup.clone();
+        }
+        match p.cgroup.strip_prefix(root.as_str()) {
+            Some("") => "/".into(),
+            Some(rest) if rest.starts_with('/') => rest.into(),
+            _ => format!("/..{}", p.cgroup),
+        }
+    }
+
+    fn meminfo(&self) -> String {
+        let used = self
+            .cgroups
+            .get("/")
+            .map_or(0, |cg| cg.usage.memory_current);
+        let total = HOST_MEMORY_BYTES / 1024;
+        let free = total.saturating_sub(used / 1024);
+        format!(
+            "MemTotal:       {total:>8} kB\nMemFree:        {free:>8} kB\nMemAvailable:   {free:>8} kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\n"
+        )
+    }
+
+    fn mounts_text(&self, p: &SimProcess) -> String {
+        let ns = &self.namespaces.table[&p.ns[&NamespaceKind::Mnt]];
+        ns.mounts
+            .iter()
+            .map(|m| format!("{} {} {} {} 0 0\n", m.source, m.target, m.fstype, m.options))
+            .collect()
+    }
+
+    fn mountinfo_text(&self, p: &SimProcess) -> String {
+        let ns = &self.namespaces.table[&p.ns[&NamespaceKind::Mnt]];
+        ns.mounts
+            .iter()
+            .map(|m| {
+                let dev = match m.backing {
+                    Backing::Host { .. } => "254:1".to_string(),
+                    _ => format!("0:{}", m.id + 20),
+                };
+                let (mount_opts, super_opts) = match m.options.split_once(",lowerdir") {
+                    Some((head, rest)) => {
+                        (head.to_string(), format!("{},lowerdir{rest}", &head[..2]))
+                    }
+                    None => (m.options.clone(), m.options[..2].to_string()),
+                };
+                format!(
+                    "{} {} {dev} {} {} {mount_opts} - {} {} {super_opts}\n",
+                    m.id,
+                    m.parent,
+                    SimEngine::mount_root(&m.backing),
+                    m.target,
+                    m.fstype,
+                    m.source
+                )
+            })
+            .collect()
+    }
+
+    /// A node of cgroupfs mounted at the cgroup `root`.
+    pub(crate) fn cgroup_node(&self, viewer: Pid, root: &str, rel: &str) -> Result<Node, Errno> {
+        let (dir, file) = self.cgroup_split(root, rel)?;
+        let Some(file) = file else {
+            return Ok(Node::dir(0o755, self.boot_epoch()));
+        };
+        let cg = self.cgroups.get(&dir).ok_or(Errno::NoEnt)?;
+        let u: CgroupUsage = cg.usage;
+        let l = cg.limits;
+        let viewer_ns = self.processes.get(&viewer).map(SimProcess::own_pid_ns);
+        let text = match file.as_str() {
+            "cgroup.controllers" => "cpu memory pids\n".to_string(),
+            "cgroup.procs" => {
+                let mut pids: Vec<Pid> = self
+                    .processes
+                    .values()
+                    .filter(|p| p.cgroup == dir && p.state != ProcessState::Zombie)
+                    .filter_map(|p| viewer_ns.and_then(|ns| p.pid_in(ns)))
+                    .collect();
+                pids.sort_unstable();
+                pids.iter().map(|p| format!("{p}\n")).collect()
+            }
+            "cpu.max" => format!("{}\n", l.cpu_max),
+            "cpu.weight" => format!("{}\n", l.cpu_weight),
+            "cpu.stat" => format!(
+                "usage_usec {}\nuser_usec {}\nsystem_usec {}\nnr_periods {}\nnr_throttled {}\nthrottled_usec {}\n",
+                u.cpu_usage_usec,
+                u.cpu_usage_usec * 9 / 10,
+                u.cpu_usage_usec - u.cpu_usage_usec * 9 / 10,
+                u.nr_periods,
+                u.nr_throttled,
+                u.throttled_usec
+            ),
+            "memory.current" => format!("{}\n", u.memory_current),
+            "memory.peak" => format!("{}\n", u.memory_peak),
+            "memory.max" => format!("{}\n", max_or(l.memory_max)),
+            "memory.events" => format!(
+                "low 0\nhigh 0\nmax {}\noom {}\noom_kill {}\noom_group_kill 0\n",
+                u.memory_events_max, u.oom, u.oom_kill
+            ),
+            "memory.stat" => format!("anon {}\nfile 0\n", u.memory_current),
+            "pids.current" => format!("{}\n", u.pids_current),
+            "pids.max" => format!("{}\n", max_or(l.pids_max)),
+            "pids.events" => format!("max {}\n", u.pids_events_max),
+            _ => return Err(Errno::NoEnt),
+        };
+        let mut node = self.proc_file(text);
+        node.mode = if file.ends_with(".max") || file.ends_with(".weight") || file == "cgroup.procs"
+        {
+            0o644
+        } else {
+            0o444
+        };
+        Ok(node)
+    }
+
+    pub(crate) fn cgroup_list(
+        &self,
+        _viewer: Pid,
+        root: &str,
+        rel: &str,
+    ) -> Result<Vec<String>, Errno> {
+        let (dir, file) = self.cgroup_split(root, rel)?;
+        if file.is_some() {
+            return Err(Errno::NotDir);
+        }
+        let mut names: Vec<String> = if dir == "/" {
+            ROOT_CGROUP_FILES
+        } else {
+            CGROUP_FILES
+        }
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+        names.extend(self.cgroups.children(&dir));
+        names.sort();
+        Ok(names)
+    }
+
+    /// Splits a cgroupfs path into the cgroup it is in and the interface
+    /// file it names, if any.
+    fn cgroup_split(&self, root: &str, rel: &str) -> Result<(String, Option<String>), Errno> {
+        let full = if rel.is_empty() {
+            root.to_string()
+        } else if root == "/" {
+            format!("/{rel}")
+        } else {
+            format!("{root}/{rel}")
+        };
+        if self.cgroups.get(&full).is_some() {
+            return Ok((full, None));
+        }
+        let (dir, file) = full.rsplit_once('/').ok_or(Errno::NoEnt)?;
+        let dir = if dir.is_empty() { "/" } else { dir };
+        let files = if dir == "/" {
+            ROOT_CGROUP_FILES
+        } else {
+            CGROUP_FILES
+        };
+        if self.cgroups.get(dir).is_some() && files.contains(&file) {
+            Ok((dir.to_string(), Some(file.to_string())))
+        } else {
+            Err(Errno::NoEnt)
+        }
+    }
+}

@@ -1,0 +1,1092 @@
+//! The workshop image's userland, as the simulated kernel runs it: `execve`
+//! (finding the program through `PATH` in the process's own root), the
+//! shell, and the commands, with output like the real ones (the static
+//! multi-call binary of the real `workshop` image prints the same).
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+
+use crate::cgroup::parse_size;
+use crate::engine::{Event, Stream};
+use crate::namespace::NamespaceKind;
+use crate::process::{ExitStatus, Job, Pid, ProcessState, RedirectTarget, Signal, parse_script};
+
+use super::SimEngine;
+use super::fs::Errno;
+use super::namespace::Backing;
+use super::process::{Program, Sink, parse_duration_ms};
+use super::tarball::{ELF_MAGIC, Node, NodeKind, Tree, WORKSHOP_COMMANDS};
+
+/// The applet a multi-call binary runs, and its arguments: by the name it
+/// was called by, or `toolbox APPLET ARGS...`.
+fn applet(argv: &[String]) -> (String, Vec<String>) {
+    let first = argv.first().map_or("", String::as_str);
+    let name = first.rsplit('/').next().unwrap_or(first);
+    if name == "toolbox" && argv.len() > 1 {
+        (argv[1].clone(), argv[2..].to_vec())
+    } else {
+        (name.to_string(), argv.get(1..).unwrap_or_default().to_vec())
+    }
+}
+
+/// Splits `-abc` style flags from operands; `--` ends the flags.
+fn flags_and_operands(args: &[String]) -> (String, Vec<String>) {
+    let mut flags = String::new();
+    let mut operands = Vec::new();
+    let mut done = false;
+    for arg in args {
+        if !done && arg == "--" {
+            done = true;
+        } else if !done && arg.len() > 1 && arg.starts_with('-') {
+            flags.push_str(&arg[1..]);
+        } else {
+            operands.push(arg.clone());
+        }
+    }
+    (flags, operands)
+}
+
+/// A civil date and time from Unix seconds (proleptic Gregorian, UTC).
+fn civil(secs: u64) -> (i64, u32, u32, u32, u32) {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        year,
+        month,
+        day,
+        (rem / 3600) as u32,
+        (rem % 3600 / 60) as u32,
+    )
+}
+
+/// `ls -l`'s date: `Nov 27 09:00`.
+fn ls_date(secs: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (_, month, day, hour, minute) = civil(secs);
+    format!(
+        "{} {day:>2} {hour:02}:{minute:02}",
+        MONTHS[month as usize - 1]
+    )
+}
+
+/// `drwxr-xr-x` and friends.
+fn mode_string(node: &Node) -> String {
+    let kind = match node.kind {
+        NodeKind::Dir => 'd',
+        NodeKind::Symlink(_) => 'l',
+        NodeKind::CharDevice(..) => 'c',
+        NodeKind::File(_) => '-',
+    };
+    let mut text = String::from(kind);
+    for (shift, exec_special) in [(6, None), (3, None), (0, Some(0o1000))] {
+        let bits = (node.mode >> shift) & 7;
+        text.push(if bits & 4 != 0 { 'r' } else { '-' });
+        text.push(if bits & 2 != 0 { 'w' } else { '-' });
+        let sticky = exec_special.is_some_and(|s| node.mode & s != 0);
+        text.push(match (bits & 1 != 0, sticky) {
+            (true, true) => 't',
+            (false, true) => 'T',
+            (true, false) => 'x',
+            (false, false) => '-',
+        });
+    }
+    text
+}
+
+/// Sizes as `ls -h` prints them.
+fn human(bytes: u64) -> String {
+    let mut value = bytes as f64;
+    for unit in ["", "K", "M", "G", "T"] {
+        if value < 1024.0 {
+            return if unit.is_empty() {
+                format!("{bytes}")
+            } else if value < 10.0 {
+                format!("{value:.1}{unit}")
+            } else {
+                format!("{value:.0}{unit}")
+            };
+        }
+        value /= 1024.0;
+    }
+    format!("{value:.0}P")
+}
+
+/// Output a command collects before it is written out.
+#[derive(Default)]
+struct Io {
+    out: String,
+    err: String,
+}
+
+impl Io {
+    fn fail(&mut self, message: impl AsRef<str>, code: i32) -> i32 {
+        self.err.push_str(message.as_ref());
+        self.err.push('\n');
+        code
+    }
+}
+
+impl SimEngine {
+    /// `execve`: replaces a process's program with the one `argv` names,
+    /// found through `PATH` in the process's own root. A failure is
+    /// reported on the process's stderr and it exits as `sh` would make it
+    /// (127 not found, 126 not executable).
+    pub(crate) fn execve(&mut self, pid: Pid, argv: Vec<String>) {
+        let loaded = self.load(pid, &argv);
+        let Some(p) = self.processes.get_mut(&pid) else {
+            return;
+        };
+        match loaded {
+            Ok(program) => {
+                p.argv = argv;
+                p.state = program.state();
+                p.program = program;
+            }
+            Err((message, code)) => {
+                p.program = Program::ExecFailed { message, code };
+                p.state = ProcessState::Running;
+            }
+        }
+    }
+
+    fn load(&self, pid: Pid, argv: &[String]) -> Result<Program, (String, i32)> {
+        let first = argv
+            .first()
+            .filter(|f| !f.is_empty())
+            .ok_or_else(|| ("sh: : not found".to_string(), 127))?;
+        let p = &self.processes[&pid];
+        let path = if first.contains('/') {
+            first.clone()
+        } else {
+            let search = p.env_var("PATH").unwrap_or("/bin").to_string();
+            search
+                .split(':')
+                .map(|dir| format!("{}/{first}", dir.trim_end_matches('/')))
+                .find(|candidate| matches!(self.stat(pid, candidate), Ok((_, node)) if !node.is_dir()))
+                .ok_or_else(|| (format!("sh: {first}: not found"), 127))?
+        };
+        let (_, node) = self.stat(pid, &path).map_err(|err| match err {
+            Errno::NoEnt => (format!("sh: {first}: not found"), 127),
+            other => (format!("sh: {first}: {}", other.message()), 126),
+        })?;
+        let denied = || (format!("sh: {first}: Permission denied"), 126);
+        let NodeKind::File(contents) = node.kind else {
+            return Err(denied());
+        };
+        if node.mode & 0o111 == 0 {
+            return Err(denied());
+        }
+        if !contents.starts_with(ELF_MAGIC) {
+            // Not a binary: the shell runs it as a script.
+            let text = String::from_utf8_lossy(&contents);
+            return parse_script(&text)
+                .map(|jobs| Program::Shell {
+                    jobs: jobs.into(),
+                    waiting_for: None,
+                    status: 0,
+                })
+                .map_err(|msg| (format!("sh: {path}: {msg}"), 2));
+        }
+        let (name, args) = applet(argv);
+        let usage = |text: &str| Err((text.to_string(), 2));
+        match name.as_str() {
+            "sh" => match args.as_slice() {
+                [flag, script, ..] if flag == "-c" => parse_script(script)
+                    .map(|jobs| Program::Shell {
+                        jobs: jobs.into(),
+                        waiting_for: None,
+                        status: 0,
+                    })
+                    .map_err(|msg| (format!("sh: {msg}"), 2)),
+                [flag] if flag == "-c" => usage("sh: -c requires an argument"),
+                // With no script and no terminal, a shell reads an empty
+                // stdin and exits at once, as `docker run IMAGE sh` does
+                // without -it.
+                [] => Ok(Program::Exiting { code: 0 }),
+                [file, ..] => {
+                    let text = self.read_file(pid, file).map_err(|err| {
+                        (format!("sh: can't open '{file}': {}", err.message()), 2)
+                    })?;
+                    parse_script(&String::from_utf8_lossy(&text))
+                        .map(|jobs| Program::Shell {
+                            jobs: jobs.into(),
+                            waiting_for: None,
+                            status: 0,
+                        })
+                        .map_err(|msg| (format!("sh: {file}: {msg}"), 2))
+                }
+            },
+            "sleep" => match args.first().map(|a| (a, parse_duration_ms(a))) {
+                Some((_, Ok(ms))) => Ok(Program::Sleep {
+                    until_ms: ms.map(|ms| self.clock_ms + ms),
+                }),
+                Some((text, Err(()))) => Err((format!("sleep: invalid number '{text}'"), 1)),
+                None => Err(("sleep: missing operand".into(), 1)),
+            },
+            "memhog" => {
+                let Some(size) = args.first() else {
+                    return usage("memhog: usage: memhog SIZE [SECONDS], as in memhog 100m");
+                };
+                let target = parse_size(size).map_err(|err| (format!("memhog: {err}"), 2))?;
+                let hold_ms = match args.get(1).map(|s| parse_duration_ms(s)) {
+                    None => None,
+                    Some(Ok(ms)) => ms,
+                    Some(Err(())) => {
+                        return Err((
+                            format!("memhog: invalid number of seconds '{}'", args[1]),
+                            2,
+                        ));
+                    }
+                };
+                Ok(Program::MemHog {
+                    target,
+                    touched: 0,
+                    hold_ms,
+                    hold_until: None,
+                })
+            }
+            "cpuburn" => {
+                let until_ms = match args.first().map(|s| parse_duration_ms(s)) {
+                    None => None,
+                    Some(Ok(ms)) => ms.map(|ms| self.clock_ms + ms),
+                    Some(Err(())) => {
+                        return Err((
+                            format!("cpuburn: invalid number of seconds '{}'", args[0]),
+                            2,
+                        ));
+                    }
+                };
+                Ok(Program::CpuBurn {
+                    until_ms,
+                    started_ms: self.clock_ms,
+                })
+            }
+            "forkbomb" => Ok(Program::ForkBomb { complained: false }),
+            known if WORKSHOP_COMMANDS.contains(&known) => Ok(Program::Instant),
+            unknown => Err((format!("{unknown}: applet not found"), 127)),
+        }
+    }
+
+    /// One step of `sh`: reap children, then run jobs until one has to be
+    /// waited for.
+    pub(crate) fn step_shell(
+        &mut self,
+        pid: Pid,
+        mut jobs: VecDeque<Job>,
+        mut waiting_for: Option<Pid>,
+        mut status: i32,
+        events: &mut Vec<Event>,
+    ) -> Option<Program> {
+        for (child, exit) in self.reap_children(pid) {
+            if waiting_for == Some(child) {
+                status = exit.shell_code();
+                waiting_for = None;
+            }
+        }
+        if waiting_for.is_some_and(|child| !self.processes.contains_key(&child)) {
+            waiting_for = None;
+        }
+        // Builtins run without forking; bound how many run in one step.
+        let mut budget = 64;
+        while waiting_for.is_none() && budget > 0 {
+            budget -= 1;
+            let Some(job) = jobs.pop_front() else {
+                self.exit_process(pid, ExitStatus::Code(status), events);
+                return None;
+            };
+            let argv = {
+                let p = &self.processes[&pid];
+                let inner = p.ns_pids.last().copied().unwrap_or(pid).to_string();
+                let lookup = |name: &str| match name {
+                    "?" => Some(status.to_string()),
+                    "$" => Some(inner.clone()),
+                    "0" => Some("sh".into()),
+                    "PWD" => Some(p.cwd.clone()),
+                    other => p.env_var(other).map(str::to_string),
+                };
+                let argv = job.argv(&lookup);
+                let mut redirects = Vec::new();
+                for redirect in &job.redirects {
+                    let target = match &redirect.target {
+                        RedirectTarget::File { path, append } => {
+                            Some((path.expand(&lookup), *append))
+                        }
+                        RedirectTarget::Stdout => None,
+                    };
+                    redirects.push((redirect.fd, target));
+                }
+                (argv, redirects)
+            };
+            let (argv, redirects) = argv;
+            // Open the redirections as the shell does before it forks.
+            let (mut stdout, mut stderr) = {
+                let p = &self.processes[&pid];
+                (p.stdout.clone(), p.stderr.clone())
+            };
+            let mut failed = false;
+            for (fd, target) in redirects {
+                let sink = match target {
+                    Some((path, append)) => match self.write_file(pid, &path, b"", append) {
+                        Ok(abs) => Sink::File(abs),
+                        Err(err) => {
+                            let text = format!("sh: can't create {path}: {}\n", err.message());
+                            self.write_out(pid, Stream::Stderr, text, events);
+                            failed = true;
+                            break;
+                        }
+                    },
+                    None => stdout.clone(),
+                };
+                if fd == 1 {
+                    stdout = sink;
+                } else {
+                    stderr = sink;
+                }
+            }
+            if failed {
+                status = 1;
+                continue;
+            }
+            let Some(command) = argv.first().cloned() else {
+                status = 0;
+                continue;
+            };
+            match command.as_str() {
+                "cd" => {
+                    let home = self.processes[&pid]
+                        .env_var("HOME")
+                        .unwrap_or("/")
+                        .to_string();
+                    let dir = argv.get(1).cloned().unwrap_or(home);
+                    match self.stat(pid, &dir) {
+                        Ok((abs, node)) if node.is_dir() => {
+                            self.processes.get_mut(&pid).expect("running").cwd = abs;
+                            status = 0;
+                        }
+                        Ok(_) | Err(_) => {
+                            let text =
+                                format!("sh: cd: can't cd to {dir}: No such file or directory\n");
+                            self.write_out(pid, Stream::Stderr, text, events);
+                            status = 2;
+                        }
+                    }
+                }
+                "pwd" => {
+                    let cwd = format!("{}\n", self.processes[&pid].cwd);
+                    self.with_sinks(pid, stdout, stderr, |engine| {
+                        engine.write_out(pid, Stream::Stdout, cwd, events)
+                    });
+                    status = 0;
+                }
+                "exit" => {
+                    let code = match argv.get(1).map(|a| a.parse::<i32>()) {
+                        None => status,
+                        Some(Ok(code)) => code & 0xff,
+                        Some(Err(_)) => {
+                            let text = format!("sh: exit: Illegal number: {}\n", argv[1]);
+                            self.write_out(pid, Stream::Stderr, text, events);
+                            2
+                        }
+                    };
+                    self.exit_process(pid, ExitStatus::Code(code), events);
+                    return None;
+                }
+                "exec" if argv.len() > 1 => {
+                    // The shell becomes the command: same pid, and its
+                    // children stay its children.
+                    if let Some(p) = self.processes.get_mut(&pid) {
+                        p.stdout = stdout;
+                        p.stderr = stderr;
+                    }
+                    self.execve(pid, argv[1..].to_vec());
+                    return None;
+                }
+                _ => {
+                    let mut spawn = self.child_spawn(pid, argv);
+                    spawn.stdout = stdout;
+                    spawn.stderr = stderr;
+                    match self.fork_exec(spawn, events) {
+                        Ok(child) if job.background => {
+                            let _ = child;
+                            status = 0;
+                        }
+                        Ok(child) => waiting_for = Some(child),
+                        Err(err) => {
+                            if self.is_alive(pid) {
+                                // A failed fork is fatal for a non-interactive
+                                // shell: it exits with 2.
+                                let text = format!("sh: can't fork: {}\n", err.message());
+                                self.write_out(pid, Stream::Stderr, text, events);
+                                self.exit_process(pid, ExitStatus::Code(2), events);
+                            }
+                            return None;
+                        }
+                    }
+                }
+            }
+        }
+        Some(Program::Shell {
+            jobs,
+            waiting_for,
+            status,
+        })
+    }
+
+    /// Runs `f` with a process's output going to other sinks for a while
+    /// (a builtin's redirections).
+    fn with_sinks(&mut self, pid: Pid, stdout: Sink, stderr: Sink, f: impl FnOnce(&mut SimEngine)) {
+        let saved = self.processes.get_mut(&pid).map(|p| {
+            (
+                std::mem::replace(&mut p.stdout, stdout),
+                std::mem::replace(&mut p.stderr, stderr),
+            )
+        });
+        f(self);
+        if let (Some((out, err)), Some(p)) = (saved, self.processes.get_mut(&pid)) {
+            p.stdout = out;
+            p.stderr = err;
+        }
+    }
+
+    /// Runs a command that completes in one step; returns its exit code.
+    pub(crate) fn run_instant(&mut self, pid: Pid, events: &mut Vec<Event>) -> i32 {
+        let (name, args) = applet(&self.processes[&pid].argv);
+        let mut io = Io::default();
+        let code = match name.as_str() {
+            "echo" => {
+                let (newline, words) = match args.first().map(String::as_str) {
+                    Some("-n") => (false, &args[1..]),
+                    _ => (true, &args[..]),
+                };
+                io.out = words.join(" ");
+                if newline {
+                    io.out.push('\n');
+                }
+                0
+            }
+            "true" => 0,
+            "false" => 1,
+            "hostname" => self.cmd_hostname(pid, &args, &mut io),
+            "id" => self.cmd_id(pid, &mut io),
+            "uname" => self.cmd_uname(pid, &args, &mut io),
+            "env" => {
+                for pair in &self.processes[&pid].env {
+                    let _ = writeln!(io.out, "{pair}");
+                }
+                0
+            }
+            "ps" => self.cmd_ps(pid, &args, &mut io),
+            "ls" => self.cmd_ls(pid, &args, &mut io),
+            "cat" => self.cmd_cat(pid, &args, &mut io),
+            "rm" => self.cmd_rm(pid, &args, &mut io),
+            "touch" => {
+                let mut code = 0;
+                for path in &args {
+                    if let Err(err) = self.touch(pid, path) {
+                        code = io.fail(format!("touch: {path}: {}", err.message()), 1);
+                    }
+                }
+                code
+            }
+            "mkdir" => {
+                let (flags, paths) = flags_and_operands(&args);
+                let mut code = 0;
+                if paths.is_empty() {
+                    code = io.fail("mkdir: missing operand", 1);
+                }
+                for path in &paths {
+                    if let Err(err) = self.mkdir(pid, path, flags.contains('p')) {
+                        code = io.fail(
+                            format!("mkdir: can't create directory '{path}': {}", err.message()),
+                            1,
+                        );
+                    }
+                }
+                code
+            }
+            "kill" => self.cmd_kill(pid, &args, &mut io, events),
+            "mount" => self.cmd_mount(pid, &args, &mut io),
+            "ip" => self.cmd_ip(pid, &args, &mut io),
+            other => io.fail(format!("{other}: applet not found"), 127),
+        };
+        self.write_out(pid, Stream::Stdout, io.out, events);
+        self.write_out(pid, Stream::Stderr, io.err, events);
+        code
+    }
+
+    fn in_container(&self, pid: Pid) -> bool {
+        self.processes[&pid].container.is_some()
+    }
+
+    fn cmd_hostname(&mut self, pid: Pid, args: &[String], io: &mut Io) -> i32 {
+        let uts = self.processes[&pid].ns[&NamespaceKind::Uts];
+        match args.first() {
+            None => {
+                let _ = writeln!(io.out, "{}", self.namespaces.hostname(uts));
+                0
+            }
+            // Setting it takes CAP_SYS_ADMIN, which Docker's default
+            // capability set (and so a container's root) does not have.
+            Some(_) if self.in_container(pid) => {
+                io.fail("hostname: sethostname: Operation not permitted", 1)
+            }
+            Some(name) => {
+                self.namespaces.set_hostname(uts, name);
+                0
+            }
+        }
+    }
+
+    /// The name `/etc/passwd` (or `/etc/group`) in a process's root gives
+    /// an id.
+    fn name_of(&self, pid: Pid, file: &str, id: u32) -> Option<String> {
+        let text = self.read_file(pid, file).ok()?;
+        String::from_utf8_lossy(&text).lines().find_map(|line| {
+            let mut fields = line.split(':');
+            let name = fields.next()?;
+            let number: u32 = fields.nth(1)?.parse().ok()?;
+            (number == id).then(|| name.to_string())
+        })
+    }
+
+    fn cmd_id(&self, pid: Pid, io: &mut Io) -> i32 {
+        let p = &self.processes[&pid];
+        let (uid, gid) = self.ids_seen_by(p, p);
+        let user = self
+            .name_of(pid, "/etc/passwd", uid)
+            .map_or(String::new(), |n| format!("({n})"));
+        let group = self
+            .name_of(pid, "/etc/group", gid)
+            .map_or(String::new(), |n| format!("({n})"));
+        let _ = writeln!(
+            io.out,
+            "uid={uid}{user} gid={gid}{group} groups={gid}{group}"
+        );
+        0
+    }
+
+    fn cmd_uname(&self, pid: Pid, args: &[String], io: &mut Io) -> i32 {
+        let (flags, _) = flags_and_operands(args);
+        let uts = self.processes[&pid].ns[&NamespaceKind::Uts];
+        let node = self.namespaces.hostname(uts);
+        let all = flags.contains('a');
+        let mut parts = Vec::new();
+        if flags.is_empty() || all || flags.contains('s') {
+            parts.push("Linux".to_string());
+        }
+        if all || flags.contains('n') {
+            parts.push(node);
+        }
+        if all || flags.contains('r') {
+            parts.push(super::KERNEL_RELEASE.to_string());
+        }
+        if all || flags.contains('m') {
+            parts.push("x86_64".to_string());
+        }
+        let _ = writeln!(io.out, "{}", parts.join(" "));
+        0
+    }
+
+    fn cmd_ps(&self, pid: Pid, args: &[String], io: &mut Io) -> i32 {
+        let mut fields: Option<Vec<String>> = None;
+        let mut iter = args.iter();
+        while let Some(arg) = iter.next() {
+            match arg.as_str() {
+                "-o" => match iter.next() {
+                    Some(list) => fields = Some(list.split(',').map(str::to_string).collect()),
+                    None => return io.fail("ps: option requires an argument -- 'o'", 1),
+                },
+                a if a.starts_with("-o") => {
+                    fields = Some(a[2..].split(',').map(str::to_string).collect())
+                }
+                "-e" | "-A" | "-ef" | "-f" | "-a" | "-x" | "aux" | "ax" | "-aux" | "-w" => {}
+                other => return io.fail(format!("ps: invalid option '{other}'"), 1),
+            }
+        }
+        let viewer = &self.processes[&pid];
+        let view_ns = viewer.own_pid_ns();
+        let mut rows: Vec<(Pid, &super::process::SimProcess)> = self
+            .processes
+            .values()
+            .filter_map(|p| p.pid_in(view_ns).map(|inner| (inner, p)))
+            .collect();
+        rows.sort_by_key(|(inner, _)| *inner);
+        let user_of = |p: &super::process::SimProcess| {
+            let (uid, _) = self.ids_seen_by(p, viewer);
+            self.name_of(pid, "/etc/passwd", uid)
+                .unwrap_or_else(|| uid.to_string())
+        };
+        let time_of = |p: &super::process::SimProcess| {
+            let secs = p.cpu_usec / 1_000_000;
+            format!("{}:{:02}", secs / 60, secs % 60)
+        };
+        let args_of = |p: &super::process::SimProcess| {
+            if p.state == ProcessState::Zombie {
+                format!("[{}]", p.comm())
+            } else {
+                p.argv.join(" ")
+            }
+        };
+        let Some(fields) = fields else {
+            let _ = writeln!(io.out, "PID   USER     TIME  COMMAND");
+            for (inner, p) in rows {
+                let _ = writeln!(
+                    io.out,
+                    "{inner:>5} {:<8} {:>5} {}",
+                    user_of(p),
+                    time_of(p),
+                    args_of(p)
+                );
+            }
+            return 0;
+        };
+        let known = [
+            "pid", "ppid", "user", "uid", "stat", "rss", "time", "comm", "args",
+        ];
+        if let Some(bad) = fields.iter().find(|f| !known.contains(&f.as_str())) {
+            return io.fail(
+                format!(
+                    "ps: bad -o argument '{bad}', supported: {}",
+                    known.join(",")
+                ),
+                1,
+            );
+        }
+        let header: Vec<String> = fields
+            .iter()
+            .map(|f| match f.as_str() {
+                "comm" | "args" => "COMMAND".to_string(),
+                other => other.to_uppercase(),
+            })
+            .collect();
+        let mut lines = vec![header];
+        for (inner, p) in rows {
+            let ppid = self
+                .processes
+                .get(&p.ppid)
+                .and_then(|parent| parent.pid_in(view_ns))
+                .unwrap_or(0);
+            lines.push(
+                fields
+                    .iter()
+                    .map(|f| match f.as_str() {
+                        "pid" => inner.to_string(),
+                        "ppid" => ppid.to_string(),
+                        "user" => user_of(p),
+                        "uid" => self.ids_seen_by(p, viewer).0.to_string(),
+                        "stat" => p.state.code().to_string(),
+                        "rss" => (p.rss / 1024).to_string(),
+                        "time" => time_of(p),
+                        "comm" => p.comm(),
+                        _ => args_of(p),
+                    })
+                    .collect(),
+            );
+        }
+        for line in lines {
+            let cells: Vec<String> = line
+                .iter()
+                .zip(&fields)
+                .enumerate()
+                .map(|(i, (cell, field))| {
+                    if i + 1 == fields.len() {
+                        cell.clone()
+                    } else if matches!(field.as_str(), "user" | "stat" | "comm") {
+                        format!("{cell:<8}")
+                    } else {
+                        format!("{cell:>5}")
+                    }
+                })
+                .collect();
+            let _ = writeln!(io.out, "{}", cells.join(" "));
+        }
+        0
+    }
+
+    fn long_entry(&self, pid: Pid, name: &str, node: &Node, human_sizes: bool) -> String {
+        let user = self
+            .name_of(pid, "/etc/passwd", node.uid)
+            .unwrap_or_else(|| node.uid.to_string());
+        let group = self
+            .name_of(pid, "/etc/group", node.gid)
+            .unwrap_or_else(|| node.gid.to_string());
+        let size = match node.kind {
+            NodeKind::CharDevice(major, minor) => format!("{major}, {minor}"),
+            _ if human_sizes => human(node.size()),
+            _ => node.size().to_string(),
+        };
+        let links = if node.is_dir() { 2 } else { 1 };
+        let mut line = format!(
+            "{} {links:>4} {user:<8} {group:<8} {size:>9} {} {name}",
+            mode_string(node),
+            ls_date(node.mtime)
+        );
+        if let NodeKind::Symlink(target) = &node.kind {
+            let _ = write!(line, " -> {target}");
+        }
+        line
+    }
+
+    fn cmd_ls(&self, pid: Pid, args: &[String], io: &mut Io) -> i32 {
+        let (flags, mut paths) = flags_and_operands(args);
+        if let Some(bad) = flags.chars().find(|c| !"laAd1hF".contains(*c)) {
+            return io.fail(format!("ls: invalid option -- '{bad}'"), 2);
+        }
+        let long = flags.contains('l');
+        let all = flags.contains('a');
+        let almost_all = all || flags.contains('A');
+        let human_sizes = flags.contains('h');
+        if paths.is_empty() {
+            paths.push(".".into());
+        }
+        let mut code = 0;
+        let mut files = Vec::new();
+        let mut dirs = Vec::new();
+        for path in &paths {
+            let found = if long {
+                self.lstat(pid, path)
+            } else {
+                self.stat(pid, path)
+            };
+            match found {
+                Ok((abs, node)) if node.is_dir() && !flags.contains('d') => {
+                    dirs.push((path.clone(), abs))
+                }
+                Ok((_, node)) => files.push((path.clone(), node)),
+                Err(err) => code = io.fail(format!("ls: {path}: {}", err.message()), 2),
+            }
+        }
+        for (name, node) in &files {
+            if long {
+                let _ = writeln!(io.out, "{}", self.long_entry(pid, name, node, human_sizes));
+            } else {
+                let _ = writeln!(io.out, "{name}");
+            }
+        }
+        let headers = paths.len() > 1;
+        for (i, (shown, abs)) in dirs.iter().enumerate() {
+            if headers {
+                if i > 0 || !files.is_empty() {
+                    io.out.push('\n');
+                }
+                let _ = writeln!(io.out, "{shown}:");
+            }
+            let names = match self.read_dir(pid, abs) {
+                Ok(names) => names,
+                Err(err) => {
+                    code = io.fail(format!("ls: {shown}: {}", err.message()), 2);
+                    continue;
+                }
+            };
+            let mut entries: Vec<String> = Vec::new();
+            if all {
+                entries.push(".".into());
+                entries.push("..".into());
+            }
+            entries.extend(
+                names
+                    .into_iter()
+                    .filter(|n| almost_all || !n.starts_with('.')),
+            );
+            if long {
+                let _ = writeln!(io.out, "total {}", entries.len() * 4);
+            }
+            for name in entries {
+                if long {
+                    let child = match name.as_str() {
+                        "." => abs.clone(),
+                        ".." => super::tarball::parent_of(abs.trim_start_matches('/')).to_string(),
+                        _ => format!("{}/{name}", abs.trim_end_matches('/')),
+                    };
+                    let child = if child.starts_with('/') {
+                        child
+                    } else {
+                        format!("/{child}")
+                    };
+                    match self.lookup(pid, &child) {
+                        Ok(node) => {
+                            let _ = writeln!(
+                                io.out,
+                                "{}",
+                                self.long_entry(pid, &name, &node, human_sizes)
+                            );
+                        }
+                        Err(err) => code = io.fail(format!("ls: {name}: {}", err.message()), 1),
+                    }
+                } else {
+                    let _ = writeln!(io.out, "{name}");
+                }
+            }
+        }
+        code
+    }
+
+    fn cmd_cat(&self, pid: Pid, args: &[String], io: &mut Io) -> i32 {
+        let mut code = 0;
+        for path in args {
+            // `/proc/PID/ns/*` are magic links to nsfs inodes: they open,
+            // but reading them is EINVAL.
+            if let Ok((_, node)) = self.lstat(pid, path)
+                && let NodeKind::Symlink(target) = &node.kind
+                && target.contains(":[")
+                && path.contains("/ns/")
+            {
+                code = io.fail("cat: read error: Invalid argument", 1);
+                continue;
+            }
+            match self.read_file(pid, path) {
+                Ok(data) => io.out.push_str(&String::from_utf8_lossy(&data)),
+                Err(Errno::IsDir) => code = io.fail("cat: read error: Is a directory", 1),
+                Err(err) => {
+                    code = io.fail(format!("cat: can't open '{path}': {}", err.message()), 1)
+                }
+            }
+        }
+        code
+    }
+
+    fn cmd_rm(&mut self, pid: Pid, args: &[String], io: &mut Io) -> i32 {
+        let (flags, paths) = flags_and_operands(args);
+        let recursive = flags.contains('r') || flags.contains('R');
+        let force = flags.contains('f');
+        if paths.is_empty() && !force {
+            return io.fail("rm: missing operand", 1);
+        }
+        let mut code = 0;
+        for path in &paths {
+            match self.remove(pid, path, recursive) {
+                Ok(()) => {}
+                Err(Errno::NoEnt) if force => {}
+                Err(err) => {
+                    code = io.fail(format!("rm: can't remove '{path}': {}", err.message()), 1)
+                }
+            }
+        }
+        code
+    }
+
+    fn cmd_kill(&mut self, pid: Pid, args: &[String], io: &mut Io, events: &mut Vec<Event>) -> i32 {
+        let mut signal = Signal::Term;
+        let mut targets = Vec::new();
+        let mut iter = args.iter().peekable();
+        while let Some(arg) = iter.next() {
+            match arg.as_str() {
+                "-l" => {
+                    for s in Signal::ALL {
+                        let _ = writeln!(io.out, "{:>2}) SIG{}", s.number(), s.name());
+                    }
+                    return 0;
+                }
+                "-s" => match iter.next().map(|s| s.parse::<Signal>()) {
+                    Some(Ok(s)) => signal = s,
+                    Some(Err(err)) => return io.fail(format!("kill: {err}"), 1),
+                    None => return io.fail("kill: option requires an argument -- 's'", 1),
+                },
+                a if a.starts_with('-') && targets.is_empty() => match a[1..].parse::<Signal>() {
+                    Ok(s) => signal = s,
+                    Err(err) => return io.fail(format!("kill: {err}"), 1),
+                },
+                a => targets.push(a.to_string()),
+            }
+        }
+        if targets.is_empty() {
+            return io.fail("kill: usage: kill [-s SIGNAL | -SIGNAL] PID...", 1);
+        }
+        let view_ns = self.processes[&pid].own_pid_ns();
+        let mut code = 0;
+        for target in targets {
+            let found = target.parse::<Pid>().ok().and_then(|inner| {
+                self.processes
+                    .values()
+                    .find(|p| p.pid_in(view_ns) == Some(inner) && p.state != ProcessState::Zombie)
+                    .map(|p| p.pid)
+            });
+            match found {
+                Some(host_pid) => self.signal(pid, host_pid, signal, events),
+                None => {
+                    code = io.fail(format!("kill: can't kill pid {target}: No such process"), 1)
+                }
+            }
+        }
+        code
+    }
+
+    fn cmd_mount(&mut self, pid: Pid, args: &[String], io: &mut Io) -> i32 {
+        let mnt = self.processes[&pid].ns[&NamespaceKind::Mnt];
+        if args.is_empty() {
+            for m in &self.namespaces.table[&mnt].mounts {
+                let _ = writeln!(
+                    io.out,
+                    "{} on {} type {} ({})",
+                    m.source, m.target, m.fstype, m.options
+                );
+            }
+            return 0;
+        }
+        // Mounting takes CAP_SYS_ADMIN, which a container's root lacks.
+        if self.in_container(pid) {
+            return io.fail("mount: permission denied (are you root?)", 255);
+        }
+        let mut fstype = None;
+        let mut options = "rw,relatime".to_string();
+        let mut operands = Vec::new();
+        let mut iter = args.iter();
+        while let Some(arg) = iter.next() {
+            match arg.as_str() {
+                "-t" => fstype = iter.next().cloned(),
+                "-o" => {
+                    if let Some(o) = iter.next() {
+                        options = format!("rw,{o}");
+                    }
+                }
+                other => operands.push(other.to_string()),
+            }
+        }
+        let [source, target] = operands.as_slice() else {
+            return io.fail(
+                "mount: usage: mount [-t TYPE] [-o OPTIONS] SOURCE DIRECTORY",
+                1,
+            );
+        };
+        match self.stat(pid, target) {
+            Ok((_, node)) if node.is_dir() => {}
+            _ => {
+                return io.fail(
+                    format!(
+                        "mount: mounting {source} on {target} failed: No such file or directory"
+                    ),
+                    255,
+                );
+            }
+        }
+        let abs = self.resolve(pid, target, true).unwrap_or_default();
+        if fstype.as_deref() != Some("tmpfs") {
+            // The simulated kernel's only file system for new mounts.
+            return io.fail(
+                format!(
+                    "mount: mounting {source} on {target} failed: No such device (the simulated kernel mounts tmpfs only)"
+                ),
+                255,
+            );
+        }
+        let tree = Tree::empty(0o1777, self.now_epoch());
+        self.namespaces
+            .mount(mnt, &abs, "tmpfs", source, &options, Backing::Tmpfs(tree));
+        0
+    }
+
+    fn cmd_ip(&self, pid: Pid, args: &[String], io: &mut Io) -> i32 {
+        let net = self.processes[&pid].ns[&NamespaceKind::Net];
+        let interfaces = self.namespaces.interfaces(net);
+        let object = args.first().map_or("", String::as_str);
+        let dev = args
+            .iter()
+            .position(|a| a == "dev")
+            .and_then(|i| args.get(i + 1));
+        if let Some(dev) = dev
+            && !interfaces.contains(dev)
+        {
+            return io.fail(format!("Device \"{dev}\" does not exist."), 1);
+        }
+        let show = |name: &String| dev.is_none_or(|d| d == name);
+        match object {
+            "a" | "addr" | "address" | "l" | "link" => {
+                let with_addresses = !matches!(object, "l" | "link");
+                for (index, name) in interfaces.iter().enumerate() {
+                    if !show(name) {
+                        continue;
+                    }
+                    let index = index + 1;
+                    if name == "lo" {
+                        let _ = writeln!(
+                            io.out,
+                            "{index}: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN qlen 1000"
+                        );
+                        let _ = writeln!(
+                            io.out,
+                            "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00"
+                        );
+                        if with_addresses {
+                            let _ = writeln!(
+                                io.out,
+                                "    inet 127.0.0.1/8 scope host lo\n       valid_lft forever preferred_lft forever"
+                            );
+                        }
+                    } else {
+                        let _ = writeln!(
+                            io.out,
+                            "{index}: {name}: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel state UP qlen 1000"
+                        );
+                        let _ = writeln!(
+                            io.out,
+                            "    link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff"
+                        );
+                        if with_addresses {
+                            let _ = writeln!(
+                                io.out,
+                                "    inet 10.0.2.15/24 brd 10.0.2.255 scope global {name}\n       valid_lft forever preferred_lft forever"
+                            );
+                        }
+                    }
+                }
+                0
+            }
+            "r" | "ro" | "route" => {
+                if interfaces.iter().any(|i| i == "eth0") {
+                    let _ = writeln!(
+                        io.out,
+                        "default via 10.0.2.2 dev eth0\n10.0.2.0/24 dev eth0 scope link  src 10.0.2.15"
+                    );
+                }
+                0
+            }
+            _ => io.fail(
+                "Usage: ip OBJECT [show [dev NAME]]\nwhere  OBJECT := { address | link | route }",
+                255,
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_modes_print_like_ls() {
+        assert_eq!(ls_date(super::super::BOOT_EPOCH), "Nov 27 09:00");
+        assert_eq!(ls_date(super::super::tarball::IMAGE_EPOCH), "Jan  1 00:00");
+        let mut node = Node::dir(0o1777, 0);
+        assert_eq!(mode_string(&node), "drwxrwxrwt");
+        node.kind = NodeKind::File(vec![]);
+        node.mode = 0o644;
+        assert_eq!(mode_string(&node), "-rw-r--r--");
+        assert_eq!(human(1536), "1.5K");
+        assert_eq!(human(100 << 20), "100M");
+    }
+
+    #[test]
+    fn the_multi_call_binary_dispatches_on_its_name() {
+        let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            applet(&argv(&["/bin/ls", "-l"])),
+            ("ls".into(), argv(&["-l"]))
+        );
+        assert_eq!(applet(&argv(&["toolbox", "ps"])), ("ps".into(), vec![]));
+        assert_eq!(
+            flags_and_operands(&argv(&["-rf", "a", "--", "-b"])),
+            ("rf".into(), argv(&["a", "-b"]))
+        );
+    }
+}
