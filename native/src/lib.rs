@@ -4,4 +4,5 @@
 
 pub mod assets;
 pub mod server;
+pub mod sim;
 pub mod site;

@@ -47,6 +47,26 @@ enum Commands {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+    /// A simulated Linux host on the terminal: no root, nothing touched.
+    ///
+    /// Type command lines at its prompt, or pipe a script in. `anchorage`
+    /// verbs (run, ps, exec, logs, top, kill, stop, rm, update, inspect,
+    /// images) manage containers of the built-in `workshop` image; other
+    /// lines run as root on the simulated host (ps, cat /sys/fs/cgroup/...,
+    /// ls /proc, ip addr...). A script runs as fast as the simulation goes
+    /// and prints the same every time; at a prompt, time runs as on a
+    /// clock. The exit status is the last command's.
+    Sim {
+        /// Read the script from FILE instead of stdin.
+        #[arg(value_name = "FILE")]
+        script: Option<PathBuf>,
+        /// Print each line before running it, as `sh -x` does.
+        #[arg(short = 'x', long)]
+        trace: bool,
+        /// The simulated host's name.
+        #[arg(long, default_value = "workshop-host")]
+        hostname: String,
+    },
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -70,6 +90,14 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Commands::Serve { listen, rate } => serve(listen, rate),
         Commands::ExportSite { dir } => export_site(dir),
+        Commands::Sim {
+            script,
+            trace,
+            hostname,
+        } => match anchorage::sim::run(&hostname, script.as_deref(), trace) {
+            Ok(status) => return ExitCode::from(status.clamp(0, 255) as u8),
+            Err(err) => Err(err),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

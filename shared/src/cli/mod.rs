@@ -14,7 +14,7 @@ use crate::container::{ContainerSpec, ContainerState, VolumeMount};
 use crate::engine::{Command, Engine, EngineError, Event, Stream};
 use crate::process::{Pid, Signal};
 
-pub use terminal::SimTerminal;
+pub use terminal::{LineResult, SimTerminal};
 
 /// The `anchorage` command line, container verbs only.
 #[derive(Debug, Parser)]
@@ -222,7 +222,16 @@ impl Output for Transcript {
 /// Lets time pass: the simulation at once, a real host in real time.
 pub trait Pace {
     fn pause(&mut self, ms: u64);
+
+    /// Whether the user asked to stop waiting (Ctrl-C) since the last
+    /// call.
+    fn interrupted(&mut self) -> bool {
+        false
+    }
 }
+
+/// The status a shell reports for a wait cut short by Ctrl-C.
+pub const INTERRUPTED: i32 = 130;
 
 /// No pause: the simulated clock runs as fast as the machine.
 pub struct Instant;
@@ -497,8 +506,23 @@ impl<E: Engine> Session<E> {
                     _ => {}
                 }
             }
+            if self.pace.interrupted() {
+                out.write(
+                    Stream::Stderr,
+                    &format!(
+                        "\ndetached from {}: it keeps running; `anchorage stop` stops it\n",
+                        &id[..id.len().min(12)]
+                    ),
+                );
+                return INTERRUPTED;
+            }
             pending = self.wait(WAIT_STEP_MS);
         }
+    }
+
+    /// Whether the user asked to stop waiting.
+    pub fn interrupted(&mut self) -> bool {
+        self.pace.interrupted()
     }
 
     /// Shows a process's output until it exits; returns its status.
@@ -520,6 +544,9 @@ impl<E: Engine> Session<E> {
                     } if *exited == pid => return status.shell_code(),
                     _ => {}
                 }
+            }
+            if self.pace.interrupted() {
+                return INTERRUPTED;
             }
             pending = self.wait(WAIT_STEP_MS);
         }

@@ -137,7 +137,16 @@ impl SimTerminal {
         self.session.elapse(crate::sim::QUANTUM_MS);
         match self.session.engine.host_exec(argv) {
             Ok((pid, events)) => {
-                let status = self.session.follow_process(pid, events, out);
+                let mut status = self.session.follow_process(pid, events, out);
+                if status == super::INTERRUPTED {
+                    // Ctrl-C: the terminal sends SIGINT to the command.
+                    let events = self
+                        .session
+                        .engine
+                        .host_signal(pid, crate::process::Signal::Int);
+                    out.write(Stream::Stderr, "^C\n");
+                    status = self.session.follow_process(pid, events, out);
+                }
                 self.session.engine.host_wait(pid);
                 status
             }

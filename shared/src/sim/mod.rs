@@ -1214,6 +1214,14 @@ impl SimEngine {
         Ok((pid, events))
     }
 
+    /// Sends a signal to a process from the host's terminal.
+    pub fn host_signal(&mut self, pid: Pid, signal: Signal) -> Vec<Event> {
+        let mut events = Vec::new();
+        let shell = self.login_shell_pid();
+        self.signal(shell, pid, signal, &mut events);
+        events
+    }
+
     /// Collects a finished host command's exit status (`wait`).
     pub fn host_wait(&mut self, pid: Pid) -> Option<ExitStatus> {
         let shell = self.login_shell?;

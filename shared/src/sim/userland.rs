@@ -799,34 +799,43 @@ impl SimEngine {
                     .into_iter()
                     .filter(|n| almost_all || !n.starts_with('.')),
             );
-            if long {
-                let _ = writeln!(io.out, "total {}", entries.len() * 4);
-            }
-            for name in entries {
-                if long {
-                    let child = match name.as_str() {
-                        "." => abs.clone(),
-                        ".." => super::tarball::parent_of(abs.trim_start_matches('/')).to_string(),
-                        _ => format!("{}/{name}", abs.trim_end_matches('/')),
-                    };
-                    let child = if child.starts_with('/') {
-                        child
-                    } else {
-                        format!("/{child}")
-                    };
-                    match self.lookup(pid, &child) {
-                        Ok(node) => {
-                            let _ = writeln!(
-                                io.out,
-                                "{}",
-                                self.long_entry(pid, &name, &node, human_sizes)
-                            );
-                        }
-                        Err(err) => code = io.fail(format!("ls: {name}: {}", err.message()), 1),
-                    }
-                } else {
+            if !long {
+                for name in entries {
                     let _ = writeln!(io.out, "{name}");
                 }
+                continue;
+            }
+            let mut listed = Vec::new();
+            for name in entries {
+                let child = match name.as_str() {
+                    "." => abs.clone(),
+                    ".." => format!(
+                        "/{}",
+                        super::tarball::parent_of(abs.trim_start_matches('/'))
+                    ),
+                    _ => format!("{}/{name}", abs.trim_end_matches('/')),
+                };
+                match self.lookup(pid, &child) {
+                    Ok(node) => listed.push((name, node)),
+                    Err(err) => code = io.fail(format!("ls: {name}: {}", err.message()), 1),
+                }
+            }
+            // `total` counts 1 KiB blocks, as ls does: 4 KiB blocks used.
+            let blocks: u64 = listed
+                .iter()
+                .map(|(_, node)| match node.kind {
+                    NodeKind::Dir => 4,
+                    NodeKind::File(_) => node.size().div_ceil(4096) * 4,
+                    _ => 0,
+                })
+                .sum();
+            let _ = writeln!(io.out, "total {blocks}");
+            for (name, node) in listed {
+                let _ = writeln!(
+                    io.out,
+                    "{}",
+                    self.long_entry(pid, &name, &node, human_sizes)
+                );
             }
         }
         code
