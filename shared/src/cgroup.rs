@@ -113,7 +113,7 @@ pub struct CgroupUsage {
 }
 
 /// One cgroup in the hierarchy.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cgroup {
     /// Its path from the root of the hierarchy, `/` for the root.
     pub path: String,

@@ -154,7 +154,7 @@ impl ContainerState {
 }
 
 /// A container as the engine reports it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Container {
     /// 64 hex digits; the first 12 are the short ID.
     pub id: String,

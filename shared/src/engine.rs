@@ -65,6 +65,9 @@ pub enum Event {
     },
     ProcessStarted {
         pid: Pid,
+        /// Its parent's host pid.
+        #[serde(default)]
+        ppid: Pid,
         /// Its pid at each pid-namespace level, the host's first.
         ns_pids: Vec<Pid>,
         argv: Vec<String>,

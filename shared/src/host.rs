@@ -1,5 +1,7 @@
 //! The host: everything an engine reports at one moment, in one value.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::cgroup::Cgroup;
@@ -52,20 +54,25 @@ pub struct EngineInfo {
 }
 
 /// Everything an engine reports at one moment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Each entity is behind an `Arc` that the engine keeps while the entity
+/// does not change: taking a snapshot copies pointers, and comparing two
+/// snapshots (as the UI does every frame) skips unchanged entities by
+/// pointer. On the wire an `Arc<T>` is just a `T`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostSnapshot {
     pub engine: EngineInfo,
     /// The engine's clock, in milliseconds since it started.
     pub clock_ms: u64,
     /// Processes by host pid, ascending.
-    pub processes: Vec<Process>,
+    pub processes: Vec<Arc<Process>>,
     /// Namespaces by kind, then inode.
-    pub namespaces: Vec<Namespace>,
+    pub namespaces: Vec<Arc<Namespace>>,
     /// Cgroups by path.
-    pub cgroups: Vec<Cgroup>,
+    pub cgroups: Vec<Arc<Cgroup>>,
     /// Containers in creation order.
-    pub containers: Vec<Container>,
-    pub images: Vec<ImageInfo>,
+    pub containers: Vec<Arc<Container>>,
+    pub images: Vec<Arc<ImageInfo>>,
 }
 
 /// Finds a container by name, full ID, or an unambiguous ID prefix of at
@@ -89,22 +96,29 @@ pub fn find_container(containers: &[&Container], id_or_name: &str) -> Option<usi
 
 impl HostSnapshot {
     pub fn container(&self, id_or_name: &str) -> Option<&Container> {
-        let all: Vec<&Container> = self.containers.iter().collect();
-        find_container(&all, id_or_name).map(|index| &self.containers[index])
+        let all: Vec<&Container> = self.containers.iter().map(|c| &**c).collect();
+        find_container(&all, id_or_name).map(|index| &*self.containers[index])
     }
 
     /// The processes of a container, by host pid.
     pub fn processes_of<'a>(&'a self, container_id: &'a str) -> impl Iterator<Item = &'a Process> {
         self.processes
             .iter()
+            .map(|p| &**p)
             .filter(move |p| p.container.as_deref() == Some(container_id))
     }
 
     pub fn cgroup(&self, path: &str) -> Option<&Cgroup> {
-        self.cgroups.iter().find(|c| c.path == path)
+        self.cgroups
+            .binary_search_by(|c| c.path.as_str().cmp(path))
+            .ok()
+            .map(|i| &*self.cgroups[i])
     }
 
     pub fn process(&self, pid: u32) -> Option<&Process> {
-        self.processes.iter().find(|p| p.pid == pid)
+        self.processes
+            .binary_search_by_key(&pid, |p| p.pid)
+            .ok()
+            .map(|i| &*self.processes[i])
     }
 }

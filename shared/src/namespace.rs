@@ -128,7 +128,7 @@ pub struct Mount {
 }
 
 /// What a namespace holds that the UI shows, by kind.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NamespaceDetail {
     /// A uts namespace's hostname.
@@ -149,7 +149,7 @@ pub enum NamespaceDetail {
 }
 
 /// One namespace on the host.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Namespace {
     pub id: NamespaceId,
     /// The parent namespace's inode, for the hierarchical kinds (pid, user).

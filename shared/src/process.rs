@@ -164,7 +164,7 @@ impl fmt::Display for ExitStatus {
 }
 
 /// One process, as the host sees it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Process {
     /// Its pid in the host's (initial) pid namespace.
     pub pid: Pid,

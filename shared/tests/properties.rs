@@ -317,7 +317,11 @@ fn check(snap: &HostSnapshot) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 32,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn every_state_keeps_the_kernels_rules(ops in prop::collection::vec(op(), 1..40)) {

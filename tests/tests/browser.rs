@@ -38,6 +38,23 @@ async fn run_from_the_form(browser: &Browser, name: &str) -> Result<String> {
         .await?)
 }
 
+/// Types a line at the page's terminal and waits until its screen shows
+/// `expect`; returns the screen's text.
+async fn type_line(browser: &Browser, line: &str, expect: &str) -> Result<String> {
+    let input = browser.wait_for("#terminal-input").await?;
+    // U+E007 is WebDriver's Enter key: it submits the prompt.
+    input.send_keys(&format!("{line}\u{E007}")).await?;
+    let mut screen = String::new();
+    for _ in 0..100 {
+        screen = browser.wait_for("#terminal .screen").await?.text().await?;
+        if screen.contains(expect) {
+            return Ok(screen);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the terminal never showed {expect:?}:\n{screen}")
+}
+
 /// What every drawn container must show: its image, PID 1 inside with
 /// another pid outside, its own namespaces, and its cgroup.
 fn assert_card_shows_the_container(text: &str) -> Result<()> {
@@ -181,6 +198,34 @@ async fn the_exported_site_runs_the_simulation_from_disk() {
         ensure!(text.contains("static site"), "mode shows {text:?}");
         let card = run_from_the_form(&browser, "offline").await?;
         assert_card_shows_the_container(&card)?;
+
+        // The terminal on the simulated host takes the same command lines
+        // as `anchorage sim`.
+        let screen = type_line(
+            &browser,
+            "anchorage run --name hog --memory 64m workshop memhog 100m; echo exit=$?",
+            "exit=",
+        )
+        .await?;
+        ensure!(
+            screen.contains("exit=137"),
+            "the hog was not OOM-killed:\n{screen}"
+        );
+        browser
+            .wait_for("article.container[data-name=hog][data-state=exited]")
+            .await?;
+        let log = browser.wait_for("#log").await?.text().await?;
+        ensure!(
+            log.contains("OOM killer killed"),
+            "the log lacks the OOM kill:\n{log}"
+        );
+        let screen = type_line(
+            &browser,
+            "anchorage exec offline cat /proc/self/cgroup",
+            "0::/",
+        )
+        .await?;
+        ensure!(screen.contains("0::/"), "{screen}");
         Ok(())
     }
     .await;

@@ -30,7 +30,7 @@ enum Backend {
     Live(Live),
     /// The timer drives the simulation; dropping it stops the clock.
     Simulated {
-        sim: Simulated,
+        sim: Box<Simulated>,
         _timer: Interval,
     },
 }
@@ -42,7 +42,12 @@ pub enum Msg {
     Command(Command),
     Reconnect,
     DismissError,
+    /// A line typed at the simulated host's terminal.
+    TerminalLine(String),
 }
+
+/// How many terminal lines the page keeps.
+const TERMINAL_LINES: usize = 2000;
 
 pub struct App {
     mode: Mode,
@@ -55,6 +60,8 @@ pub struct App {
     snapshot: Option<Rc<HostSnapshot>>,
     log: VecDeque<String>,
     error: Option<String>,
+    /// The simulated host's terminal: what it printed, oldest first.
+    terminal: VecDeque<view::TermLine>,
 }
 
 impl App {
@@ -88,7 +95,10 @@ impl App {
         self.snapshot = Some(sim.snapshot());
         let link = ctx.link().clone();
         let timer = Interval::new(SIM_TICK_MS, move || link.send_message(Msg::Tick));
-        self.backend = Backend::Simulated { sim, _timer: timer };
+        self.backend = Backend::Simulated {
+            sim: Box::new(sim),
+            _timer: timer,
+        };
         self.mode = Mode::Simulated { why };
     }
 
@@ -113,6 +123,7 @@ impl Component for App {
             snapshot: None,
             log: VecDeque::new(),
             error: None,
+            terminal: VecDeque::new(),
         };
         if backend::served_live() {
             app.connect(ctx);
@@ -215,6 +226,26 @@ impl Component for App {
                 self.error = None;
                 true
             }
+            Msg::TerminalLine(line) => {
+                let Backend::Simulated { sim, .. } = &mut self.backend else {
+                    return false;
+                };
+                let prompt = sim.prompt();
+                let (output, events) = sim.run_line(&line);
+                let snapshot = sim.snapshot();
+                self.terminal
+                    .push_back(view::TermLine::Input(format!("{prompt}{line}")));
+                for (stream, text) in output {
+                    self.terminal
+                        .push_back(view::TermLine::Output(stream, text));
+                }
+                while self.terminal.len() > TERMINAL_LINES {
+                    self.terminal.pop_front();
+                }
+                self.record(&events);
+                self.snapshot = Some(snapshot);
+                true
+            }
         }
     }
 
@@ -243,6 +274,13 @@ impl Component for App {
                             },
                             None => html! { <p class="waiting">{ "Connecting to the server…" }</p> },
                         }
+                    }
+                    if let Backend::Simulated { sim, .. } = &self.backend {
+                        <view::Terminal
+                            prompt={sim.prompt()}
+                            lines={self.terminal.iter().cloned().collect::<Vec<_>>()}
+                            on_line={ctx.link().callback(Msg::TerminalLine)}
+                        />
                     }
                     <view::EventLog lines={self.log.iter().cloned().collect::<Vec<_>>()} />
                 </main>

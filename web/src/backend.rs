@@ -1,8 +1,11 @@
 //! The two backends behind the UI: the server's websocket, and the
 //! simulated kernel in the page.
 
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use anchorage_shared::cli::{LineResult, Pace, SimTerminal, Transcript};
+use anchorage_shared::engine::Stream;
 use anchorage_shared::protocol::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
 use anchorage_shared::sim::SimEngine;
 use anchorage_shared::{Command, Engine, EngineError, Event, HostSnapshot};
@@ -101,27 +104,82 @@ impl Live {
     }
 }
 
-/// The simulated kernel, running in the page.
+/// The most simulated time one terminal line may wait for (an attached
+/// `anchorage run`, a `sleep`): the page cannot block for ever, so after
+/// this the terminal detaches and the work carries on in the background.
+pub const LINE_WAIT_LIMIT_MS: u64 = 60_000;
+
+/// Time for the page's terminal: waits fast-forward the simulated clock, up
+/// to [`LINE_WAIT_LIMIT_MS`] per line.
+struct PagePace {
+    waited_ms: Rc<Cell<u64>>,
+}
+
+impl Pace for PagePace {
+    fn pause(&mut self, ms: u64) {
+        self.waited_ms.set(self.waited_ms.get() + ms);
+    }
+
+    fn interrupted(&mut self) -> bool {
+        self.waited_ms.get() >= LINE_WAIT_LIMIT_MS
+    }
+}
+
+/// The simulated kernel, running in the page, with a terminal on its host.
 pub struct Simulated {
-    engine: SimEngine,
+    terminal: SimTerminal,
+    waited_ms: Rc<Cell<u64>>,
+    seen: Rc<RefCell<Vec<Event>>>,
 }
 
 impl Simulated {
     pub fn boot() -> Simulated {
+        let waited_ms = Rc::new(Cell::new(0));
+        let mut terminal = SimTerminal::new(
+            SimEngine::new("workshop-host"),
+            Box::new(PagePace {
+                waited_ms: waited_ms.clone(),
+            }),
+        );
+        let seen: Rc<RefCell<Vec<Event>>> = Rc::default();
+        let sink = seen.clone();
+        terminal
+            .session_mut()
+            .observe(move |event| sink.borrow_mut().push(event.clone()));
         Simulated {
-            engine: SimEngine::new("workshop-host"),
+            terminal,
+            waited_ms,
+            seen,
         }
     }
 
     pub fn command(&mut self, command: Command) -> Result<Vec<Event>, EngineError> {
-        self.engine.apply(command)
+        self.terminal.session_mut().engine.apply(command)
     }
 
     pub fn advance(&mut self, elapsed_ms: u64) -> Vec<Event> {
-        self.engine.advance(elapsed_ms)
+        self.terminal.session_mut().engine.advance(elapsed_ms)
     }
 
     pub fn snapshot(&self) -> Rc<HostSnapshot> {
-        Rc::new(self.engine.snapshot())
+        Rc::new(self.terminal.engine().snapshot())
+    }
+
+    /// The terminal's prompt.
+    pub fn prompt(&self) -> String {
+        self.terminal.prompt()
+    }
+
+    /// Runs a line at the terminal: what it printed, and what happened.
+    pub fn run_line(&mut self, line: &str) -> (Vec<(Stream, String)>, Vec<Event>) {
+        self.waited_ms.set(0);
+        let mut transcript = Transcript::default();
+        if let LineResult::Exit(_) = self.terminal.run_line(line, &mut transcript) {
+            transcript.lines.push((
+                Stream::Stderr,
+                "this terminal stays open: it is the simulated host's console\n".into(),
+            ));
+        }
+        (transcript.lines, self.seen.take())
     }
 }

@@ -3,9 +3,11 @@
 //! and the event log.
 
 use std::rc::Rc;
+use std::sync::Arc;
 
 use anchorage_shared::cgroup::{CgroupLimits, CpuMax, format_size, parse_pids_limit, parse_size};
 use anchorage_shared::container::{Container, ContainerSpec, ContainerState};
+use anchorage_shared::engine::Stream;
 use anchorage_shared::host::EngineKind;
 use anchorage_shared::namespace::NamespaceId;
 use anchorage_shared::process::{Signal, parse_command_line};
@@ -206,7 +208,7 @@ fn build_spec(
 
 #[derive(Properties, PartialEq)]
 pub struct CardProps {
-    pub container: Container,
+    pub container: Arc<Container>,
     pub snapshot: Rc<HostSnapshot>,
     pub on_command: Callback<Command>,
 }
@@ -255,7 +257,7 @@ pub fn ContainerCard(props: &CardProps) -> Html {
 
 #[derive(Properties, PartialEq)]
 pub struct PanelProps {
-    pub container: Container,
+    pub container: Arc<Container>,
     pub snapshot: Rc<HostSnapshot>,
 }
 
@@ -385,6 +387,68 @@ fn CgroupPanel(props: &PanelProps) -> Html {
                 <dd>{ format!("{:.3} s / {} times", usage.cpu_usage_usec as f64 / 1e6, usage.nr_throttled) }</dd>
                 <dt>{ "memory.events oom_kill" }</dt><dd>{ usage.oom_kill }</dd>
             </dl>
+        </section>
+    }
+}
+
+/// A line of the terminal: what was typed (with its prompt), or output.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TermLine {
+    Input(String),
+    Output(Stream, String),
+}
+
+#[derive(Properties, PartialEq)]
+pub struct TerminalProps {
+    pub prompt: String,
+    pub lines: Vec<TermLine>,
+    pub on_line: Callback<String>,
+}
+
+/// A shell on the simulated host: `anchorage` verbs and the workshop
+/// commands, as `anchorage sim` gives on a real terminal.
+#[function_component]
+pub fn Terminal(props: &TerminalProps) -> Html {
+    let input = use_node_ref();
+    let output = use_node_ref();
+    {
+        // Keep the latest output in view.
+        let output = output.clone();
+        use_effect_with(props.lines.len(), move |_| {
+            if let Some(element) = output.cast::<web_sys::Element>() {
+                element.set_scroll_top(element.scroll_height());
+            }
+        });
+    }
+    let onsubmit = {
+        let input = input.clone();
+        let on_line = props.on_line.clone();
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            if let Some(field) = input.cast::<HtmlInputElement>() {
+                let line = field.value();
+                field.set_value("");
+                on_line.emit(line);
+            }
+        })
+    };
+    html! {
+        <section class="terminal" id="terminal" aria-label="Terminal on the simulated host">
+            <h2>{ "Terminal" }</h2>
+            <p class="quiet">{ "A shell on the simulated host. Try " }
+                <code>{ "anchorage run --memory 64m workshop memhog 100m" }</code>{ ", " }
+                <code>{ "anchorage exec NAME ps" }</code>{ ", " }<code>{ "ps" }</code>{ " or " }<code>{ "help" }</code>{ "." }</p>
+            <pre class="screen" ref={output}>
+                { for props.lines.iter().map(|line| match line {
+                    TermLine::Input(text) => html! { <span class="typed">{ format!("{text}\n") }</span> },
+                    TermLine::Output(Stream::Stderr, text) => html! { <span class="stderr">{ text }</span> },
+                    TermLine::Output(Stream::Stdout, text) => html! { <span>{ text }</span> },
+                }) }
+            </pre>
+            <form class="prompt" {onsubmit}>
+                <label for="terminal-input">{ &props.prompt }</label>
+                <input id="terminal-input" ref={input} autocomplete="off" spellcheck="false" aria-label="Command line" />
+            </form>
         </section>
     }
 }

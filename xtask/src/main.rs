@@ -7,6 +7,8 @@
 //!   then run every check: fmt, clippy, unit tests, the wasm build and the
 //!   browser tests.
 //! - `cargo xtask dist`: only build the web UI into `target/web-dist`.
+//! - `cargo xtask bench`: the benchmarks whose figures BENCHMARKS.md
+//!   records (criterion natively; the same workload as wasm in node).
 
 use std::env;
 use std::fs;
@@ -16,6 +18,8 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The target the wasm benchmark builds for: WASI, so it runs in node.
+const WASI_TARGET: &str = "wasm32-wasip1";
 const WEB_PROFILE: &str = "wasm-release";
 /// Debian packages the tests use: the browser, its driver, and a static
 /// busybox for real-container tests.
@@ -31,6 +35,7 @@ fn main() -> ExitCode {
         Some("serve") => serve(&args[1..]),
         Some("test") => test(),
         Some("dist") => dist().map(|dir| println!("web UI built in {}", dir.display())),
+        Some("bench") => bench(),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", USAGE);
             Ok(())
@@ -53,7 +58,8 @@ const USAGE: &str = "cargo xtask TASK
 Tasks:
   serve [ARGS]  build the web UI and the anchorage binary (release), then run `anchorage serve ARGS`
   test          install what the tests need when missing, then run every check
-  dist          build the web UI into target/web-dist";
+  dist          build the web UI into target/web-dist
+  bench         run the benchmarks (natively with criterion, and as wasm in node)";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -98,6 +104,10 @@ fn web_dist() -> PathBuf {
 /// Makes sure rustup has the wasm target (this machine's rustup does not
 /// install targets by itself).
 fn ensure_wasm_target() -> Result<()> {
+    ensure_target(WASM_TARGET)
+}
+
+fn ensure_target(target: &str) -> Result<()> {
     let output = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output();
@@ -105,16 +115,16 @@ fn ensure_wasm_target() -> Result<()> {
         Ok(out)
             if String::from_utf8_lossy(&out.stdout)
                 .lines()
-                .any(|l| l == WASM_TARGET) =>
+                .any(|l| l == target) =>
         {
             Ok(())
         }
         Ok(_) => {
-            step(&format!("installing the Rust target {WASM_TARGET}"));
-            run(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+            step(&format!("installing the Rust target {target}"));
+            run(Command::new("rustup").args(["target", "add", target]))
         }
         Err(err) => bail!(
-            "rustup is needed to add the {WASM_TARGET} target and could not run ({err}): install Rust with rustup"
+            "rustup is needed to add the {target} target and could not run ({err}): install Rust with rustup"
         ),
     }
 }
@@ -189,7 +199,13 @@ fn is_root() -> bool {
 
 /// Installs the Debian packages the tests need, when any is missing.
 fn ensure_test_packages() -> Result<()> {
-    let missing: Vec<&str> = TEST_PACKAGES
+    ensure_packages(TEST_PACKAGES)
+}
+
+/// Installs Debian packages, given with a file each installs, when any is
+/// missing.
+fn ensure_packages(packages: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = packages
         .iter()
         .filter(|(_, path)| !Path::new(path).exists())
         .map(|(package, _)| *package)
@@ -222,6 +238,56 @@ fn ensure_test_packages() -> Result<()> {
         )
     })
 }
+
+/// Runs the benchmarks of BENCHMARKS.md.
+fn bench() -> Result<()> {
+    step("criterion: the simulated kernel, natively");
+    run(cargo().args(["bench", "--package", "anchorage-shared", "--bench", "tick"]))?;
+
+    step("the same workload, natively, without criterion");
+    run(cargo().args([
+        "run",
+        "--quiet",
+        "--release",
+        "--package",
+        "anchorage-shared",
+        "--example",
+        "tick",
+    ]))?;
+
+    ensure_target(WASI_TARGET)?;
+    ensure_packages(&[("nodejs", "/usr/bin/node")])?;
+    step("the same workload as wasm, in node's V8 (the JavaScript engine of Chromium)");
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "--release",
+        "--package",
+        "anchorage-shared",
+        "--example",
+        "tick",
+        "--target",
+        WASI_TARGET,
+    ]))?;
+    let wasm = target_dir()
+        .join(WASI_TARGET)
+        .join("release/examples/tick.wasm");
+    let runner = target_dir().join("run-wasi.mjs");
+    fs::write(&runner, WASI_RUNNER)
+        .with_context(|| format!("cannot write {}", runner.display()))?;
+    run(Command::new("node")
+        .arg("--no-warnings")
+        .arg(&runner)
+        .arg(&wasm))
+}
+
+/// Runs a WASI program in node.
+const WASI_RUNNER: &str = "import { readFile } from 'node:fs/promises';
+import { WASI } from 'node:wasi';
+const wasi = new WASI({ version: 'preview1', args: ['tick'], env: {} });
+const module = await WebAssembly.compile(await readFile(process.argv[2]));
+wasi.start(await WebAssembly.instantiate(module, wasi.getImportObject()));
+";
 
 fn test() -> Result<()> {
     ensure_wasm_target()?;

@@ -288,6 +288,12 @@ impl<E: Engine> Session<E> {
         Ok(events)
     }
 
+    /// Shows events that happened outside the session's own calls to the
+    /// observer.
+    pub fn record(&mut self, events: &[Event]) {
+        self.seen(events);
+    }
+
     fn seen(&mut self, events: &[Event]) {
         for event in events {
             (self.observer)(event);
@@ -489,15 +495,24 @@ impl<E: Engine> Session<E> {
     /// exit status (`docker run` without `-d`).
     fn attach(&mut self, id: &str, first: Vec<Event>, out: &mut dyn Output) -> i32 {
         let mut pending = first;
+        // The init and what it starts: an `exec` beside it is not ours.
+        let mut family = std::collections::BTreeSet::new();
         loop {
             for event in pending.drain(..) {
                 match &event {
-                    Event::Output {
-                        container: Some(c),
-                        stream,
-                        text,
+                    Event::ContainerStarted {
+                        id: started,
+                        init_pid,
                         ..
-                    } if c == id => out.write(*stream, text),
+                    } if started == id => {
+                        family.insert(*init_pid);
+                    }
+                    Event::ProcessStarted { pid, ppid, .. } if family.contains(ppid) => {
+                        family.insert(*pid);
+                    }
+                    Event::Output {
+                        pid, stream, text, ..
+                    } if family.contains(pid) => out.write(*stream, text),
                     Event::ContainerExited {
                         id: exited, status, ..
                     } if exited == id => {
@@ -525,18 +540,25 @@ impl<E: Engine> Session<E> {
         self.pace.interrupted()
     }
 
-    /// Shows a process's output until it exits; returns its status.
+    /// Shows what a process and the processes it starts write, until it
+    /// exits; returns its status.
     pub fn follow_process(&mut self, pid: Pid, first: Vec<Event>, out: &mut dyn Output) -> i32 {
         let mut pending = first;
+        let mut family = std::collections::BTreeSet::from([pid]);
         loop {
             for event in pending.drain(..) {
                 match &event {
+                    Event::ProcessStarted {
+                        pid: child, ppid, ..
+                    } if family.contains(ppid) => {
+                        family.insert(*child);
+                    }
                     Event::Output {
                         pid: from,
                         stream,
                         text,
                         ..
-                    } if *from == pid => out.write(*stream, text),
+                    } if family.contains(from) => out.write(*stream, text),
                     Event::ProcessExited {
                         pid: exited,
                         status,

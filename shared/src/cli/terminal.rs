@@ -137,6 +137,7 @@ impl SimTerminal {
         self.session.elapse(crate::sim::QUANTUM_MS);
         match self.session.engine.host_exec(argv) {
             Ok((pid, events)) => {
+                self.session.record(&events);
                 let mut status = self.session.follow_process(pid, events, out);
                 if status == super::INTERRUPTED {
                     // Ctrl-C: the terminal sends SIGINT to the command.
@@ -144,6 +145,7 @@ impl SimTerminal {
                         .session
                         .engine
                         .host_signal(pid, crate::process::Signal::Int);
+                    self.session.record(&events);
                     out.write(Stream::Stderr, "^C\n");
                     status = self.session.follow_process(pid, events, out);
                 }

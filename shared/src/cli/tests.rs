@@ -386,6 +386,57 @@ fn the_host_sees_every_cgroup_and_can_read_its_files() {
 }
 
 #[test]
+fn nsenter_joins_a_containers_namespaces_and_unshare_makes_new_ones() {
+    let mut t = terminal();
+    sh(
+        &mut t,
+        "anchorage run -d --name box --hostname harbor workshop sleep 100",
+    );
+    let namespaces_before = t.engine().snapshot().namespaces.len();
+    let init = t
+        .engine()
+        .snapshot()
+        .container("box")
+        .unwrap()
+        .init_pid
+        .unwrap();
+    let (out, status) = sh(&mut t, &format!("nsenter -t {init} -a hostname"));
+    assert_eq!((out.as_str(), status), ("harbor\n", 0));
+    let (out, _) = sh(&mut t, &format!("nsenter -t {init} -a ps -o pid,user,args"));
+    assert!(out.contains("    1 root     sleep 100\n"), "{out}");
+    assert!(!out.contains("/sbin/init"), "{out}");
+    // Only the uts namespace: the hostname changes, nothing else.
+    let (out, _) = sh(&mut t, &format!("nsenter -t {init} -u ps -o pid,args"));
+    assert!(out.contains("    1 /sbin/init"), "{out}");
+
+    let (out, _) = sh(
+        &mut t,
+        "unshare -u sh -c 'hostname sandbox; hostname'; hostname",
+    );
+    assert_eq!(out, "sandbox\nworkshop-host\n");
+    // A new pid namespace, but /proc is still the host's: ps shows the
+    // host's processes, until a procfs of the new namespace is mounted.
+    let (out, _) = sh(&mut t, "unshare -fp ps -o pid,args");
+    assert!(out.contains("    1 /sbin/init"), "{out}");
+    let (out, _) = sh(&mut t, "unshare -fp --mount-proc ps -o pid,args");
+    assert_eq!(out, "  PID COMMAND\n    1 ps -o pid,args\n");
+    let (out, _) = sh(&mut t, "unshare -n ip addr");
+    assert!(
+        out.starts_with("1: lo: <LOOPBACK> mtu 65536 qdisc noop state DOWN"),
+        "{out}"
+    );
+    let (out, status) = sh(&mut t, "unshare -p ps");
+    assert_eq!(status, 1);
+    assert!(out.contains("-p needs -f"), "{out}");
+    // A container's root has no CAP_SYS_ADMIN for either.
+    let (out, status) = sh(&mut t, "anchorage exec box unshare -u hostname");
+    assert_eq!(status, 1);
+    assert!(out.contains("Operation not permitted"), "{out}");
+    // What unshare made went with its processes.
+    assert_eq!(t.engine().snapshot().namespaces.len(), namespaces_before);
+}
+
+#[test]
 fn shell_features_work_inside_containers() {
     let mut t = terminal();
     let (out, status) = sh(

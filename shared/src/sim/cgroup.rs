@@ -4,6 +4,7 @@
 //! memory limit check that calls the OOM killer.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::cgroup::{Cgroup, CgroupLimits, CgroupUsage, DEFAULT_CPU_WEIGHT};
 use crate::process::Pid;
@@ -308,15 +309,29 @@ impl Cgroups {
         paths.into_iter().filter_map(|p| self.tree.get(&p))
     }
 
-    pub fn snapshot(&self) -> Vec<Cgroup> {
-        self.tree
-            .iter()
-            .map(|(path, cg)| Cgroup {
-                path: path.clone(),
-                limits: cg.limits,
-                usage: cg.usage,
-            })
-            .collect()
+    /// The cgroups as a snapshot lists them (by path), reusing the
+    /// entries of `cache` (the last snapshot's) that did not change.
+    pub fn snapshot(&self, cache: &mut Vec<Arc<Cgroup>>) -> Vec<Arc<Cgroup>> {
+        let mut old = cache.iter().peekable();
+        let mut fresh = Vec::with_capacity(self.tree.len());
+        for (path, cg) in &self.tree {
+            while old.peek().is_some_and(|o| o.path < *path) {
+                old.next();
+            }
+            let entry = match old.peek() {
+                Some(o) if o.path == *path && o.limits == cg.limits && o.usage == cg.usage => {
+                    Arc::clone(o)
+                }
+                _ => Arc::new(Cgroup {
+                    path: path.clone(),
+                    limits: cg.limits,
+                    usage: cg.usage,
+                }),
+            };
+            fresh.push(entry);
+        }
+        *cache = fresh.clone();
+        fresh
     }
 }
 

@@ -192,7 +192,7 @@ impl SimEngine {
                 .cloned()
                 .ok_or(Errno::NoEnt),
             Backing::Tmpfs(tree) => tree.get(rel).cloned().ok_or(Errno::NoEnt),
-            Backing::Proc => self.proc_node(viewer, rel),
+            Backing::Proc { pid_ns } => self.proc_node(viewer, *pid_ns, rel),
             Backing::Sysfs => match rel {
                 "" | "fs" | "fs/cgroup" | "kernel" | "class" | "devices" => {
                     Ok(Node::dir(0o555, self.boot_epoch()))
@@ -232,7 +232,7 @@ impl SimEngine {
                 .unwrap_or_default(),
             Backing::Host { path } => self.host_fs.children(join(path, rel).trim_end_matches('/')),
             Backing::Tmpfs(tree) => tree.children(rel),
-            Backing::Proc => self.proc_list(viewer, rel)?,
+            Backing::Proc { pid_ns } => self.proc_list(*pid_ns, rel)?,
             Backing::Sysfs => match rel {
                 "" => vec![
                     "class".into(),
@@ -277,7 +277,7 @@ impl SimEngine {
             Backing::Tmpfs(_) => WriteTarget::Tmpfs(mnt, mount.target.clone()),
             // procfs and cgroupfs files exist, but not for writing by
             // container root (Docker mounts cgroupfs read-only).
-            Backing::Proc | Backing::Sysfs | Backing::Cgroup2 { .. } => {
+            Backing::Proc { .. } | Backing::Sysfs | Backing::Cgroup2 { .. } => {
                 return Err(if rel.is_empty() || self.lookup(viewer, abs).is_ok() {
                     Errno::Access
                 } else {

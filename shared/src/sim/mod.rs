@@ -21,16 +21,17 @@ mod procfs;
 pub mod tarball;
 mod userland;
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
 
+use crate::cgroup::Cgroup;
 use crate::cgroup::CgroupLimits;
 use crate::container::{Container, ContainerSpec, ContainerState, validate_name};
 use crate::engine::{Command, Engine, EngineError, Event, LogLine, Stream};
 use crate::host::{CgroupLayout, EngineInfo, EngineKind, HostSnapshot};
-use crate::namespace::{IdMap, NamespaceDetail, NamespaceId, NamespaceKind};
+use crate::namespace::{IdMap, Namespace, NamespaceDetail, NamespaceId, NamespaceKind};
 use crate::process::{ExitStatus, Pid, Process, ProcessState, Signal};
-use crate::tarball::{Digest, Image};
+use crate::tarball::{Digest, Image, ImageInfo};
 
 use cgroup::{Cgroups, Runnable};
 use namespace::{Backing, Namespaces, NsSet};
@@ -83,6 +84,35 @@ struct SimContainer {
     logs: VecDeque<LogLine>,
 }
 
+/// The last snapshot's entities, reused while they do not change.
+#[derive(Debug, Default)]
+struct SnapshotCache {
+    processes: Vec<Arc<Process>>,
+    /// By inode, with the version of the namespace's detail.
+    namespaces: Vec<(u64, Arc<Namespace>)>,
+    cgroups: Vec<Arc<Cgroup>>,
+    containers: Vec<Arc<Container>>,
+    images: Vec<Arc<ImageInfo>>,
+}
+
+/// The cache sits behind a lock so that `snapshot(&self)` can update it;
+/// a clone of the engine starts with a copy.
+#[derive(Debug, Default)]
+struct Cached(Mutex<SnapshotCache>);
+
+impl Clone for Cached {
+    fn clone(&self) -> Self {
+        let inner = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        Cached(Mutex::new(SnapshotCache {
+            processes: inner.processes.clone(),
+            namespaces: inner.namespaces.clone(),
+            cgroups: inner.cgroups.clone(),
+            containers: inner.containers.clone(),
+            images: inner.images.clone(),
+        }))
+    }
+}
+
 /// How a new process is set up.
 struct Spawn {
     ppid: Pid,
@@ -101,6 +131,9 @@ struct Spawn {
 pub struct SimEngine {
     clock_ms: u64,
     processes: BTreeMap<Pid, SimProcess>,
+    /// Zombies by parent: `(ppid, pid)`, so reaping does not scan the
+    /// process table.
+    zombies: BTreeSet<(Pid, Pid)>,
     namespaces: Namespaces,
     cgroups: Cgroups,
     images: Vec<Image>,
@@ -112,6 +145,7 @@ pub struct SimEngine {
     engine_pid: Pid,
     login_shell: Option<Pid>,
     created: u64,
+    cache: Cached,
 }
 
 impl Default for SimEngine {
@@ -141,6 +175,7 @@ impl SimEngine {
         let mut engine = SimEngine {
             clock_ms: 0,
             processes: BTreeMap::new(),
+            zombies: BTreeSet::new(),
             namespaces: Namespaces::boot(hostname, 1),
             cgroups: Cgroups::boot(),
             lowers: BTreeMap::from([(image.id.clone(), lower)]),
@@ -150,6 +185,7 @@ impl SimEngine {
             engine_pid: 0,
             login_shell: None,
             created: 0,
+            cache: Cached::default(),
         };
         for cgroup in [
             "/init.scope",
@@ -297,6 +333,7 @@ impl SimEngine {
         let pid = self.spawn_raw(spawn, Program::Exiting { code: 0 });
         events.push(Event::ProcessStarted {
             pid,
+            ppid,
             ns_pids: self.processes[&pid].ns_pids.clone(),
             argv: argv.clone(),
             container,
@@ -397,6 +434,15 @@ impl SimEngine {
             Stream::Stderr => p.stderr.clone(),
         };
         match sink {
+            Sink::Terminal => {
+                let container = p.container.clone();
+                events.push(Event::Output {
+                    container,
+                    pid,
+                    stream,
+                    text,
+                });
+            }
             Sink::Console => {
                 let container = p.container.clone();
                 if let Some(c) = container
@@ -440,6 +486,11 @@ impl SimEngine {
         }
         p.state = ProcessState::Zombie;
         p.exit = Some(status);
+        let parent = p.ppid;
+        self.zombies.insert((parent, pid));
+        let Some(p) = self.processes.get_mut(&pid) else {
+            return;
+        };
         p.program = Program::Exiting { code: 0 };
         let rss = std::mem::take(&mut p.rss);
         let (cgroup, container, ns_pids) =
@@ -484,6 +535,9 @@ impl SimEngine {
                 let reaper = self.namespace_init_of(child);
                 if let Some(c) = self.processes.get_mut(&child) {
                     c.ppid = reaper;
+                    if self.zombies.remove(&(pid, child)) {
+                        self.zombies.insert((reaper, child));
+                    }
                 }
             }
         }
@@ -539,6 +593,7 @@ impl SimEngine {
     /// Removes a zombie from the table: `wait()` returned its status.
     fn release(&mut self, pid: Pid) {
         if let Some(p) = self.processes.remove(&pid) {
+            self.zombies.remove(&(p.ppid, pid));
             self.namespaces.leave(&p.ns);
             self.cgroups.charge(&p.cgroup, |usage| {
                 usage.pids_current = usage.pids_current.saturating_sub(1)
@@ -576,7 +631,7 @@ impl SimEngine {
 
     /// Runs one quantum: the scheduler hands out CPU time, then every
     /// process takes a step.
-    fn step(&mut self, events: &mut Vec<Event>) {
+    fn step(&mut self, start_ms: u64, events: &mut Vec<Event>) {
         for index in 0..self.containers.len() {
             if let Some(at) = self.containers.get(index).and_then(|c| c.kill_at_ms)
                 && at <= self.clock_ms
@@ -587,7 +642,10 @@ impl SimEngine {
                 }
             }
         }
-        let now_usec = (self.clock_ms - QUANTUM_MS) * 1000;
+        // A quantum is normally QUANTUM_MS long; the last one of an
+        // `advance` that is not a multiple of it is shorter.
+        let now_usec = start_ms * 1000;
+        let quantum_usec = (self.clock_ms - start_ms) * 1000;
         let runnable: Vec<Runnable> = self
             .processes
             .values()
@@ -595,12 +653,12 @@ impl SimEngine {
             .map(|p| Runnable {
                 pid: p.pid,
                 cgroup: &p.cgroup,
-                want_usec: p.program.cpu_want(QUANTUM_USEC),
+                want_usec: p.program.cpu_want(quantum_usec),
             })
             .collect();
         let granted = self
             .cgroups
-            .schedule(&runnable, HOST_CPUS, QUANTUM_USEC, now_usec);
+            .schedule(&runnable, HOST_CPUS, quantum_usec, now_usec);
         for (pid, usec) in &granted {
             if let Some(p) = self.processes.get_mut(pid) {
                 p.cpu_usec += usec;
@@ -774,9 +832,9 @@ impl SimEngine {
 
     fn reap_children(&mut self, pid: Pid) -> Vec<(Pid, ExitStatus)> {
         let zombies: Vec<(Pid, ExitStatus)> = self
-            .processes
-            .values()
-            .filter(|c| c.ppid == pid && c.state == ProcessState::Zombie)
+            .zombies
+            .range((pid, 0)..=(pid, Pid::MAX))
+            .filter_map(|(_, child)| self.processes.get(child))
             .map(|c| (c.pid, c.exit.unwrap_or(ExitStatus::Code(0))))
             .collect();
         for (zombie, _) in &zombies {
@@ -911,6 +969,7 @@ impl SimEngine {
             &id,
             &image,
             ns[&NamespaceKind::Mnt],
+            ns[&NamespaceKind::Pid],
             &cgroup,
             &binds,
             &mut rootfs,
@@ -967,11 +1026,13 @@ impl SimEngine {
     /// The mount table a runtime sets up: the overlay root, `/proc`, a
     /// small `/dev`, read-only `/sys` and cgroupfs, and the volumes. Mount
     /// points missing from the image are made in the writable layer.
+    #[allow(clippy::too_many_arguments)]
     fn mount_container_root(
         &mut self,
         id: &str,
         image: &Image,
         mnt: u64,
+        pid_ns: u64,
         cgroup: &str,
         binds: &[(String, String)],
         rootfs: &mut Overlay,
@@ -1025,7 +1086,7 @@ impl SimEngine {
                 "proc",
                 "proc".into(),
                 "rw,nosuid,nodev,noexec,relatime".into(),
-                Backing::Proc,
+                Backing::Proc { pid_ns },
             ),
             (
                 "/dev".into(),
@@ -1282,8 +1343,8 @@ impl SimEngine {
                 ns: self.namespaces.host.clone(),
                 cgroup: USER_CGROUP.into(),
                 container: None,
-                stdout: Sink::Console,
-                stderr: Sink::Console,
+                stdout: Sink::Terminal,
+                stderr: Sink::Terminal,
             },
             Program::HostShell,
         );
@@ -1391,8 +1452,8 @@ impl Engine for SimEngine {
                     ns: c.ns.clone(),
                     cgroup: c.info.cgroup.clone(),
                     container: Some(c.info.id.clone()),
-                    stdout: Sink::Console,
-                    stderr: Sink::Console,
+                    stdout: Sink::Terminal,
+                    stderr: Sink::Terminal,
                 };
                 let cgroup = c.info.cgroup.clone();
                 let mut events = Vec::new();
@@ -1423,8 +1484,9 @@ impl Engine for SimEngine {
         let mut events = Vec::new();
         let target = self.clock_ms + elapsed_ms;
         while self.clock_ms < target {
+            let start = self.clock_ms;
             self.clock_ms = (self.clock_ms + QUANTUM_MS).min(target);
-            self.step(&mut events);
+            self.step(start, &mut events);
         }
         for index in 0..self.containers.len() {
             self.update_writable(index);
@@ -1433,46 +1495,87 @@ impl Engine for SimEngine {
     }
 
     fn snapshot(&self) -> HostSnapshot {
-        let processes = self
-            .processes
-            .values()
-            .map(|p| Process {
-                pid: p.pid,
-                ppid: p.ppid,
-                ns_pids: p.ns_pids.clone(),
-                argv: p.argv.clone(),
-                state: p.state,
-                uid: p.uid,
-                gid: p.gid,
-                container: p.container.clone(),
-                cgroup: p.cgroup.clone(),
-                namespaces: p
-                    .ns
-                    .iter()
-                    .map(|(kind, inode)| NamespaceId {
-                        kind: *kind,
-                        inode: *inode,
-                    })
-                    .collect(),
-                memory_bytes: p.rss,
-                cpu_usec: p.cpu_usec,
-                exit: p.exit,
-            })
-            .collect();
+        let mut cache = self.cache.0.lock().unwrap_or_else(|e| e.into_inner());
+        let cache = &mut *cache;
+        let mut old = cache.processes.iter().peekable();
+        let mut processes = Vec::with_capacity(self.processes.len());
+        for p in self.processes.values() {
+            while old.peek().is_some_and(|o| o.pid < p.pid) {
+                old.next();
+            }
+            // What can change about a process; the rest is fixed at fork.
+            let unchanged = old.peek().filter(|o| {
+                o.pid == p.pid
+                    && o.ppid == p.ppid
+                    && o.state == p.state
+                    && o.memory_bytes == p.rss
+                    && o.cpu_usec == p.cpu_usec
+                    && o.exit == p.exit
+                    && o.argv == p.argv
+            });
+            processes.push(match unchanged {
+                Some(o) => Arc::clone(o),
+                None => Arc::new(self.process_info(p)),
+            });
+        }
+        cache.processes = processes.clone();
+        // Containers keep their order; removals only drop some.
+        let mut containers = Vec::with_capacity(self.containers.len());
+        let mut old = cache.containers.iter().peekable();
+        for c in &self.containers {
+            while old.peek().is_some_and(|o| o.id != c.info.id) {
+                old.next();
+            }
+            containers.push(match old.peek() {
+                Some(o) if ***o == c.info => Arc::clone(o),
+                _ => Arc::new(c.info.clone()),
+            });
+        }
+        cache.containers = containers.clone();
+        if cache.images.len() != self.images.len() {
+            cache.images = self.images.iter().map(|i| Arc::new(i.info())).collect();
+        }
         HostSnapshot {
             engine: self.info(),
             clock_ms: self.clock_ms,
             processes,
-            namespaces: self.namespaces.snapshot(),
-            cgroups: self.cgroups.snapshot(),
-            containers: self.containers.iter().map(|c| c.info.clone()).collect(),
-            images: self.images.iter().map(Image::info).collect(),
+            namespaces: self.namespaces.snapshot(&mut cache.namespaces),
+            cgroups: self.cgroups.snapshot(&mut cache.cgroups),
+            containers,
+            images: cache.images.clone(),
         }
     }
 
     fn logs(&self, container: &str) -> Result<Vec<LogLine>, EngineError> {
         let index = self.find_container(container)?;
         Ok(self.containers[index].logs.iter().cloned().collect())
+    }
+}
+
+impl SimEngine {
+    fn process_info(&self, p: &SimProcess) -> Process {
+        Process {
+            pid: p.pid,
+            ppid: p.ppid,
+            ns_pids: p.ns_pids.clone(),
+            argv: p.argv.clone(),
+            state: p.state,
+            uid: p.uid,
+            gid: p.gid,
+            container: p.container.clone(),
+            cgroup: p.cgroup.clone(),
+            namespaces: p
+                .ns
+                .iter()
+                .map(|(kind, inode)| NamespaceId {
+                    kind: *kind,
+                    inode: *inode,
+                })
+                .collect(),
+            memory_bytes: p.rss,
+            cpu_usec: p.cpu_usec,
+            exit: p.exit,
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! namespace disappears when its last process leaves.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::namespace::{IdMap, Mount, Namespace, NamespaceDetail, NamespaceId, NamespaceKind};
 use crate::process::Pid;
@@ -17,8 +18,9 @@ pub(crate) enum Backing {
     /// A directory of the host's file system: the host's root, or a bind
     /// mount (a volume). The path is relative to the host's root.
     Host { path: String },
-    /// procfs, rendered for whoever reads it.
-    Proc,
+    /// procfs, rendered for whoever reads it, showing the pid namespace
+    /// it was mounted for.
+    Proc { pid_ns: u64 },
     /// sysfs: only the mount point for cgroupfs.
     Sysfs,
     /// cgroupfs (v2), rooted at a cgroup: a cgroup namespace's root.
@@ -90,6 +92,11 @@ pub(crate) struct SimNamespace {
     pub mounts: Vec<SimMount>,
     /// For a cgroup namespace: the cgroup that is its root.
     pub cgroup_root: Option<String>,
+    /// Bumped whenever `detail` changes, so a snapshot can tell.
+    pub version: u64,
+    /// For a net namespace: whether its loopback is still down (a fresh
+    /// `unshare -n`); runtimes bring it up.
+    pub loopback_down: bool,
 }
 
 /// Whether `path` is `target` or inside it.
@@ -177,6 +184,8 @@ impl Namespaces {
                     level: 0,
                     mounts: vec![],
                     cgroup_root: None,
+                    version: 0,
+                    loopback_down: false,
                 },
             );
             host.insert(kind, inode);
@@ -188,6 +197,7 @@ impl Namespaces {
             host,
         };
         let host_mnt = namespaces.host[&NamespaceKind::Mnt];
+        let host_pid = namespaces.host[&NamespaceKind::Pid];
         for (target, fstype, source, options, backing) in [
             (
                 "/",
@@ -203,7 +213,7 @@ impl Namespaces {
                 "proc",
                 "proc",
                 "rw,nosuid,nodev,noexec,relatime",
-                Backing::Proc,
+                Backing::Proc { pid_ns: host_pid },
             ),
             (
                 "/sys",
@@ -254,6 +264,7 @@ impl Namespaces {
         if let NamespaceDetail::Mnt { mounts, .. } = &mut ns.detail {
             mounts.push(ns.mounts.last().expect("just pushed").public());
         }
+        ns.version += 1;
     }
 
     /// The mount an absolute path is on, and the path relative to the
@@ -327,6 +338,8 @@ impl Namespaces {
                 level,
                 mounts: vec![],
                 cgroup_root: None,
+                version: 0,
+                loopback_down: false,
             },
         );
         inode
@@ -391,6 +404,7 @@ impl Namespaces {
             ns.detail = NamespaceDetail::Uts {
                 hostname: name.to_string(),
             };
+            ns.version += 1;
         }
     }
 
@@ -410,21 +424,36 @@ impl Namespaces {
         }
     }
 
-    pub fn snapshot(&self) -> Vec<Namespace> {
-        let mut list: Vec<Namespace> = self
-            .table
-            .iter()
-            .map(|(inode, ns)| Namespace {
-                id: NamespaceId {
-                    kind: ns.kind,
-                    inode: *inode,
-                },
-                parent: ns.parent,
-                owner: ns.owner,
-                processes: ns.refs,
-                detail: ns.detail.clone(),
-            })
-            .collect();
+    /// The namespaces as a snapshot lists them, reusing the entries of
+    /// `cache` (the last snapshot's, by inode) that did not change.
+    pub fn snapshot(&self, cache: &mut Vec<(u64, Arc<Namespace>)>) -> Vec<Arc<Namespace>> {
+        let mut fresh = Vec::with_capacity(self.table.len());
+        let mut old = cache.iter().peekable();
+        for (inode, ns) in &self.table {
+            while old.peek().is_some_and(|(_, o)| o.id.inode < *inode) {
+                old.next();
+            }
+            let entry = match old.peek() {
+                Some((version, o))
+                    if o.id.inode == *inode && *version == ns.version && o.processes == ns.refs =>
+                {
+                    Arc::clone(o)
+                }
+                _ => Arc::new(Namespace {
+                    id: NamespaceId {
+                        kind: ns.kind,
+                        inode: *inode,
+                    },
+                    parent: ns.parent,
+                    owner: ns.owner,
+                    processes: ns.refs,
+                    detail: ns.detail.clone(),
+                }),
+            };
+            fresh.push((ns.version, entry));
+        }
+        let mut list: Vec<Arc<Namespace>> = fresh.iter().map(|(_, ns)| Arc::clone(ns)).collect();
+        *cache = fresh;
         list.sort_by_key(|ns| (ns.id.kind, ns.id.inode));
         list
     }

@@ -25,8 +25,12 @@ pub(crate) const MEMHOG_BYTES_PER_QUANTUM: u64 = 4 << 20;
 /// Where a process's standard output or error goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Sink {
-    /// The container's log (or the terminal that started it).
+    /// The container's console: its log. The init and its descendants
+    /// write here.
     Console,
+    /// The terminal of whoever started it (`anchorage exec`, a command on
+    /// the host's terminal): shown there, not logged.
+    Terminal,
     /// A file, by absolute path in the process's mount namespace: the shell
     /// opened it for `>` or `>>`, so writes append.
     File(String),

@@ -83,18 +83,33 @@ fn id_map_text(maps: &[IdMap]) -> String {
 }
 
 impl SimEngine {
-    /// The process `/proc/NAME` names for a viewer: a pid in the viewer's
-    /// pid namespace, or `self`.
-    fn proc_target(&self, viewer: Pid, name: &str) -> Option<&SimProcess> {
-        let me = self.processes.get(&viewer)?;
+    /// The process `/proc/NAME` names in a procfs of the pid namespace
+    /// `pid_ns`: a pid there, or `self` (the reader, if that namespace can
+    /// see it).
+    fn proc_target(&self, viewer: Pid, pid_ns: u64, name: &str) -> Option<&SimProcess> {
         if name == "self" {
-            return Some(me);
+            return self
+                .processes
+                .get(&viewer)
+                .filter(|me| me.pid_in(pid_ns).is_some());
         }
         let inner: Pid = name.parse().ok()?;
-        let ns = me.own_pid_ns();
         self.processes
             .values()
-            .find(|p| p.pid_in(ns) == Some(inner))
+            .find(|p| p.pid_in(pid_ns) == Some(inner))
+    }
+
+    /// The pid namespace of the procfs mounted at `/proc` for a process:
+    /// what `ps` lists.
+    pub(crate) fn proc_pid_ns(&self, viewer: Pid) -> Option<u64> {
+        let mnt = self.processes.get(&viewer)?.ns[&NamespaceKind::Mnt];
+        match self.namespaces.mount_of(mnt, "/proc") {
+            Some((mount, "")) if mount.target == "/proc" => match mount.backing {
+                Backing::Proc { pid_ns } => Some(pid_ns),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     fn proc_file(&self, contents: String) -> Node {
@@ -111,7 +126,7 @@ impl SimEngine {
         Node::dir(0o555, self.now_epoch())
     }
 
-    pub(crate) fn proc_node(&self, viewer: Pid, rel: &str) -> Result<Node, Errno> {
+    pub(crate) fn proc_node(&self, viewer: Pid, pid_ns: u64, rel: &str) -> Result<Node, Errno> {
         let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
         match parts.as_slice() {
             [] => Ok(self.proc_dir()),
@@ -140,15 +155,15 @@ impl SimEngine {
                 super::KERNEL_RELEASE
             ))),
             [pid] => self
-                .proc_target(viewer, pid)
+                .proc_target(viewer, pid_ns, pid)
                 .map(|_| self.proc_dir())
                 .ok_or(Errno::NoEnt),
             [pid, file] => {
-                let target = self.proc_target(viewer, pid).ok_or(Errno::NoEnt)?;
+                let target = self.proc_target(viewer, pid_ns, pid).ok_or(Errno::NoEnt)?;
                 let viewer_p = &self.processes[&viewer];
                 let contents = match *file {
                     "ns" => return Ok(self.proc_dir()),
-                    "status" => self.status(target, viewer_p),
+                    "status" => self.status(target, viewer_p, pid_ns),
                     "cgroup" => format!("0::{}\n", self.cgroup_seen_by(target, viewer_p)),
                     "cmdline" => {
                         if target.state == ProcessState::Zombie {
@@ -175,7 +190,7 @@ impl SimEngine {
                 Ok(self.proc_file(contents))
             }
             [pid, "ns", link] => {
-                let target = self.proc_target(viewer, pid).ok_or(Errno::NoEnt)?;
+                let target = self.proc_target(viewer, pid_ns, pid).ok_or(Errno::NoEnt)?;
                 let kind = NS_LINKS
                     .iter()
                     .find(|(name, _)| name == link)
@@ -191,19 +206,14 @@ impl SimEngine {
         }
     }
 
-    pub(crate) fn proc_list(&self, viewer: Pid, rel: &str) -> Result<Vec<String>, Errno> {
+    pub(crate) fn proc_list(&self, pid_ns: u64, rel: &str) -> Result<Vec<String>, Errno> {
         let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
         match parts.as_slice() {
             [] => {
-                let ns = self
-                    .processes
-                    .get(&viewer)
-                    .ok_or(Errno::NoEnt)?
-                    .own_pid_ns();
                 let mut pids: Vec<Pid> = self
                     .processes
                     .values()
-                    .filter_map(|p| p.pid_in(ns))
+                    .filter_map(|p| p.pid_in(pid_ns))
                     .collect();
                 pids.sort_unstable();
                 let mut names: Vec<String> = pids.iter().map(Pid::to_string).collect();
@@ -218,8 +228,7 @@ impl SimEngine {
 
     /// `/proc/PID/status`, with ids and pids as the viewer's namespaces
     /// show them.
-    fn status(&self, p: &SimProcess, viewer: &SimProcess) -> String {
-        let view_ns = viewer.own_pid_ns();
+    fn status(&self, p: &SimProcess, viewer: &SimProcess, view_ns: u64) -> String {
         let level = p
             .pid_ns_chain
             .iter()

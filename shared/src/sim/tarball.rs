@@ -345,7 +345,8 @@ pub const MULTI_CALL_BINARY: &str = "bin/toolbox";
 /// The commands of the workshop userland, one link each in `/bin`.
 pub const WORKSHOP_COMMANDS: &[&str] = &[
     "sh", "ps", "hostname", "id", "ls", "cat", "echo", "rm", "touch", "mkdir", "sleep", "kill",
-    "mount", "ip", "true", "false", "uname", "env", "memhog", "cpuburn", "forkbomb",
+    "mount", "ip", "true", "false", "uname", "env", "nsenter", "unshare", "memhog", "cpuburn",
+    "forkbomb",
 ];
 
 /// How the multi-call binary's contents begin: an ELF header, so `execve`

@@ -516,6 +516,8 @@ impl SimEngine {
                 code
             }
             "kill" => self.cmd_kill(pid, &args, &mut io, events),
+            "nsenter" => self.cmd_nsenter(pid, &args, &mut io, events),
+            "unshare" => self.cmd_unshare(pid, &args, &mut io, events),
             "mount" => self.cmd_mount(pid, &args, &mut io),
             "ip" => self.cmd_ip(pid, &args, &mut io),
             other => io.fail(format!("{other}: applet not found"), 127),
@@ -615,7 +617,10 @@ impl SimEngine {
             }
         }
         let viewer = &self.processes[&pid];
-        let view_ns = viewer.own_pid_ns();
+        // ps reads /proc: it lists the pid namespace that procfs shows.
+        let Some(view_ns) = self.proc_pid_ns(pid) else {
+            return io.fail("ps: can't open '/proc': No such file or directory", 1);
+        };
         let mut rows: Vec<(Pid, &super::process::SimProcess)> = self
             .processes
             .values()
@@ -931,6 +936,268 @@ impl SimEngine {
         code
     }
 
+    /// After a namespace tool forked its command: it waits for it and
+    /// exits with its status, as a shell with one job does.
+    fn wait_for_child(&mut self, pid: Pid, child: Pid) {
+        if let Some(p) = self.processes.get_mut(&pid) {
+            p.program = Program::Shell {
+                jobs: VecDeque::new(),
+                waiting_for: Some(child),
+                status: 0,
+            };
+            p.state = ProcessState::Sleeping;
+        }
+    }
+
+    /// Which namespaces `-m -u -i -n -p -U -C` (or `-a`, all) name.
+    fn namespace_flags(flags: &str) -> Result<Vec<NamespaceKind>, char> {
+        let mut kinds = Vec::new();
+        for flag in flags.chars() {
+            let kind = match flag {
+                'm' => NamespaceKind::Mnt,
+                'u' => NamespaceKind::Uts,
+                'i' => NamespaceKind::Ipc,
+                'n' => NamespaceKind::Net,
+                'p' => NamespaceKind::Pid,
+                'U' => NamespaceKind::User,
+                'C' => NamespaceKind::Cgroup,
+                'T' => NamespaceKind::Time,
+                'a' => {
+                    kinds.extend(NamespaceKind::ALL);
+                    continue;
+                }
+                'f' | 'r' => continue,
+                other => return Err(other),
+            };
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+        Ok(kinds)
+    }
+
+    /// `nsenter -t PID [-a | -m -u -i -n -p -U -C] [COMMAND...]`: `setns`
+    /// into another process's namespaces, then fork the command there.
+    fn cmd_nsenter(
+        &mut self,
+        pid: Pid,
+        args: &[String],
+        io: &mut Io,
+        events: &mut Vec<Event>,
+    ) -> i32 {
+        let mut target = None;
+        let mut flags = String::new();
+        let mut rest = args.iter();
+        let mut command = Vec::new();
+        while let Some(arg) = rest.next() {
+            match arg.as_str() {
+                "-t" | "--target" => target = rest.next().cloned(),
+                "--all" => flags.push('a'),
+                a if a.starts_with("-t") && a.len() > 2 => target = Some(a[2..].to_string()),
+                a if a.starts_with('-') && a.len() > 1 => flags.push_str(&a[1..]),
+                _ => {
+                    command.push(arg.clone());
+                    command.extend(rest.by_ref().cloned());
+                }
+            }
+        }
+        let kinds = match Self::namespace_flags(&flags) {
+            Ok(kinds) if !kinds.is_empty() => kinds,
+            Ok(_) => {
+                return io.fail(
+                    "nsenter: no namespace given: use -a, or -m -u -i -n -p -U -C",
+                    1,
+                );
+            }
+            Err(bad) => return io.fail(format!("nsenter: invalid option -- '{bad}'"), 1),
+        };
+        let Some(target) = target else {
+            return io.fail("nsenter: no target process: give -t PID", 1);
+        };
+        // setns takes CAP_SYS_ADMIN over the target's namespaces.
+        if self.in_container(pid) {
+            return io.fail(
+                "nsenter: reassociate to namespaces failed: Operation not permitted",
+                1,
+            );
+        }
+        let view_ns = self.processes[&pid].own_pid_ns();
+        let found = target.parse::<Pid>().ok().and_then(|inner| {
+            self.processes
+                .values()
+                .find(|p| p.pid_in(view_ns) == Some(inner) && p.state != ProcessState::Zombie)
+        });
+        let Some(target_p) = found else {
+            return io.fail(
+                format!("nsenter: cannot open /proc/{target}/ns/ipc: No such file or directory"),
+                1,
+            );
+        };
+        let (target_ns, target_container) = (target_p.ns.clone(), target_p.container.clone());
+        if command.is_empty() {
+            command.push("sh".into());
+        }
+        let mut spawn = self.child_spawn(pid, command);
+        for kind in &kinds {
+            spawn.ns.insert(*kind, target_ns[kind]);
+        }
+        if kinds.contains(&NamespaceKind::Mnt) {
+            spawn.cwd = "/".into();
+        }
+        // In the container's pid namespace, it is one of its processes
+        // (and dies with its init), though its cgroup is still ours.
+        if kinds.contains(&NamespaceKind::Pid) {
+            spawn.container = target_container;
+        }
+        match self.fork_exec(spawn, events) {
+            Ok(child) => {
+                self.wait_for_child(pid, child);
+                0
+            }
+            Err(err) => io.fail(format!("nsenter: fork failed: {}", err.message()), 1),
+        }
+    }
+
+    /// `unshare [-m -u -i -n -p -U -C] [-f] [-r] [--mount-proc] COMMAND...`:
+    /// new namespaces, then the command in them.
+    fn cmd_unshare(
+        &mut self,
+        pid: Pid,
+        args: &[String],
+        io: &mut Io,
+        events: &mut Vec<Event>,
+    ) -> i32 {
+        let mut flags = String::new();
+        let mut mount_proc = false;
+        let mut rest = args.iter();
+        let mut command = Vec::new();
+        while let Some(arg) = rest.next() {
+            match arg.as_str() {
+                "--fork" => flags.push('f'),
+                "--map-root-user" => flags.push('r'),
+                "--mount-proc" => {
+                    mount_proc = true;
+                    flags.push('m');
+                }
+                a if a.starts_with('-') && a.len() > 1 => flags.push_str(&a[1..]),
+                _ => {
+                    command.push(arg.clone());
+                    command.extend(rest.by_ref().cloned());
+                }
+            }
+        }
+        let kinds = match Self::namespace_flags(&flags) {
+            Ok(kinds) => kinds,
+            Err(bad) => return io.fail(format!("unshare: invalid option -- '{bad}'"), 1),
+        };
+        if kinds.contains(&NamespaceKind::Pid) && !flags.contains('f') {
+            return io.fail(
+                "unshare: -p needs -f (--fork): the first process of a new pid namespace must be forked, or it stays outside",
+                1,
+            );
+        }
+        // unshare(2) takes CAP_SYS_ADMIN, which a container's root lacks
+        // (and Docker's seccomp profile blocks it too).
+        if self.in_container(pid) {
+            return io.fail("unshare: unshare failed: Operation not permitted", 1);
+        }
+        if command.is_empty() {
+            command.push("sh".into());
+        }
+        let (own_ns, own_cgroup, own_uid) = {
+            let p = &self.processes[&pid];
+            (p.ns.clone(), p.cgroup.clone(), p.uid)
+        };
+        let mut ns = own_ns.clone();
+        let owner = if kinds.contains(&NamespaceKind::User) {
+            let map = if flags.contains('r') {
+                vec![crate::namespace::IdMap {
+                    inside: 0,
+                    outside: own_uid,
+                    count: 1,
+                }]
+            } else {
+                vec![]
+            };
+            let user = self.namespaces.create(
+                NamespaceKind::User,
+                own_ns[&NamespaceKind::User],
+                own_ns[&NamespaceKind::User],
+                crate::namespace::NamespaceDetail::User {
+                    uid_map: map.clone(),
+                    gid_map: map,
+                },
+            );
+            ns.insert(NamespaceKind::User, user);
+            user
+        } else {
+            own_ns[&NamespaceKind::User]
+        };
+        for kind in kinds.iter().filter(|k| **k != NamespaceKind::User) {
+            let detail = match kind {
+                NamespaceKind::Uts => crate::namespace::NamespaceDetail::Uts {
+                    hostname: self.namespaces.hostname(own_ns[kind]),
+                },
+                NamespaceKind::Net => crate::namespace::NamespaceDetail::Net {
+                    interfaces: vec!["lo".into()],
+                },
+                NamespaceKind::Mnt => crate::namespace::NamespaceDetail::Mnt {
+                    root: "/".into(),
+                    mounts: vec![],
+                },
+                _ => crate::namespace::NamespaceDetail::Plain,
+            };
+            let inode = self.namespaces.create(*kind, own_ns[kind], owner, detail);
+            if let Some(created) = self.namespaces.table.get_mut(&inode) {
+                created.loopback_down = *kind == NamespaceKind::Net;
+                if *kind == NamespaceKind::Cgroup {
+                    created.cgroup_root = Some(own_cgroup.clone());
+                }
+            }
+            ns.insert(*kind, inode);
+        }
+        if kinds.contains(&NamespaceKind::Mnt) {
+            // A new mount namespace starts as a copy of the old table.
+            let mounts = self.namespaces.table[&own_ns[&NamespaceKind::Mnt]]
+                .mounts
+                .clone();
+            for m in mounts {
+                let backing = match (&m.backing, mount_proc) {
+                    (Backing::Proc { .. }, true) if m.target == "/proc" => Backing::Proc {
+                        pid_ns: ns[&NamespaceKind::Pid],
+                    },
+                    (other, _) => other.clone(),
+                };
+                self.namespaces.mount(
+                    ns[&NamespaceKind::Mnt],
+                    &m.target,
+                    m.fstype,
+                    &m.source,
+                    &m.options,
+                    backing,
+                );
+            }
+        }
+        let mut spawn = self.child_spawn(pid, command);
+        spawn.ns = ns.clone();
+        match self.fork_exec(spawn, events) {
+            Ok(child) => {
+                self.wait_for_child(pid, child);
+                0
+            }
+            Err(err) => {
+                // Nobody entered the new namespaces: they go at once.
+                let created: super::namespace::NsSet = ns
+                    .into_iter()
+                    .filter(|(kind, inode)| own_ns[kind] != *inode)
+                    .collect();
+                self.namespaces.enter(&created);
+                self.namespaces.leave(&created);
+                io.fail(format!("unshare: fork failed: {}", err.message()), 1)
+            }
+        }
+    }
+
     fn cmd_mount(&mut self, pid: Pid, args: &[String], io: &mut Io) -> i32 {
         let mnt = self.processes[&pid].ns[&NamespaceKind::Mnt];
         if args.is_empty() {
@@ -998,6 +1265,11 @@ impl SimEngine {
     fn cmd_ip(&self, pid: Pid, args: &[String], io: &mut Io) -> i32 {
         let net = self.processes[&pid].ns[&NamespaceKind::Net];
         let interfaces = self.namespaces.interfaces(net);
+        let loopback_down = self
+            .namespaces
+            .table
+            .get(&net)
+            .is_some_and(|ns| ns.loopback_down);
         let object = args.first().map_or("", String::as_str);
         let dev = args
             .iter()
@@ -1017,7 +1289,17 @@ impl SimEngine {
                         continue;
                     }
                     let index = index + 1;
-                    if name == "lo" {
+                    if name == "lo" && loopback_down {
+                        // A fresh net namespace: lo exists, down, no address.
+                        let _ = writeln!(
+                            io.out,
+                            "{index}: lo: <LOOPBACK> mtu 65536 qdisc noop state DOWN qlen 1000"
+                        );
+                        let _ = writeln!(
+                            io.out,
+                            "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00"
+                        );
+                    } else if name == "lo" {
                         let _ = writeln!(
                             io.out,
                             "{index}: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN qlen 1000"
