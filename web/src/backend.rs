@@ -105,8 +105,9 @@ impl Live {
 }
 
 /// The most simulated time one terminal line may wait for (an attached
-/// `anchorage run`, a `sleep`): the page cannot block for ever, so after
-/// this the terminal detaches and the work carries on in the background.
+/// `anchorage run`, a `sleep`): the page cannot block for ever. After this
+/// the terminal stops waiting as Ctrl-C would: it detaches from a container,
+/// which carries on in the background, and interrupts a host command.
 pub const LINE_WAIT_LIMIT_MS: u64 = 60_000;
 
 /// Time for the page's terminal: waits fast-forward the simulated clock, up

@@ -2,15 +2,19 @@
 //! one card per container (its processes, tarball, namespaces and cgroup)
 //! and the event log.
 
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use anchorage_shared::cgroup::{CgroupLimits, CpuMax, format_size, parse_pids_limit, parse_size};
+use anchorage_shared::cgroup::{
+    Cgroup, CgroupLimits, CpuMax, format_size, parse_pids_limit, parse_size,
+};
 use anchorage_shared::container::{Container, ContainerSpec, ContainerState};
 use anchorage_shared::engine::Stream;
 use anchorage_shared::host::EngineKind;
 use anchorage_shared::namespace::NamespaceId;
-use anchorage_shared::process::{Signal, parse_command_line};
+use anchorage_shared::process::{Process, Signal, parse_command_line};
+use anchorage_shared::tarball::ImageInfo;
 use anchorage_shared::{Command, HostSnapshot};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -80,6 +84,21 @@ pub fn HostView(props: &HostProps) -> Html {
         EngineKind::Simulated => "simulated kernel",
         EngineKind::Real => "real Linux kernel",
     };
+    // Each card gets only its own entities. They are the snapshot's `Arc`s,
+    // which the engine keeps while they do not change, so Yew skips the
+    // cards of containers that did not change (pointer comparisons).
+    let mut by_container: BTreeMap<&str, Vec<Arc<Process>>> = BTreeMap::new();
+    for p in &snap.processes {
+        if let Some(id) = &p.container {
+            by_container.entry(id.as_str()).or_default().push(p.clone());
+        }
+    }
+    // The host's namespaces are its init's.
+    let host_namespaces: Rc<Vec<NamespaceId>> = Rc::new(
+        snap.process(1)
+            .map(|init| init.namespaces.clone())
+            .unwrap_or_default(),
+    );
     html! {
         <>
             <section class="host" id="host">
@@ -99,7 +118,15 @@ pub fn HostView(props: &HostProps) -> Html {
                     <p class="empty">{ "No containers yet. Run one above: it starts as a process in new namespaces, under a cgroup of its own." }</p>
                 }
                 { for snap.containers.iter().map(|c| html! {
-                    <ContainerCard key={c.id.clone()} container={c.clone()} snapshot={snap.clone()} on_command={props.on_command.clone()} />
+                    <ContainerCard
+                        key={c.id.clone()}
+                        container={c.clone()}
+                        processes={by_container.get(c.id.as_str()).cloned().unwrap_or_default()}
+                        cgroup={snap.cgroups.iter().find(|g| g.path == c.cgroup).cloned()}
+                        image={snap.images.iter().find(|i| i.id.0 == c.image_id).cloned()}
+                        host_namespaces={host_namespaces.clone()}
+                        on_command={props.on_command.clone()}
+                    />
                 }) }
             </section>
         </>
@@ -209,14 +236,16 @@ fn build_spec(
 #[derive(Properties, PartialEq)]
 pub struct CardProps {
     pub container: Arc<Container>,
-    pub snapshot: Rc<HostSnapshot>,
+    pub processes: Vec<Arc<Process>>,
+    pub cgroup: Option<Arc<Cgroup>>,
+    pub image: Option<Arc<ImageInfo>>,
+    pub host_namespaces: Rc<Vec<NamespaceId>>,
     pub on_command: Callback<Command>,
 }
 
 #[function_component]
 pub fn ContainerCard(props: &CardProps) -> Html {
     let c = &props.container;
-    let snap = &props.snapshot;
     let state = match c.state {
         ContainerState::Exited { status, oom_killed } => {
             format!("exited: {status}{}", if oom_killed { " (OOM)" } else { "" })
@@ -246,26 +275,25 @@ pub fn ContainerCard(props: &CardProps) -> Html {
                 </span>
             </header>
             <div class="panels">
-                <Processes container={c.clone()} snapshot={snap.clone()} />
-                <Tarball container={c.clone()} snapshot={snap.clone()} />
-                <Namespaces container={c.clone()} snapshot={snap.clone()} />
-                <CgroupPanel container={c.clone()} snapshot={snap.clone()} />
+                <Processes processes={props.processes.clone()} />
+                <Tarball container={c.clone()} image={props.image.clone()} />
+                <Namespaces container={c.clone()} host={props.host_namespaces.clone()} />
+                <CgroupPanel cgroup={props.cgroup.clone()} />
             </div>
         </article>
     }
 }
 
 #[derive(Properties, PartialEq)]
-pub struct PanelProps {
-    pub container: Arc<Container>,
-    pub snapshot: Rc<HostSnapshot>,
+pub struct ProcessesProps {
+    pub processes: Vec<Arc<Process>>,
 }
 
 #[function_component]
-fn Processes(props: &PanelProps) -> Html {
+fn Processes(props: &ProcessesProps) -> Html {
     let rows: Vec<Html> = props
-        .snapshot
-        .processes_of(&props.container.id)
+        .processes
+        .iter()
         .map(|p| {
             html! {
                 <tr class="proc">
@@ -299,10 +327,16 @@ fn Processes(props: &PanelProps) -> Html {
     }
 }
 
+#[derive(Properties, PartialEq)]
+pub struct TarballProps {
+    pub container: Arc<Container>,
+    pub image: Option<Arc<ImageInfo>>,
+}
+
 #[function_component]
-fn Tarball(props: &PanelProps) -> Html {
+fn Tarball(props: &TarballProps) -> Html {
     let c = &props.container;
-    let image = props.snapshot.images.iter().find(|i| i.id.0 == c.image_id);
+    let image = props.image.as_deref();
     html! {
         <section class="panel tarball">
             <h3>{ "Tarball" }</h3>
@@ -314,7 +348,7 @@ fn Tarball(props: &PanelProps) -> Html {
                             { for image.layers.iter().map(|l| html! {
                                 <li><code>{ l.digest.short() }</code>{ format!(" {} entries, {}", l.entries, format_size(l.size)) }</li>
                             }) }
-                            <li class="upper">{ "writable upper layer (this container's own)" }</li>
+                            <li class="upper">{ format!("writable upper layer (this container's own): {} entries, {}", c.writable_entries, format_size(c.writable_bytes)) }</li>
                         </ol>
                     },
                     None => html! { <p class="quiet">{ "The image has been removed." }</p> },
@@ -324,14 +358,16 @@ fn Tarball(props: &PanelProps) -> Html {
     }
 }
 
+#[derive(Properties, PartialEq)]
+pub struct NamespacesProps {
+    pub container: Arc<Container>,
+    /// The host's namespaces, to compare with.
+    pub host: Rc<Vec<NamespaceId>>,
+}
+
 #[function_component]
-fn Namespaces(props: &PanelProps) -> Html {
-    let snap = &props.snapshot;
-    // The host's namespaces are its init's.
-    let host: Vec<NamespaceId> = snap
-        .process(1)
-        .map(|init| init.namespaces.clone())
-        .unwrap_or_default();
+fn Namespaces(props: &NamespacesProps) -> Html {
+    let host = &props.host;
     html! {
         <section class="panel namespace">
             <h3>{ "Namespaces" }</h3>
@@ -355,10 +391,14 @@ fn Namespaces(props: &PanelProps) -> Html {
     }
 }
 
+#[derive(Properties, PartialEq)]
+pub struct CgroupProps {
+    pub cgroup: Option<Arc<Cgroup>>,
+}
+
 #[function_component]
-fn CgroupPanel(props: &PanelProps) -> Html {
-    let c = &props.container;
-    let Some(cg) = props.snapshot.cgroup(&c.cgroup) else {
+fn CgroupPanel(props: &CgroupProps) -> Html {
+    let Some(cg) = props.cgroup.as_deref() else {
         return html! { <section class="panel cgroup"><h3>{ "Cgroup" }</h3><p class="quiet">{ "Removed." }</p></section> };
     };
     let usage = cg.usage;

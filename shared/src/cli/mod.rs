@@ -348,7 +348,7 @@ impl<E: Engine> Session<E> {
             Verb::Stop { time, containers } => {
                 let status = self.each(containers.clone(), out, |c| Command::Stop {
                     container: c,
-                    timeout_ms: time * 1000,
+                    timeout_ms: time.saturating_mul(1000),
                 })?;
                 // `stop` returns once the containers have exited.
                 let snapshot = self.engine.snapshot();
@@ -356,7 +356,7 @@ impl<E: Engine> Session<E> {
                     .iter()
                     .filter_map(|c| snapshot.container(c).map(|c| c.id.clone()))
                     .collect();
-                self.wait_until(|engine| {
+                let stopped = self.wait_until(|engine| {
                     let snapshot = engine.snapshot();
                     ids.iter().all(|id| {
                         snapshot
@@ -364,6 +364,13 @@ impl<E: Engine> Session<E> {
                             .is_none_or(|c| c.state != ContainerState::Running)
                     })
                 });
+                if !stopped {
+                    out.write(
+                        Stream::Stderr,
+                        "stopped waiting: SIGKILL follows when the grace period ends\n",
+                    );
+                    return Ok(INTERRUPTED);
+                }
                 Ok(status)
             }
             Verb::Kill { signal, containers } => self.each(containers, out, |c| Command::Kill {
@@ -485,10 +492,15 @@ impl<E: Engine> Session<E> {
         Ok(status)
     }
 
-    fn wait_until(&mut self, mut done: impl FnMut(&E) -> bool) {
+    /// Waits until `done`; false if the user stopped waiting first.
+    fn wait_until(&mut self, mut done: impl FnMut(&E) -> bool) -> bool {
         while !done(&self.engine) {
+            if self.pace.interrupted() {
+                return false;
+            }
             self.wait(WAIT_STEP_MS);
         }
+        true
     }
 
     /// Shows a container's console until its init exits; returns the

@@ -10,6 +10,23 @@ fn terminal() -> SimTerminal {
     SimTerminal::new(SimEngine::default(), Box::new(Instant))
 }
 
+/// A pace that gives up waiting after `limit_ms` of simulated time in all,
+/// as a user pressing Ctrl-C (or the page's cap) would.
+struct Patience {
+    waited_ms: u64,
+    limit_ms: u64,
+}
+
+impl Pace for Patience {
+    fn pause(&mut self, ms: u64) {
+        self.waited_ms += ms;
+    }
+
+    fn interrupted(&mut self) -> bool {
+        self.waited_ms >= self.limit_ms
+    }
+}
+
 /// Runs a line; returns everything printed and the exit status.
 fn sh(t: &mut SimTerminal, line: &str) -> (String, i32) {
     let mut transcript = Transcript::default();
@@ -434,6 +451,83 @@ fn nsenter_joins_a_containers_namespaces_and_unshare_makes_new_ones() {
     assert!(out.contains("Operation not permitted"), "{out}");
     // What unshare made went with its processes.
     assert_eq!(t.engine().snapshot().namespaces.len(), namespaces_before);
+}
+
+#[test]
+fn namespace_edge_cases_follow_linux() {
+    let mut t = terminal();
+    let before = t.engine().snapshot().namespaces.len();
+    // /proc/self is the reader's pid in the procfs's namespace.
+    let (out, _) = sh(&mut t, "unshare -fp --mount-proc cat /proc/self/status");
+    assert!(out.contains("Name:\tcat\n"), "{out}");
+    assert!(out.contains("NSpid:\t1\n"), "{out}");
+    let (out, _) = sh(&mut t, "unshare -fp cat /proc/self/status");
+    assert!(
+        out.contains("Name:\tcat\n"),
+        "the host's procfs, the host pid: {out}"
+    );
+    // -r maps root and implies a user namespace.
+    let (out, _) = sh(&mut t, "unshare -r cat /proc/self/uid_map");
+    assert_eq!(out, "         0          0          1\n");
+    // Nested user namespaces go when their last process does.
+    sh(&mut t, "unshare -U sh -c 'unshare -U true'");
+    assert_eq!(t.engine().snapshot().namespaces.len(), before);
+    // A container sees cgroups outside its namespace with one `..` a level.
+    sh(&mut t, "anchorage run -d --name box workshop sleep 100");
+    let init = t
+        .engine()
+        .snapshot()
+        .container("box")
+        .unwrap()
+        .init_pid
+        .unwrap();
+    let (out, _) = sh(
+        &mut t,
+        &format!("nsenter -t {init} -C cat /proc/self/cgroup"),
+    );
+    assert_eq!(out, "0::/../../user.slice/user-0.slice/session-1.scope\n");
+    // The orphaned init of an unshared pid namespace goes to the host's
+    // init, which reaps it: nothing is left behind.
+    sh(&mut t, "unshare -fp sh -c 'sleep 100 & exit 0'");
+    sh(&mut t, "sleep 1");
+    let snap = t.engine().snapshot();
+    assert!(
+        snap.processes
+            .iter()
+            .all(|p| p.state != crate::process::ProcessState::Zombie),
+        "no zombie stays"
+    );
+}
+
+#[test]
+fn huge_times_and_the_engine_are_handled() {
+    let mut t = SimTerminal::new(
+        SimEngine::default(),
+        Box::new(Patience {
+            waited_ms: 0,
+            limit_ms: 120_000,
+        }),
+    );
+    // The simulated host keeps its engine: SIGKILL is refused, SIGTERM handled.
+    let (out, status) = sh(&mut t, "kill -9 1000");
+    assert_eq!(status, 1);
+    assert!(out.contains("Operation not permitted"), "{out}");
+    sh(&mut t, "kill 1000");
+    let (_, status) = sh(&mut t, "anchorage run --rm workshop true");
+    assert_eq!(status, 0);
+    // Durations far beyond the clock's range saturate instead of wrapping.
+    sh(
+        &mut t,
+        "anchorage run -d --name long workshop sleep 99999999999d",
+    );
+    sh(&mut t, "sleep 1");
+    let (out, _) = sh(&mut t, "anchorage ps");
+    assert!(out.contains("Up "), "{out}");
+    let (out, status) = sh(&mut t, "anchorage stop -t 18446744073709552 long");
+    assert_eq!(
+        status, 130,
+        "the wait gives up; the grace period runs on: {out}"
+    );
 }
 
 #[test]

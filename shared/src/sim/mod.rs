@@ -520,19 +520,33 @@ impl SimEngine {
             for member in &members {
                 self.exit_process(*member, ExitStatus::Signaled(Signal::Kill), events);
             }
+            // The dying init reaps what is its, in its namespace; a process
+            // whose parent is outside (nsenter's child) stays a zombie for
+            // that parent to reap.
             for member in members {
-                self.release(member);
+                let parent = self.processes.get(&member).map(|m| m.ppid);
+                let parent_inside = parent.is_some_and(|ppid| {
+                    ppid == pid
+                        || self
+                            .processes
+                            .get(&ppid)
+                            .is_some_and(|q| q.pid_ns_chain.contains(&own_pid_ns))
+                });
+                if parent_inside {
+                    self.release(member);
+                }
             }
         } else {
-            // Orphans go to the init of their own pid namespace.
+            // Orphans go to the reaper of the dying parent's pid namespace
+            // (its init; the host's init for host processes).
             let children: Vec<Pid> = self
                 .processes
                 .values()
                 .filter(|q| q.ppid == pid)
                 .map(|q| q.pid)
                 .collect();
+            let reaper = self.namespace_init_of(pid);
             for child in children {
-                let reaper = self.namespace_init_of(child);
                 if let Some(c) = self.processes.get_mut(&child) {
                     c.ppid = reaper;
                     if self.zombies.remove(&(pid, child)) {
@@ -799,7 +813,7 @@ impl SimEngine {
             if touched == target {
                 let text = format!("memhog: touched {}\n", crate::cgroup::format_size(target));
                 self.write_out(pid, Stream::Stdout, text, events);
-                hold_until = hold_ms.map(|ms| self.clock_ms + ms);
+                hold_until = hold_ms.map(|ms| self.clock_ms.saturating_add(ms));
             }
         } else if hold_until.is_some_and(|t| t <= self.clock_ms) {
             self.exit_process(pid, ExitStatus::Code(0), events);
@@ -1275,11 +1289,26 @@ impl SimEngine {
         Ok((pid, events))
     }
 
-    /// Sends a signal to a process from the host's terminal.
+    /// Sends a signal from the host's terminal to a command and all it
+    /// started (its process group, as Ctrl-C does).
     pub fn host_signal(&mut self, pid: Pid, signal: Signal) -> Vec<Event> {
         let mut events = Vec::new();
         let shell = self.login_shell_pid();
-        self.signal(shell, pid, signal, &mut events);
+        let mut group = vec![pid];
+        let mut i = 0;
+        while i < group.len() {
+            let parent = group[i];
+            group.extend(
+                self.processes
+                    .values()
+                    .filter(|p| p.ppid == parent && p.state != ProcessState::Zombie)
+                    .map(|p| p.pid),
+            );
+            i += 1;
+        }
+        for member in group {
+            self.signal(shell, member, signal, &mut events);
+        }
         events
     }
 
@@ -1396,7 +1425,10 @@ impl Engine for SimEngine {
                 let index = self.find_container(&container)?;
                 let mut events = Vec::new();
                 if let Some(init) = self.containers[index].info.init_pid {
-                    self.containers[index].kill_at_ms = Some(self.clock_ms + timeout_ms);
+                    self.containers[index].kill_at_ms = Some(
+                        self.clock_ms
+                            .saturating_add(timeout_ms.min(process::MAX_DURATION_MS)),
+                    );
                     self.signal(0, init, Signal::Term, &mut events);
                 }
                 Ok(events)
@@ -1482,7 +1514,7 @@ impl Engine for SimEngine {
 
     fn advance(&mut self, elapsed_ms: u64) -> Vec<Event> {
         let mut events = Vec::new();
-        let target = self.clock_ms + elapsed_ms;
+        let target = self.clock_ms.saturating_add(elapsed_ms);
         while self.clock_ms < target {
             let start = self.clock_ms;
             self.clock_ms = (self.clock_ms + QUANTUM_MS).min(target);

@@ -381,8 +381,19 @@ impl Namespaces {
                 continue;
             };
             ns.refs = ns.refs.saturating_sub(1);
-            if ns.refs == 0 && self.host.get(kind) != Some(inode) && !self.has_children(*inode) {
-                self.table.remove(inode);
+            let mut candidate = Some(*inode);
+            // A namespace goes when nothing is in it and no namespace
+            // nests in it; its going may free its parent too.
+            while let Some(inode) = candidate.take() {
+                let Some(ns) = self.table.get(&inode) else {
+                    break;
+                };
+                if ns.refs == 0 && self.host.get(kind) != Some(&inode) && !self.has_children(inode)
+                {
+                    let parent = ns.parent;
+                    self.table.remove(&inode);
+                    candidate = parent;
+                }
             }
         }
     }

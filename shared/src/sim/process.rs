@@ -157,11 +157,15 @@ impl Program {
         }
     }
 
-    /// Whether the program has a handler for catchable signals. None of the
-    /// workshop programs install one, so as a namespace's init they ignore
-    /// every signal but SIGKILL from an ancestor namespace.
+    /// Whether the program has a handler for catchable signals. The host's
+    /// daemons and login shell do; none of the workshop programs install
+    /// one, so as a namespace's init they ignore every signal but SIGKILL
+    /// from an ancestor namespace.
     pub fn handles_signals(&self) -> bool {
-        false
+        matches!(
+            self,
+            Program::HostInit | Program::Engine | Program::HostShell
+        )
     }
 
     /// Whether it wants a CPU this quantum.
@@ -191,6 +195,9 @@ impl Program {
     }
 }
 
+/// The longest duration a command waits: a thousand years, in ms.
+pub(crate) const MAX_DURATION_MS: u64 = 1000 * 365 * 86_400_000;
+
 /// `sleep`'s operand: seconds, with an optional fraction and `s`, `m`,
 /// `h` or `d` suffix; `None` for `infinity`.
 pub(crate) fn parse_duration_ms(text: &str) -> Result<Option<u64>, ()> {
@@ -205,8 +212,12 @@ pub(crate) fn parse_duration_ms(text: &str) -> Result<Option<u64>, ()> {
         _ => (text, 1_000.0),
     };
     let value: f64 = number.parse().map_err(|_| ())?;
-    if value.is_finite() && (0.0..1e12).contains(&value) {
-        Ok(Some((value * scale).round() as u64))
+    if value.is_finite() && value >= 0.0 {
+        // Longer than a thousand years is as good as for ever, and keeps
+        // the clock arithmetic far from overflowing.
+        Ok(Some(
+            (value * scale).round().min(MAX_DURATION_MS as f64) as u64
+        ))
     } else {
         Err(())
     }

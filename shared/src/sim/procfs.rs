@@ -131,10 +131,14 @@ impl SimEngine {
         match parts.as_slice() {
             [] => Ok(self.proc_dir()),
             ["self"] => {
-                let me = self.processes.get(&viewer).ok_or(Errno::NoEnt)?;
+                // The reader's pid in this procfs's namespace; a reader it
+                // cannot see has no `self` here.
+                let me = self
+                    .proc_target(viewer, pid_ns, "self")
+                    .ok_or(Errno::NoEnt)?;
+                let inner = me.pid_in(pid_ns).ok_or(Errno::NoEnt)?;
                 let mut node = self.proc_file(String::new());
-                node.kind =
-                    NodeKind::Symlink(me.ns_pids.last().copied().unwrap_or(me.pid).to_string());
+                node.kind = NodeKind::Symlink(inner.to_string());
                 node.mode = 0o777;
                 Ok(node)
             }
@@ -295,11 +299,16 @@ impl SimEngine {
         if root == "/" {
             return p.cgroup.clone();
         }
-        match p.cgroup.strip_prefix(root.as_str()) {
-            Some("") => "/".into(),
-            Some(rest) if rest.starts_with('/') => rest.into(),
-            _ => format!("/..{}", p.cgroup),
-        }
+        let root_parts: Vec<&str> = root.split('/').filter(|s| !s.is_empty()).collect();
+        let parts: Vec<&str> = p.cgroup.split('/').filter(|s| !s.is_empty()).collect();
+        let common = root_parts
+            .iter()
+            .zip(&parts)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let mut path: Vec<&str> = vec![".."; root_parts.len() - common];
+        path.extend(&parts[common..]);
+        format!("/{}", path.join("/"))
     }
 
     fn meminfo(&self) -> String {

@@ -229,7 +229,7 @@ impl SimEngine {
             },
             "sleep" => match args.first().map(|a| (a, parse_duration_ms(a))) {
                 Some((_, Ok(ms))) => Ok(Program::Sleep {
-                    until_ms: ms.map(|ms| self.clock_ms + ms),
+                    until_ms: ms.map(|ms| self.clock_ms.saturating_add(ms)),
                 }),
                 Some((text, Err(()))) => Err((format!("sleep: invalid number '{text}'"), 1)),
                 None => Err(("sleep: missing operand".into(), 1)),
@@ -259,7 +259,7 @@ impl SimEngine {
             "cpuburn" => {
                 let until_ms = match args.first().map(|s| parse_duration_ms(s)) {
                     None => None,
-                    Some(Ok(ms)) => ms.map(|ms| self.clock_ms + ms),
+                    Some(Ok(ms)) => ms.map(|ms| self.clock_ms.saturating_add(ms)),
                     Some(Err(())) => {
                         return Err((
                             format!("cpuburn: invalid number of seconds '{}'", args[0]),
@@ -926,7 +926,20 @@ impl SimEngine {
                     .find(|p| p.pid_in(view_ns) == Some(inner) && p.state != ProcessState::Zombie)
                     .map(|p| p.pid)
             });
+            let protected = found.is_some_and(|p| {
+                matches!(
+                    self.processes[&p].program,
+                    Program::Engine | Program::HostInit
+                )
+            });
             match found {
+                // The simulation needs its engine: it stays, and says so.
+                Some(_) if protected && signal == Signal::Kill => {
+                    code = io.fail(
+                        format!("kill: can't kill pid {target}: Operation not permitted (the simulated host keeps its init and engine)"),
+                        1,
+                    )
+                }
                 Some(host_pid) => self.signal(pid, host_pid, signal, events),
                 None => {
                     code = io.fail(format!("kill: can't kill pid {target}: No such process"), 1)
@@ -966,7 +979,9 @@ impl SimEngine {
                     kinds.extend(NamespaceKind::ALL);
                     continue;
                 }
-                'f' | 'r' => continue,
+                // `-r` (map root) implies a user namespace.
+                'r' => NamespaceKind::User,
+                'f' => continue,
                 other => return Err(other),
             };
             if !kinds.contains(&kind) {
