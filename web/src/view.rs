@@ -104,11 +104,12 @@ pub fn HostView(props: &HostProps) -> Html {
             <section class="host" id="host">
                 <h2>{ format!("Host {}", engine.hostname) }</h2>
                 <dl class="facts">
-                    <dt>{ "Engine" }</dt><dd id="engine-kind">{ kind }</dd>
-                    <dt>{ "Kernel" }</dt><dd>{ &engine.kernel }</dd>
-                    <dt>{ "Cgroups" }</dt><dd>{ format!("{:?}", engine.cgroup_layout).to_lowercase() }</dd>
-                    <dt>{ "Processes" }</dt><dd>{ snap.processes.len() }</dd>
-                    <dt>{ "Clock" }</dt><dd>{ format!("{:.1} s", snap.clock_ms as f64 / 1000.0) }</dd>
+                    // Each term stays with its value when the line wraps.
+                    <div><dt>{ "Engine" }</dt><dd id="engine-kind">{ kind }</dd></div>
+                    <div><dt>{ "Kernel" }</dt><dd>{ &engine.kernel }</dd></div>
+                    <div><dt>{ "Cgroups" }</dt><dd>{ format!("{:?}", engine.cgroup_layout).to_lowercase() }</dd></div>
+                    <div><dt>{ "Processes" }</dt><dd>{ snap.processes.len() }</dd></div>
+                    <div><dt>{ "Clock" }</dt><dd>{ format!("{:.1} s", snap.clock_ms as f64 / 1000.0) }</dd></div>
                 </dl>
                 <p class="note">{ &engine.note }</p>
                 <RunForm on_command={props.on_command.clone()} images={snap.images.iter().flat_map(|i| i.names.clone()).collect::<Vec<_>>()} />
