@@ -331,15 +331,67 @@ fn test() -> Result<()> {
 
     step("cargo test (unit, server and browser tests)");
     let binary = target_dir().join("debug").join("anchorage");
-    let (passed, failed) = run_tests(
+    let (mut passed, mut failed) = run_tests(
         cargo()
             .args(["test", "--workspace"])
             .env("ANCHORAGE_WEB_DIST", &dist)
             .env("ANCHORAGE_BIN", &binary),
     )?;
+    if is_root() {
+        step("the real engine's unit tests again, rootless (as the unprivileged user nobody)");
+        let (p, f) = rootless_tests(&dist)?;
+        passed += p;
+        failed += f;
+    }
     println!("\nall checks passed");
     println!("tests: {passed} passed, {failed} failed");
     Ok(())
+}
+
+/// Runs the `anchorage` library's unit tests as `nobody`: the rootless
+/// paths (unpacking without root, cgroup errors) get exercised for real.
+/// The test binary is copied where that user can reach it.
+fn rootless_tests(dist: &Path) -> Result<(u64, u64)> {
+    let output = cargo()
+        .args([
+            "test",
+            "--package",
+            "anchorage",
+            "--lib",
+            "--no-run",
+            "--message-format=json",
+        ])
+        .env("ANCHORAGE_WEB_DIST", dist)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("could not build the anchorage unit tests")?;
+    let executable = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find_map(|message| {
+            let is_lib = message["target"]["kind"]
+                .as_array()
+                .is_some_and(|kinds| kinds.iter().any(|k| k == "lib"));
+            (message["reason"] == "compiler-artifact" && is_lib)
+                .then(|| message["executable"].as_str().map(PathBuf::from))
+                .flatten()
+        })
+        .context("cargo did not report the anchorage unit-test binary")?;
+    let scratch = env::temp_dir().join(format!("anchorage-rootless-{}", std::process::id()));
+    fs::create_dir_all(&scratch)?;
+    let copy = scratch.join("anchorage-unit-tests");
+    fs::copy(&executable, &copy)?;
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&scratch, fs::Permissions::from_mode(0o755))?;
+    fs::set_permissions(&copy, fs::Permissions::from_mode(0o755))?;
+    let result = run_tests(
+        Command::new("runuser")
+            .args(["-u", "nobody", "--"])
+            .arg(&copy)
+            .current_dir(&scratch),
+    );
+    let _ = fs::remove_dir_all(&scratch);
+    result
 }
 
 /// Runs `cargo test`, echoing its output, and adds up its `test result:`

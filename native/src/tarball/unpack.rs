@@ -1,0 +1,620 @@
+//! Safe unpacking of image layers into a root file system.
+//!
+//! Layers are applied in order with the OCI change-set rules: a `.wh.NAME`
+//! entry deletes `NAME` from the layers below, `.wh..wh..opq` empties its
+//! directory of what the layers below put there. The rules that keep it
+//! safe:
+//!
+//! - An entry's path may not be absolute or contain `..`: the archive is
+//!   refused, naming the entry.
+//! - Parent directories are opened with `openat2(RESOLVE_IN_ROOT)` against
+//!   the root being built, so symlinks (from this layer or an earlier one)
+//!   resolve as they would inside the container, never outside it. The last
+//!   component is then created with a `*at` call on that directory, and
+//!   never followed (`O_NOFOLLOW`, `symlinkat`, `unlinkat`).
+//! - A hard link's target is resolved the same way and must be a regular
+//!   file of the root.
+//! - Device nodes are refused (the runtime makes `/dev`), or replaced by an
+//!   empty file when unpacking rootless, where they could not be made.
+//! - Limits on the number of entries and the bytes written stop tar bombs.
+//! - The image is unpacked into a sibling scratch directory that is renamed
+//!   into place only when every layer applied; on any error it is removed,
+//!   so a refused or broken image leaves no trace.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::dir::Dir;
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag, openat, openat2};
+use nix::sys::stat::{Mode, SFlag, UtimensatFlags, fchmod, fstatat, mkdirat, mknodat, utimensat};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{Gid, Uid, UnlinkatFlags, fchownat, linkat, symlinkat, unlinkat};
+use tar::EntryType;
+
+/// The most an image may hold, against tar bombs.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Entries in all layers.
+    pub max_entries: u64,
+    /// Bytes of file contents in all layers.
+    pub max_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_entries: 1_000_000,
+            max_bytes: 32 << 30,
+        }
+    }
+}
+
+/// How to unpack.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    pub limits: Limits,
+    /// Unpacking without root: ownership is not kept, and device nodes
+    /// become empty files.
+    pub rootless: bool,
+}
+
+/// What an unpacking did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub entries: u64,
+    pub bytes: u64,
+    pub whiteouts: u64,
+}
+
+/// Why an image could not be unpacked. Each names the layer (from 1) and
+/// the entry.
+#[derive(Debug, thiserror::Error)]
+pub enum UnpackError {
+    #[error(
+        "layer {layer}, entry `{entry}`: {reason}; the image is refused and nothing was written"
+    )]
+    Refused {
+        layer: usize,
+        entry: String,
+        reason: String,
+    },
+    #[error("layer {layer}: the archive is damaged or not a tar archive: {source}")]
+    Archive { layer: usize, source: io::Error },
+    #[error("layer {layer}, entry `{entry}`: cannot {action}: {source}")]
+    Io {
+        layer: usize,
+        entry: String,
+        action: &'static str,
+        source: io::Error,
+    },
+    #[error(
+        "the image has more than {limit} {what}: it looks like a tar bomb, and is refused (layer {layer}, at `{entry}`)"
+    )]
+    Limit {
+        layer: usize,
+        entry: String,
+        what: &'static str,
+        limit: u64,
+    },
+    #[error("cannot prepare {path}: {source}")]
+    Destination { path: PathBuf, source: io::Error },
+}
+
+/// An entry's path, checked and split: the directory it goes in (relative
+/// to the root, `""` for the root) and its name.
+fn split_path(raw: &[u8]) -> Result<Option<(String, String)>, String> {
+    let text = std::str::from_utf8(raw).map_err(|_| "its path is not UTF-8".to_string())?;
+    if text.starts_with('/') {
+        return Err("its path is absolute: layer paths are relative to the root".into());
+    }
+    let mut parts = Vec::new();
+    for part in text.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err("its path contains `..`, which could climb out of the root".into()),
+            part if part.contains('\0') => return Err("its path contains a NUL byte".into()),
+            part => parts.push(part),
+        }
+    }
+    let Some(name) = parts.pop() else {
+        return Ok(None);
+    };
+    Ok(Some((parts.join("/"), name.to_string())))
+}
+
+fn io_err(err: Errno) -> io::Error {
+    io::Error::from_raw_os_error(err as i32)
+}
+
+/// Where an image is being unpacked, and the running totals.
+struct Unpacker {
+    root: OwnedFd,
+    options: Options,
+    stats: Stats,
+    layer: usize,
+    /// Paths this layer made, which its opaque markers keep.
+    made: HashSet<String>,
+}
+
+impl Unpacker {
+    fn refuse(&self, entry: &str, reason: impl Into<String>) -> UnpackError {
+        UnpackError::Refused {
+            layer: self.layer,
+            entry: entry.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    fn io(&self, entry: &str, action: &'static str) -> impl FnOnce(Errno) -> UnpackError + '_ {
+        let entry = entry.to_string();
+        move |err| UnpackError::Io {
+            layer: self.layer,
+            entry,
+            action,
+            source: io_err(err),
+        }
+    }
+
+    /// Opens a directory of the root, resolving symlinks inside it, and
+    /// with `create` makes the missing ones (`mkdir -p`, inside the root).
+    fn open_dir(&self, entry: &str, dir: &str) -> Result<OwnedFd, UnpackError> {
+        let how = || {
+            OpenHow::new()
+                .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
+                .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS)
+        };
+        let target = if dir.is_empty() { "." } else { dir };
+        match openat2(self.root.as_fd(), target, how()) {
+            Ok(fd) => return Ok(fd),
+            Err(Errno::ENOENT) => {}
+            Err(Errno::ENOTDIR) => {
+                return Err(self.refuse(entry, format!("its directory `{dir}` is not a directory")));
+            }
+            Err(err) => return Err(self.io(entry, "open its directory")(err)),
+        }
+        // Walk down from the root, making what is missing.
+        let mut parent =
+            openat2(self.root.as_fd(), ".", how()).map_err(self.io(entry, "open the root"))?;
+        let mut prefix = String::new();
+        for part in dir.split('/') {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            match openat2(self.root.as_fd(), prefix.as_str(), how()) {
+                Ok(fd) => parent = fd,
+                Err(Errno::ENOENT) => {
+                    match mkdirat(parent.as_fd(), part, Mode::from_bits_truncate(0o755)) {
+                        Ok(()) => {}
+                        Err(Errno::EEXIST) => {
+                            return Err(self.refuse(
+                                entry,
+                                format!(
+                                    "`{prefix}` is a symlink to a directory the root does not have"
+                                ),
+                            ));
+                        }
+                        Err(err) => return Err(self.io(entry, "make its directory")(err)),
+                    }
+                    parent = openat2(self.root.as_fd(), prefix.as_str(), how())
+                        .map_err(self.io(entry, "open its directory"))?;
+                }
+                Err(Errno::ENOTDIR) => {
+                    return Err(self.refuse(entry, format!("`{prefix}` is not a directory")));
+                }
+                Err(err) => return Err(self.io(entry, "open its directory")(err)),
+            }
+        }
+        Ok(parent)
+    }
+
+    /// Removes `name` from `dir` whatever it is, a directory with all it
+    /// holds included. Missing is fine.
+    fn remove(&self, entry: &str, dir: &OwnedFd, name: &str) -> Result<(), UnpackError> {
+        let stat = match fstatat(dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(stat) => stat,
+            Err(Errno::ENOENT) => return Ok(()),
+            Err(err) => return Err(self.io(entry, "inspect what it replaces")(err)),
+        };
+        if SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR {
+            let fd = openat(
+                dir.as_fd(),
+                name,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(self.io(entry, "open a directory to remove"))?;
+            let children: Vec<String> = {
+                let mut listing = Dir::from_fd(fd.try_clone().map_err(|e| UnpackError::Io {
+                    layer: self.layer,
+                    entry: entry.to_string(),
+                    action: "open a directory to remove",
+                    source: e,
+                })?)
+                .map_err(self.io(entry, "list a directory to remove"))?;
+                listing
+                    .iter()
+                    .filter_map(Result::ok)
+                    .map(|e| {
+                        OsStr::from_bytes(e.file_name().to_bytes())
+                            .to_string_lossy()
+                            .into_owned()
+                    })
+                    .filter(|n| n != "." && n != "..")
+                    .collect()
+            };
+            for child in children {
+                self.remove(entry, &fd, &child)?;
+            }
+            unlinkat(dir.as_fd(), name, UnlinkatFlags::RemoveDir)
+                .map_err(self.io(entry, "remove a directory"))?;
+        } else {
+            unlinkat(dir.as_fd(), name, UnlinkatFlags::NoRemoveDir)
+                .map_err(self.io(entry, "remove a file"))?;
+        }
+        Ok(())
+    }
+
+    fn apply_layer(&mut self, reader: impl Read) -> Result<(), UnpackError> {
+        let layer = self.layer;
+        let mut archive = tar::Archive::new(reader);
+        let entries = archive
+            .entries()
+            .map_err(|source| UnpackError::Archive { layer, source })?;
+        for entry in entries {
+            let mut entry = entry.map_err(|source| UnpackError::Archive { layer, source })?;
+            let raw = entry.path_bytes().into_owned();
+            let shown = String::from_utf8_lossy(&raw).into_owned();
+            self.stats.entries += 1;
+            if self.stats.entries > self.options.limits.max_entries {
+                return Err(UnpackError::Limit {
+                    layer,
+                    entry: shown,
+                    what: "entries",
+                    limit: self.options.limits.max_entries,
+                });
+            }
+            let (dir, name) = match split_path(&raw) {
+                Ok(Some(split)) => split,
+                // The root itself: nothing to make.
+                Ok(None) => continue,
+                Err(reason) => return Err(self.refuse(&shown, reason)),
+            };
+            let path = if dir.is_empty() {
+                name.clone()
+            } else {
+                format!("{dir}/{name}")
+            };
+
+            // Whiteouts: deletions from the layers below.
+            if name == ".wh..wh..opq" {
+                let parent = self.open_dir(&shown, &dir)?;
+                let listing_fd = openat(
+                    parent.as_fd(),
+                    ".",
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(self.io(&shown, "open an opaque directory"))?;
+                let mut listing = Dir::from_fd(listing_fd)
+                    .map_err(self.io(&shown, "list an opaque directory"))?;
+                let below: Vec<String> = listing
+                    .iter()
+                    .filter_map(Result::ok)
+                    .map(|e| {
+                        OsStr::from_bytes(e.file_name().to_bytes())
+                            .to_string_lossy()
+                            .into_owned()
+                    })
+                    .filter(|n| n != "." && n != "..")
+                    .filter(|n| {
+                        let child = if dir.is_empty() {
+                            n.clone()
+                        } else {
+                            format!("{dir}/{n}")
+                        };
+                        !self.made.contains(&child)
+                    })
+                    .collect();
+                for child in below {
+                    self.remove(&shown, &parent, &child)?;
+                }
+                self.stats.whiteouts += 1;
+                continue;
+            }
+            if let Some(hidden) = name.strip_prefix(".wh.") {
+                if hidden.is_empty() {
+                    return Err(self.refuse(&shown, "a whiteout names nothing"));
+                }
+                let target = if dir.is_empty() {
+                    hidden.to_string()
+                } else {
+                    format!("{dir}/{hidden}")
+                };
+                if !self.made.contains(&target) {
+                    let parent = self.open_dir(&shown, &dir)?;
+                    self.remove(&shown, &parent, hidden)?;
+                }
+                self.stats.whiteouts += 1;
+                continue;
+            }
+
+            let header = entry.header();
+            let mode = Mode::from_bits_truncate(header.mode().unwrap_or(0o644) & 0o7777);
+            let owner = (header.uid().unwrap_or(0), header.gid().unwrap_or(0));
+            let mtime = header.mtime().unwrap_or(0);
+            let kind = header.entry_type();
+            let parent = self.open_dir(&shown, &dir)?;
+            match kind {
+                EntryType::Directory => {
+                    match fstatat(parent.as_fd(), name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                        Ok(stat)
+                            if SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits())
+                                == SFlag::S_IFDIR => {}
+                        Ok(_) => {
+                            self.remove(&shown, &parent, &name)?;
+                            mkdirat(parent.as_fd(), name.as_str(), mode)
+                                .map_err(self.io(&shown, "make the directory"))?;
+                        }
+                        Err(_) => {
+                            mkdirat(parent.as_fd(), name.as_str(), mode)
+                                .map_err(self.io(&shown, "make the directory"))?;
+                        }
+                    }
+                    // The exact mode, whatever the umask.
+                    nix::sys::stat::fchmodat(
+                        parent.as_fd(),
+                        name.as_str(),
+                        mode,
+                        nix::sys::stat::FchmodatFlags::FollowSymlink,
+                    )
+                    .map_err(self.io(&shown, "set the directory's mode"))?;
+                }
+                EntryType::Regular | EntryType::Continuous => {
+                    let size = entry.size();
+                    if self.stats.bytes + size > self.options.limits.max_bytes {
+                        return Err(UnpackError::Limit {
+                            layer,
+                            entry: shown,
+                            what: "bytes of files",
+                            limit: self.options.limits.max_bytes,
+                        });
+                    }
+                    self.remove(&shown, &parent, &name)?;
+                    let fd = openat(
+                        parent.as_fd(),
+                        name.as_str(),
+                        OFlag::O_CREAT
+                            | OFlag::O_EXCL
+                            | OFlag::O_WRONLY
+                            | OFlag::O_NOFOLLOW
+                            | OFlag::O_CLOEXEC,
+                        Mode::from_bits_truncate(0o600),
+                    )
+                    .map_err(self.io(&shown, "create the file"))?;
+                    let mut file = File::from(fd);
+                    let written =
+                        io::copy(&mut (&mut entry).take(size), &mut file).map_err(|source| {
+                            UnpackError::Io {
+                                layer,
+                                entry: shown.clone(),
+                                action: "write the file",
+                                source,
+                            }
+                        })?;
+                    self.stats.bytes += written;
+                    fchmod(file.as_fd(), mode).map_err(self.io(&shown, "set the file's mode"))?;
+                }
+                EntryType::Symlink => {
+                    let target = entry
+                        .link_name_bytes()
+                        .map(|t| t.into_owned())
+                        .ok_or_else(|| self.refuse(&shown, "a symlink without a target"))?;
+                    self.remove(&shown, &parent, &name)?;
+                    symlinkat(OsStr::from_bytes(&target), parent.as_fd(), name.as_str())
+                        .map_err(self.io(&shown, "make the symlink"))?;
+                }
+                EntryType::Link => {
+                    let raw_target = entry
+                        .link_name_bytes()
+                        .map(|t| t.into_owned())
+                        .ok_or_else(|| self.refuse(&shown, "a hard link without a target"))?;
+                    let target = match split_path(&raw_target) {
+                        Ok(Some((d, n))) if d.is_empty() => n,
+                        Ok(Some((d, n))) => format!("{d}/{n}"),
+                        Ok(None) => return Err(self.refuse(&shown, "a hard link to the root")),
+                        Err(reason) => {
+                            return Err(self.refuse(&shown, format!("its link target: {reason}")));
+                        }
+                    };
+                    let how = OpenHow::new()
+                        .flags(OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
+                        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+                    let source = openat2(self.root.as_fd(), target.as_str(), how).map_err(
+                        |err| match err {
+                            Errno::ENOENT => self.refuse(
+                                &shown,
+                                format!("it links to `{target}`, which the root does not have"),
+                            ),
+                            other => self.io(&shown, "open the link's target")(other),
+                        },
+                    )?;
+                    let stat = nix::sys::stat::fstat(source.as_fd())
+                        .map_err(self.io(&shown, "inspect the link's target"))?;
+                    if SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits())
+                        != SFlag::S_IFREG
+                    {
+                        return Err(self.refuse(
+                            &shown,
+                            format!("it links to `{target}`, which is not a regular file"),
+                        ));
+                    }
+                    self.remove(&shown, &parent, &name)?;
+                    // Link the very inode we opened (no second lookup).
+                    let by_fd = format!("/proc/self/fd/{}", source.as_raw_fd());
+                    linkat(
+                        nix::fcntl::AT_FDCWD,
+                        by_fd.as_str(),
+                        parent.as_fd(),
+                        name.as_str(),
+                        AtFlags::AT_SYMLINK_FOLLOW,
+                    )
+                    .map_err(self.io(&shown, "make the hard link"))?;
+                }
+                EntryType::Char | EntryType::Block => {
+                    if !self.options.rootless {
+                        return Err(self.refuse(&shown, "it is a device node: images may not carry them (the runtime makes /dev)"));
+                    }
+                    // Rootless: no device can be made; an empty file keeps
+                    // the path, as rootless runtimes do.
+                    self.remove(&shown, &parent, &name)?;
+                    let fd = openat(
+                        parent.as_fd(),
+                        name.as_str(),
+                        OFlag::O_CREAT
+                            | OFlag::O_EXCL
+                            | OFlag::O_WRONLY
+                            | OFlag::O_NOFOLLOW
+                            | OFlag::O_CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .map_err(self.io(&shown, "replace the device node"))?;
+                    drop(fd);
+                }
+                EntryType::Fifo => {
+                    self.remove(&shown, &parent, &name)?;
+                    mknodat(parent.as_fd(), name.as_str(), SFlag::S_IFIFO, mode, 0)
+                        .map_err(self.io(&shown, "make the fifo"))?;
+                }
+                // Extended headers are read by the tar crate itself.
+                EntryType::XGlobalHeader
+                | EntryType::XHeader
+                | EntryType::GNULongName
+                | EntryType::GNULongLink => continue,
+                other => {
+                    return Err(self.refuse(
+                        &shown,
+                        format!("its type ({other:?}) has no place in a layer"),
+                    ));
+                }
+            }
+            if !self.options.rootless {
+                let (uid, gid) = owner;
+                fchownat(
+                    parent.as_fd(),
+                    name.as_str(),
+                    Some(Uid::from_raw(uid as u32)),
+                    Some(Gid::from_raw(gid as u32)),
+                    AtFlags::AT_SYMLINK_NOFOLLOW,
+                )
+                .map_err(self.io(&shown, "set the owner"))?;
+                // chown clears set-id bits: put the mode back.
+                if matches!(
+                    kind,
+                    EntryType::Regular | EntryType::Continuous | EntryType::Directory
+                ) && mode.bits() & 0o6000 != 0
+                {
+                    nix::sys::stat::fchmodat(
+                        parent.as_fd(),
+                        name.as_str(),
+                        mode,
+                        nix::sys::stat::FchmodatFlags::FollowSymlink,
+                    )
+                    .map_err(self.io(&shown, "set the mode"))?;
+                }
+            }
+            let time = TimeSpec::new(mtime as i64, 0);
+            utimensat(
+                parent.as_fd(),
+                name.as_str(),
+                &time,
+                &time,
+                UtimensatFlags::NoFollowSymlink,
+            )
+            .map_err(self.io(&shown, "set the time"))?;
+            self.made.insert(path);
+        }
+        Ok(())
+    }
+}
+
+/// Unpacks an image's layers, bottom first, into `dest`, which must not
+/// exist yet. On success `dest` holds the root file system; on any error
+/// nothing is left at `dest` or beside it.
+pub fn unpack_image(
+    layers: Vec<Box<dyn Read + '_>>,
+    dest: &Path,
+    options: Options,
+) -> Result<Stats, UnpackError> {
+    let destination = |source| UnpackError::Destination {
+        path: dest.to_path_buf(),
+        source,
+    };
+    if dest.exists() {
+        return Err(destination(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "it already exists: unpack into a new directory",
+        )));
+    }
+    let parent = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = dest.file_name().ok_or_else(|| {
+        destination(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it has no name",
+        ))
+    })?;
+    let scratch = parent.join(format!(
+        ".{}.partial-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    if scratch.exists() {
+        std::fs::remove_dir_all(&scratch).map_err(destination)?;
+    }
+    std::fs::create_dir(&scratch).map_err(destination)?;
+    let result = (|| {
+        let root = openat(
+            nix::fcntl::AT_FDCWD,
+            scratch.as_path(),
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| destination(io_err(e)))?;
+        let mut unpacker = Unpacker {
+            root,
+            options,
+            stats: Stats::default(),
+            layer: 0,
+            made: HashSet::new(),
+        };
+        for (index, layer) in layers.into_iter().enumerate() {
+            unpacker.layer = index + 1;
+            unpacker.made.clear();
+            unpacker.apply_layer(layer)?;
+        }
+        Ok(unpacker.stats)
+    })();
+    match result {
+        Ok(stats) => {
+            std::fs::rename(&scratch, dest).map_err(destination)?;
+            Ok(stats)
+        }
+        Err(err) => {
+            // std's remove_dir_all does not follow symlinks out of the tree.
+            let _ = std::fs::remove_dir_all(&scratch);
+            Err(err)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
