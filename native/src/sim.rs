@@ -44,6 +44,10 @@ impl Pace for WallClock {
     fn interrupted(&mut self) -> bool {
         self.interrupted.swap(false, Ordering::SeqCst)
     }
+
+    fn real_time(&self) -> bool {
+        true
+    }
 }
 
 /// No waiting: a script runs as fast as the simulation can go, and gives

@@ -86,6 +86,11 @@ impl ContainerSpec {
                 return Err(SpecError::Hostname(hostname.clone()));
             }
         }
+        if let Some(bytes) = self.limits.memory_max
+            && bytes < MIN_MEMORY_BYTES
+        {
+            return Err(SpecError::Memory(bytes));
+        }
         for pair in &self.env {
             if !pair.contains('=') || pair.starts_with('=') {
                 return Err(SpecError::Env(pair.clone()));
@@ -94,6 +99,9 @@ impl ContainerSpec {
         Ok(())
     }
 }
+
+/// The smallest memory limit a container may have (Docker's minimum).
+pub const MIN_MEMORY_BYTES: u64 = 6 << 20;
 
 /// Container names follow Docker's rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
 pub fn validate_name(name: &str) -> Result<(), SpecError> {
@@ -118,6 +126,10 @@ pub enum SpecError {
     Image,
     #[error("`{0}` is not a valid hostname: use up to 64 letters, digits, `-` and `.`")]
     Hostname(String),
+    #[error(
+        "a memory limit of {0} bytes is below the smallest, 6 MiB: a container's own processes need that much"
+    )]
+    Memory(u64),
     #[error("`{0}` is not an environment variable: write KEY=value")]
     Env(String),
     #[error(

@@ -212,7 +212,9 @@ pub enum EngineError {
     NotRunning(String),
     #[error("container `{0}` is already running")]
     AlreadyRunning(String),
-    #[error("container `{0}` is running: stop it first, or remove it with force")]
+    #[error(
+        "container `{0}` is running: stop it first (`anchorage stop`), or remove it anyway with `anchorage rm -f`"
+    )]
     StillRunning(String),
     #[error("{0}")]
     InvalidSpec(String),
@@ -249,4 +251,12 @@ pub trait Engine {
 
     /// What a container's processes wrote to the console, oldest first.
     fn logs(&self, container: &str) -> Result<Vec<LogLine>, EngineError>;
+
+    /// How long nothing will happen, when the engine can know: the
+    /// simulation knows its timers, so a waiting session may jump ahead.
+    /// `None` (a real host: anything may happen at any time) means wait in
+    /// small steps.
+    fn quiet_for_ms(&self) -> Option<u64> {
+        None
+    }
 }

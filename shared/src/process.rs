@@ -273,6 +273,8 @@ pub enum RedirectTarget {
     File { path: Word, append: bool },
     /// `2>&1`: wherever standard output goes.
     Stdout,
+    /// `>&2`: wherever standard error goes.
+    Stderr,
 }
 
 /// `>`, `>>`, `2>`, `2>>` or `2>&1`.
@@ -415,12 +417,19 @@ impl Parser {
         if append {
             self.at += 1;
         }
-        if !append && self.peek() == Some('&') && self.peek_at(1) == Some('1') && fd == 2 {
+        // `2>&1` and `>&2` (or `1>&2`): duplicate the other stream.
+        if !append && self.peek() == Some('&') {
+            let target = match (self.peek_at(1), fd) {
+                (Some('1'), 2) => RedirectTarget::Stdout,
+                (Some('2'), 1) => RedirectTarget::Stderr,
+                _ => {
+                    return Err(
+                        "syntax error: use 2>&1 or >&2 to send one stream to the other".into(),
+                    );
+                }
+            };
             self.at += 2;
-            return Ok(Some(Redirect {
-                fd,
-                target: RedirectTarget::Stdout,
-            }));
+            return Ok(Some(Redirect { fd, target }));
         }
         self.skip_blanks();
         match self.peek() {
@@ -630,6 +639,8 @@ mod tests {
             ]
         );
         assert_eq!(jobs[1].redirects.len(), 2);
+        let jobs = parse_script("echo oops >&2").unwrap();
+        assert_eq!(jobs[0].redirects[0].target, RedirectTarget::Stderr);
         assert!(parse_script("echo >").is_err());
         assert!(parse_script("> /x").is_err());
     }

@@ -77,9 +77,11 @@ fn quoted_command(argv: &[String]) -> String {
 /// `anchorage ps`.
 pub fn ps(snapshot: &HostSnapshot, all: bool, quiet: bool) -> String {
     let now = snapshot.clock_ms;
+    // Newest first, as `docker ps` lists them.
     let shown = snapshot
         .containers
         .iter()
+        .rev()
         .filter(|c| all || c.state == ContainerState::Running);
     if quiet {
         return shown.map(|c| format!("{}\n", c.short_id())).collect();

@@ -53,6 +53,12 @@ pub enum Verb {
         /// Run it in the background and print nothing
         #[arg(short, long)]
         detach: bool,
+        /// Not available: give the command to run instead
+        #[arg(short = 'i', long, hide = true)]
+        interactive: bool,
+        /// Not available: give the command to run instead
+        #[arg(short = 't', long, hide = true)]
+        tty: bool,
         container: String,
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
@@ -103,11 +109,11 @@ pub enum Verb {
 /// Cgroup limits, as `run` and `update` take them.
 #[derive(Clone, Debug, Default, Args)]
 pub struct LimitArgs {
-    /// memory.max, such as 64m or 1g
-    #[arg(short, long, value_parser = parse_size)]
-    pub memory: Option<u64>,
-    /// pids.max: how many processes it may have (`max` for no limit)
-    #[arg(long, value_parser = parse_pids)]
+    /// memory.max, such as 64m or 1g (0 for no limit)
+    #[arg(short, long, value_parser = parse_memory)]
+    pub memory: Option<MemoryMax>,
+    /// pids.max: how many processes it may have (`max` or -1 for no limit)
+    #[arg(long, value_parser = parse_pids, allow_hyphen_values = true)]
     pub pids_limit: Option<PidsMax>,
     /// cpu.max as a number of CPUs, such as 0.5
     #[arg(long, value_parser = parse_cpus)]
@@ -121,11 +127,29 @@ impl LimitArgs {
     /// These limits applied over `base`.
     pub fn apply_to(&self, base: CgroupLimits) -> CgroupLimits {
         CgroupLimits {
-            memory_max: self.memory.or(base.memory_max),
+            memory_max: self.memory.map_or(base.memory_max, |m| m.0),
             pids_max: self.pids_limit.map_or(base.pids_max, |p| p.0),
             cpu_max: self.cpus.unwrap_or(base.cpu_max),
             cpu_weight: self.cpu_weight.unwrap_or(base.cpu_weight),
         }
+    }
+}
+
+/// A `memory.max` value: bytes, or `None` for no limit (`0`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryMax(pub Option<u64>);
+
+fn parse_memory(text: &str) -> Result<MemoryMax, String> {
+    // Docker's spelling of "no limit".
+    if text.trim() == "0" {
+        return Ok(MemoryMax(None));
+    }
+    match parse_size(text).map_err(|err| err.to_string())? {
+        0 => Ok(MemoryMax(None)),
+        bytes if bytes < crate::container::MIN_MEMORY_BYTES => Err(format!(
+            "`{text}` is below the smallest memory limit, 6m: a container's own processes need that much"
+        )),
+        bytes => Ok(MemoryMax(Some(bytes))),
     }
 }
 
@@ -169,6 +193,12 @@ pub struct RunArgs {
     /// Run in the background and print the container's ID
     #[arg(short, long)]
     pub detach: bool,
+    /// Not available: run with -d, then `anchorage exec` into it
+    #[arg(short = 'i', long, hide = true)]
+    pub interactive: bool,
+    /// Not available: run with -d, then `anchorage exec` into it
+    #[arg(short = 't', long, hide = true)]
+    pub tty: bool,
     /// The image, such as workshop
     pub image: String,
     /// The command, instead of the image's default
@@ -228,6 +258,12 @@ pub trait Pace {
     fn interrupted(&mut self) -> bool {
         false
     }
+
+    /// Whether pauses take real time. If not, a session jumps over the
+    /// time in which the engine says nothing will happen.
+    fn real_time(&self) -> bool {
+        false
+    }
 }
 
 /// The status a shell reports for a wait cut short by Ctrl-C.
@@ -264,6 +300,16 @@ impl<E: Engine> Session<E> {
     /// Sends every event to `observer` from now on.
     pub fn observe(&mut self, observer: impl FnMut(&Event) + 'static) {
         self.observer = Box::new(observer);
+    }
+
+    /// Lets time pass until something may have happened: one step, or
+    /// (when time is not real) as far as the engine stays quiet.
+    fn wait_step(&mut self) -> Vec<Event> {
+        let ms = match self.engine.quiet_for_ms() {
+            Some(quiet) if !self.pace.real_time() => quiet.max(WAIT_STEP_MS),
+            _ => WAIT_STEP_MS,
+        };
+        self.wait(ms)
     }
 
     /// Lets `ms` pass and returns what happened.
@@ -314,6 +360,12 @@ impl<E: Engine> Session<E> {
     fn try_execute(&mut self, verb: Verb, out: &mut dyn Output) -> Result<i32, (EngineError, i32)> {
         let fail = |status| move |err| (err, status);
         match verb {
+            Verb::Run(args) | Verb::Create(args) if args.interactive || args.tty => Err((
+                EngineError::InvalidSpec(
+                    "-i and -t (an interactive terminal) are not available here: run it with -d, then use `anchorage exec NAME COMMAND`".into(),
+                ),
+                125,
+            )),
             Verb::Run(args) => {
                 let events = self
                     .apply(Command::Run { spec: args.spec() })
@@ -382,9 +434,18 @@ impl<E: Engine> Session<E> {
                 force,
             }),
             Verb::Exec {
+                interactive, tty, ..
+            } if interactive || tty => Err((
+                EngineError::InvalidSpec(
+                    "-i and -t (an interactive terminal) are not available here: give the command to run, as in `anchorage exec NAME ps`".into(),
+                ),
+                126,
+            )),
+            Verb::Exec {
                 detach,
                 container,
                 command,
+                ..
             } => {
                 let events = self
                     .apply(Command::Exec {
@@ -498,7 +559,7 @@ impl<E: Engine> Session<E> {
             if self.pace.interrupted() {
                 return false;
             }
-            self.wait(WAIT_STEP_MS);
+            self.wait_step();
         }
         true
     }
@@ -543,7 +604,7 @@ impl<E: Engine> Session<E> {
                 );
                 return INTERRUPTED;
             }
-            pending = self.wait(WAIT_STEP_MS);
+            pending = self.wait_step();
         }
     }
 
@@ -582,7 +643,7 @@ impl<E: Engine> Session<E> {
             if self.pace.interrupted() {
                 return INTERRUPTED;
             }
-            pending = self.wait(WAIT_STEP_MS);
+            pending = self.wait_step();
         }
     }
 }

@@ -22,10 +22,11 @@ pub enum LineResult {
 
 const HELP: &str = "\
 This is a shell on a simulated Linux host. It runs:
-  anchorage VERB ...   container verbs: run, ps, exec, logs, top, inspect, images,
-                       kill, stop, rm, update (`anchorage --help` for each)
+  anchorage VERB ...   container verbs: run, create, start, ps, exec, logs, top,
+                       inspect, images, kill, stop, rm, update
+                       (`anchorage --help`, `anchorage VERB --help`)
   any workshop command as root on the host: ps, ls, cat, hostname, id, uname, ip,
-                       mount, kill, sleep, echo, ...
+                       mount, kill, sleep, echo, nsenter, unshare, ...
   cd DIR, exit [N], help
 Separate commands with `;`. `#` starts a comment.
 ";
@@ -70,6 +71,9 @@ impl SimTerminal {
             }
         };
         for job in jobs {
+            // Reading the line and starting it takes a moment, in which
+            // what runs in the background carries on.
+            self.session.elapse(crate::sim::QUANTUM_MS);
             if job.background || !job.redirects.is_empty() {
                 out.write(
                     Stream::Stderr,
@@ -80,8 +84,10 @@ impl SimTerminal {
             }
             let status = self.status;
             let env = self.session.engine.host_env();
+            let shell = self.session.engine.host_shell();
             let argv = job.argv(&|name| match name {
                 "?" => Some(status.to_string()),
+                "$" => Some(shell.to_string()),
                 other => env
                     .iter()
                     .find_map(|pair| pair.strip_prefix(other)?.strip_prefix('='))
@@ -133,8 +139,6 @@ impl SimTerminal {
 
     /// Runs a command as a root process on the host and waits for it.
     fn host_command(&mut self, argv: Vec<String>, out: &mut dyn Output) -> i32 {
-        // The shell reads the line and forks a moment later.
-        self.session.elapse(crate::sim::QUANTUM_MS);
         match self.session.engine.host_exec(argv) {
             Ok((pid, events)) => {
                 self.session.record(&events);

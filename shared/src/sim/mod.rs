@@ -204,8 +204,8 @@ impl SimEngine {
                 ns: host_ns.clone(),
                 cgroup: "/init.scope".into(),
                 container: None,
-                stdout: Sink::Console,
-                stderr: Sink::Console,
+                stdout: Sink::Console(Stream::Stdout),
+                stderr: Sink::Console(Stream::Stderr),
             },
             Program::HostInit,
         );
@@ -223,8 +223,8 @@ impl SimEngine {
                 ns: host_ns,
                 cgroup: "/system.slice/anchorage.service".into(),
                 container: None,
-                stdout: Sink::Console,
-                stderr: Sink::Console,
+                stdout: Sink::Console(Stream::Stdout),
+                stderr: Sink::Console(Stream::Stderr),
             },
             Program::Engine,
         );
@@ -434,7 +434,7 @@ impl SimEngine {
             Stream::Stderr => p.stderr.clone(),
         };
         match sink {
-            Sink::Terminal => {
+            Sink::Terminal(stream) => {
                 let container = p.container.clone();
                 events.push(Event::Output {
                     container,
@@ -443,7 +443,7 @@ impl SimEngine {
                     text,
                 });
             }
-            Sink::Console => {
+            Sink::Console(stream) => {
                 let container = p.container.clone();
                 if let Some(c) = container
                     .as_deref()
@@ -827,6 +827,52 @@ impl SimEngine {
         })
     }
 
+    /// When the next thing happens, if no process wants the CPU and no
+    /// zombie waits for a reaping parent: the earliest timer (a `sleep`
+    /// ending, a hog's hold ending, a stop's SIGKILL), or `u64::MAX`.
+    fn idle_until(&self) -> Option<u64> {
+        let mut next = u64::MAX;
+        for p in self.processes.values() {
+            if p.state == ProcessState::Zombie {
+                // A parent that reaps may do so at its next step.
+                if self.processes.get(&p.ppid).is_some_and(|parent| {
+                    matches!(
+                        parent.program,
+                        Program::Shell { .. } | Program::HostInit | Program::Engine
+                    )
+                }) {
+                    return None;
+                }
+                continue;
+            }
+            match &p.program {
+                Program::Sleep { until_ms } => next = next.min(until_ms.unwrap_or(u64::MAX)),
+                Program::MemHog {
+                    target,
+                    touched,
+                    hold_until,
+                    ..
+                } if touched >= target => next = next.min(hold_until.unwrap_or(u64::MAX)),
+                Program::HostInit | Program::Engine | Program::HostShell => {}
+                // A shell with a running child waits for it.
+                Program::Shell {
+                    waiting_for: Some(child),
+                    ..
+                } if self
+                    .processes
+                    .get(child)
+                    .is_some_and(|c| c.state != ProcessState::Zombie) => {}
+                _ => return None,
+            }
+        }
+        for c in &self.containers {
+            if let Some(at) = c.kill_at_ms {
+                next = next.min(at);
+            }
+        }
+        Some(next)
+    }
+
     /// What a child of `parent` inherits: namespaces, cgroup, environment,
     /// working directory and output.
     fn child_spawn(&self, parent: Pid, argv: Vec<String>) -> Spawn {
@@ -880,6 +926,13 @@ impl SimEngine {
             }
             None => self.generate_name(),
         };
+        if let Some(cpus) = spec.limits.cpu_max.cpus()
+            && cpus > HOST_CPUS as f64
+        {
+            return Err(EngineError::InvalidSpec(format!(
+                "--cpus {cpus}: the host has {HOST_CPUS} CPUs; give from 0.01 to {HOST_CPUS}"
+            )));
+        }
         let command = image.config.command_line(&spec.command);
         if command.is_empty() {
             return Err(EngineError::InvalidSpec(format!(
@@ -1082,6 +1135,18 @@ impl SimEngine {
                 },
             );
         }
+        for (name, fd) in [("stdin", 0), ("stdout", 1), ("stderr", 2)] {
+            dev.insert(
+                name,
+                Node {
+                    kind: tarball::NodeKind::Symlink(format!("/proc/self/fd/{fd}")),
+                    mode: 0o777,
+                    uid: 0,
+                    gid: 0,
+                    mtime: self.now_epoch(),
+                },
+            );
+        }
         dev.insert("shm", Node::dir(0o1777, self.now_epoch()));
         dev.insert("pts", Node::dir(0o755, self.now_epoch()));
         let now = self.now_epoch();
@@ -1226,8 +1291,8 @@ impl SimEngine {
             ns: c.ns.clone(),
             cgroup: c.info.cgroup.clone(),
             container: Some(c.info.id.clone()),
-            stdout: Sink::Console,
-            stderr: Sink::Console,
+            stdout: Sink::Console(Stream::Stdout),
+            stderr: Sink::Console(Stream::Stderr),
         };
         let (ns, id, cgroup) = (c.ns.clone(), c.info.id.clone(), c.info.cgroup.clone());
         let mut events = Vec::new();
@@ -1324,6 +1389,11 @@ impl SimEngine {
         status
     }
 
+    /// The terminal's login shell on the host (its `$$`).
+    pub fn host_shell(&mut self) -> Pid {
+        self.login_shell_pid()
+    }
+
     /// The terminal's working directory on the host.
     pub fn host_cwd(&self) -> String {
         self.login_shell
@@ -1372,8 +1442,8 @@ impl SimEngine {
                 ns: self.namespaces.host.clone(),
                 cgroup: USER_CGROUP.into(),
                 container: None,
-                stdout: Sink::Terminal,
-                stderr: Sink::Terminal,
+                stdout: Sink::Terminal(Stream::Stdout),
+                stderr: Sink::Terminal(Stream::Stderr),
             },
             Program::HostShell,
         );
@@ -1484,8 +1554,8 @@ impl Engine for SimEngine {
                     ns: c.ns.clone(),
                     cgroup: c.info.cgroup.clone(),
                     container: Some(c.info.id.clone()),
-                    stdout: Sink::Terminal,
-                    stderr: Sink::Terminal,
+                    stdout: Sink::Terminal(Stream::Stdout),
+                    stderr: Sink::Terminal(Stream::Stderr),
                 };
                 let cgroup = c.info.cgroup.clone();
                 let mut events = Vec::new();
@@ -1516,6 +1586,16 @@ impl Engine for SimEngine {
         let mut events = Vec::new();
         let target = self.clock_ms.saturating_add(elapsed_ms);
         while self.clock_ms < target {
+            // Nothing to run and nothing due: skip the quanta in which
+            // nothing would happen (a `sleep 1000` costs no more than
+            // `sleep 1`). The clock stays on quantum boundaries.
+            if let Some(idle_until) = self.idle_until() {
+                let skip_to = idle_until.min(target);
+                let aligned = skip_to - skip_to % QUANTUM_MS;
+                if aligned > self.clock_ms + QUANTUM_MS {
+                    self.clock_ms = aligned - QUANTUM_MS;
+                }
+            }
             let start = self.clock_ms;
             self.clock_ms = (self.clock_ms + QUANTUM_MS).min(target);
             self.step(start, &mut events);
@@ -1576,6 +1656,11 @@ impl Engine for SimEngine {
             containers,
             images: cache.images.clone(),
         }
+    }
+
+    fn quiet_for_ms(&self) -> Option<u64> {
+        self.idle_until()
+            .map(|until| until.saturating_sub(self.clock_ms))
     }
 
     fn logs(&self, container: &str) -> Result<Vec<LogLine>, EngineError> {

@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 
+use crate::engine::Stream;
 use crate::process::{ExitStatus, Job, Pid, ProcessState};
 
 use super::namespace::NsSet;
@@ -25,12 +26,13 @@ pub(crate) const MEMHOG_BYTES_PER_QUANTUM: u64 = 4 << 20;
 /// Where a process's standard output or error goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Sink {
-    /// The container's console: its log. The init and its descendants
-    /// write here.
-    Console,
+    /// The container's console, one of its two streams: its log. The init
+    /// and its descendants write here.
+    Console(Stream),
     /// The terminal of whoever started it (`anchorage exec`, a command on
-    /// the host's terminal): shown there, not logged.
-    Terminal,
+    /// the host's terminal), one of its two streams: shown there, not
+    /// logged.
+    Terminal(Stream),
     /// A file, by absolute path in the process's mount namespace: the shell
     /// opened it for `>` or `>>`, so writes append.
     File(String),

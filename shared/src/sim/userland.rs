@@ -122,6 +122,13 @@ fn human(bytes: u64) -> String {
     format!("{value:.0}P")
 }
 
+/// A redirection once its file name is expanded.
+enum Redirection {
+    File(String, bool),
+    Stdout,
+    Stderr,
+}
+
 /// Output a command collects before it is written out.
 #[derive(Default)]
 struct Io {
@@ -320,9 +327,10 @@ impl SimEngine {
                 for redirect in &job.redirects {
                     let target = match &redirect.target {
                         RedirectTarget::File { path, append } => {
-                            Some((path.expand(&lookup), *append))
+                            Redirection::File(path.expand(&lookup), *append)
                         }
-                        RedirectTarget::Stdout => None,
+                        RedirectTarget::Stdout => Redirection::Stdout,
+                        RedirectTarget::Stderr => Redirection::Stderr,
                     };
                     redirects.push((redirect.fd, target));
                 }
@@ -337,16 +345,22 @@ impl SimEngine {
             let mut failed = false;
             for (fd, target) in redirects {
                 let sink = match target {
-                    Some((path, append)) => match self.write_file(pid, &path, b"", append) {
-                        Ok(abs) => Sink::File(abs),
-                        Err(err) => {
-                            let text = format!("sh: can't create {path}: {}\n", err.message());
-                            self.write_out(pid, Stream::Stderr, text, events);
-                            failed = true;
-                            break;
+                    // /dev/stdout and /dev/stderr name the streams themselves.
+                    Redirection::File(path, _) if path == "/dev/stdout" => stdout.clone(),
+                    Redirection::File(path, _) if path == "/dev/stderr" => stderr.clone(),
+                    Redirection::File(path, append) => {
+                        match self.write_file(pid, &path, b"", append) {
+                            Ok(abs) => Sink::File(abs),
+                            Err(err) => {
+                                let text = format!("sh: can't create {path}: {}\n", err.message());
+                                self.write_out(pid, Stream::Stderr, text, events);
+                                failed = true;
+                                break;
+                            }
                         }
-                    },
-                    None => stdout.clone(),
+                    }
+                    Redirection::Stdout => stdout.clone(),
+                    Redirection::Stderr => stderr.clone(),
                 };
                 if fd == 1 {
                     stdout = sink;
@@ -923,7 +937,7 @@ impl SimEngine {
             let found = target.parse::<Pid>().ok().and_then(|inner| {
                 self.processes
                     .values()
-                    .find(|p| p.pid_in(view_ns) == Some(inner) && p.state != ProcessState::Zombie)
+                    .find(|p| p.pid_in(view_ns) == Some(inner))
                     .map(|p| p.pid)
             });
             let protected = found.is_some_and(|p| {
