@@ -214,6 +214,46 @@ impl Unpacker {
         Ok(parent)
     }
 
+    /// The names in a directory (`.` and `..` left out).
+    fn names_in(&self, entry: &str, dir: &OwnedFd) -> Result<Vec<String>, UnpackError> {
+        let fd = openat(
+            dir.as_fd(),
+            ".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(self.io(entry, "open a directory"))?;
+        let mut listing = Dir::from_fd(fd).map_err(self.io(entry, "list a directory"))?;
+        Ok(listing
+            .iter()
+            .filter_map(Result::ok)
+            .map(|e| {
+                OsStr::from_bytes(e.file_name().to_bytes())
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .filter(|n| n != "." && n != "..")
+            .collect())
+    }
+
+    /// Creates a new regular file in `dir`, never following a link there.
+    fn create_file(
+        &self,
+        entry: &str,
+        dir: &OwnedFd,
+        name: &str,
+        mode: Mode,
+    ) -> Result<File, UnpackError> {
+        openat(
+            dir.as_fd(),
+            name,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            mode,
+        )
+        .map(File::from)
+        .map_err(self.io(entry, "create the file"))
+    }
+
     /// Removes `name` from `dir` whatever it is, a directory with all it
     /// holds included. Missing is fine.
     fn remove(&self, entry: &str, dir: &OwnedFd, name: &str) -> Result<(), UnpackError> {
@@ -230,26 +270,7 @@ impl Unpacker {
                 Mode::empty(),
             )
             .map_err(self.io(entry, "open a directory to remove"))?;
-            let children: Vec<String> = {
-                let mut listing = Dir::from_fd(fd.try_clone().map_err(|e| UnpackError::Io {
-                    layer: self.layer,
-                    entry: entry.to_string(),
-                    action: "open a directory to remove",
-                    source: e,
-                })?)
-                .map_err(self.io(entry, "list a directory to remove"))?;
-                listing
-                    .iter()
-                    .filter_map(Result::ok)
-                    .map(|e| {
-                        OsStr::from_bytes(e.file_name().to_bytes())
-                            .to_string_lossy()
-                            .into_owned()
-                    })
-                    .filter(|n| n != "." && n != "..")
-                    .collect()
-            };
-            for child in children {
+            for child in self.names_in(entry, &fd)? {
                 self.remove(entry, &fd, &child)?;
             }
             unlinkat(dir.as_fd(), name, UnlinkatFlags::RemoveDir)
@@ -295,24 +316,9 @@ impl Unpacker {
             // Whiteouts: deletions from the layers below.
             if name == ".wh..wh..opq" {
                 let parent = self.open_dir(&shown, &dir)?;
-                let listing_fd = openat(
-                    parent.as_fd(),
-                    ".",
-                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(self.io(&shown, "open an opaque directory"))?;
-                let mut listing = Dir::from_fd(listing_fd)
-                    .map_err(self.io(&shown, "list an opaque directory"))?;
-                let below: Vec<String> = listing
-                    .iter()
-                    .filter_map(Result::ok)
-                    .map(|e| {
-                        OsStr::from_bytes(e.file_name().to_bytes())
-                            .to_string_lossy()
-                            .into_owned()
-                    })
-                    .filter(|n| n != "." && n != "..")
+                let below: Vec<String> = self
+                    .names_in(&shown, &parent)?
+                    .into_iter()
                     .filter(|n| {
                         let child = if dir.is_empty() {
                             n.clone()
@@ -387,18 +393,8 @@ impl Unpacker {
                         });
                     }
                     self.remove(&shown, &parent, &name)?;
-                    let fd = openat(
-                        parent.as_fd(),
-                        name.as_str(),
-                        OFlag::O_CREAT
-                            | OFlag::O_EXCL
-                            | OFlag::O_WRONLY
-                            | OFlag::O_NOFOLLOW
-                            | OFlag::O_CLOEXEC,
-                        Mode::from_bits_truncate(0o600),
-                    )
-                    .map_err(self.io(&shown, "create the file"))?;
-                    let mut file = File::from(fd);
+                    let mut file =
+                        self.create_file(&shown, &parent, &name, Mode::from_bits_truncate(0o600))?;
                     let written =
                         io::copy(&mut (&mut entry).take(size), &mut file).map_err(|source| {
                             UnpackError::Io {
@@ -474,18 +470,7 @@ impl Unpacker {
                     // Rootless: no device can be made; an empty file keeps
                     // the path, as rootless runtimes do.
                     self.remove(&shown, &parent, &name)?;
-                    let fd = openat(
-                        parent.as_fd(),
-                        name.as_str(),
-                        OFlag::O_CREAT
-                            | OFlag::O_EXCL
-                            | OFlag::O_WRONLY
-                            | OFlag::O_NOFOLLOW
-                            | OFlag::O_CLOEXEC,
-                        Mode::empty(),
-                    )
-                    .map_err(self.io(&shown, "replace the device node"))?;
-                    drop(fd);
+                    self.create_file(&shown, &parent, &name, Mode::empty())?;
                 }
                 EntryType::Fifo => {
                     self.remove(&shown, &parent, &name)?;

@@ -433,21 +433,14 @@ impl SimEngine {
             Stream::Stdout => p.stdout.clone(),
             Stream::Stderr => p.stderr.clone(),
         };
+        let container = p.container.clone();
         match sink {
-            Sink::Terminal(stream) => {
-                let container = p.container.clone();
-                events.push(Event::Output {
-                    container,
-                    pid,
-                    stream,
-                    text,
-                });
-            }
-            Sink::Console(stream) => {
-                let container = p.container.clone();
-                if let Some(c) = container
-                    .as_deref()
-                    .and_then(|id| self.containers.iter_mut().find(|c| c.info.id == id))
+            Sink::Terminal(stream) | Sink::Console(stream) => {
+                // The container's console is also its log.
+                if matches!(sink, Sink::Console(_))
+                    && let Some(c) = container
+                        .as_deref()
+                        .and_then(|id| self.containers.iter_mut().find(|c| c.info.id == id))
                 {
                     if c.logs.len() == LOG_LINES {
                         c.logs.pop_front();
