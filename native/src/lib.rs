@@ -5,6 +5,8 @@
 
 pub mod assets;
 pub mod cgroup;
+pub mod images;
+pub mod namespace;
 pub mod server;
 pub mod sim;
 pub mod site;

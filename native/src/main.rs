@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use anchorage::server::{ServeOptions, Server};
-use anchorage::{assets, site};
+use anchorage::{assets, images, site};
 use anchorage_shared::Engine;
 use anchorage_shared::sim::SimEngine;
 
@@ -67,6 +67,53 @@ enum Commands {
         #[arg(long, default_value = "workshop-host")]
         hostname: String,
     },
+    /// Manage the images real containers start from: import them from
+    /// files, list, inspect and remove them.
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
+        /// Where images are kept [default: /var/lib/anchorage as root,
+        /// else $XDG_DATA_HOME/anchorage, i.e. ~/.local/share/anchorage]
+        #[arg(long, env = "ANCHORAGE_DATA_DIR", value_name = "DIR", global = true)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImageCommand {
+    /// Import images from FILE: a root file system tarball (.tar, .tar.gz,
+    /// .tar.zst), a `docker save` archive (legacy or OCI), or an OCI image
+    /// layout (a directory, or a tar of one). Every digest the archive
+    /// states is checked; a refused or interrupted import leaves nothing.
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The name to give it, such as `myapp:1.2` (a root file system
+        /// tarball is otherwise named after its file).
+        #[arg(long, value_name = "NAME[:TAG]")]
+        name: Option<String>,
+        /// No progress bar.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// List the images, a row per name.
+    #[command(visible_alias = "list")]
+    Ls {
+        /// Only the short IDs.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Remove a name, or a whole image given its ID or its last name.
+    #[command(visible_alias = "remove")]
+    Rm {
+        #[arg(value_name = "IMAGE", required = true)]
+        images: Vec<String>,
+    },
+    /// Show images as JSON: config, layers, digests, where the root is.
+    Inspect {
+        #[arg(value_name = "IMAGE", required = true)]
+        images: Vec<String>,
+    },
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -98,6 +145,17 @@ fn main() -> ExitCode {
             Ok(status) => return ExitCode::from(status.clamp(0, 255) as u8),
             Err(err) => Err(err),
         },
+        Commands::Image { command, data_dir } => {
+            let data_dir = data_dir.unwrap_or_else(images::default_data_dir);
+            match command {
+                ImageCommand::Import { file, name, quiet } => {
+                    images::import(&data_dir, &file, name.as_deref(), quiet)
+                }
+                ImageCommand::Ls { quiet } => images::list(&data_dir, quiet),
+                ImageCommand::Rm { images: refs } => images::remove(&data_dir, &refs),
+                ImageCommand::Inspect { images: refs } => images::inspect(&data_dir, &refs),
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -21,12 +21,15 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The target the wasm benchmark builds for: WASI, so it runs in node.
 const WASI_TARGET: &str = "wasm32-wasip1";
 const WEB_PROFILE: &str = "wasm-release";
-/// Debian packages the tests use: the browser, its driver, and a static
-/// busybox for real-container tests.
+/// Debian packages the tests use: the browser, its driver, a static
+/// busybox for real-container tests, and umoci and skopeo, which write the
+/// image formats the image store must read.
 const TEST_PACKAGES: &[(&str, &str)] = &[
     ("chromium", "/usr/bin/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
     ("busybox-static", "/bin/busybox"),
+    ("umoci", "/usr/bin/umoci"),
+    ("skopeo", "/usr/bin/skopeo"),
 ];
 
 fn main() -> ExitCode {

@@ -5,6 +5,10 @@
 //! the root by the kernel (`openat2` with `RESOLVE_IN_ROOT`), so `..`,
 //! absolute symlinks and symlinks that earlier layers left all stay inside.
 
+pub mod archive;
+pub mod digest;
+pub mod store;
 pub mod unpack;
 
-pub use unpack::{Limits, Options, Stats, UnpackError, unpack_image};
+pub use store::{ImageStore, StoreError, StoreOptions, StoredImage};
+pub use unpack::{Limits, Options, Report, Stats, UnpackError, unpack_image};

@@ -62,14 +62,38 @@ pub struct Options {
     /// Unpacking without root: ownership is not kept, and device nodes
     /// become empty files.
     pub rootless: bool,
+    /// Added to every owner's uid and gid (when not rootless): the first
+    /// host id of the user namespace the containers will run in, so that
+    /// root in the image is root inside the container and nobody outside.
+    pub owner_offset: u32,
 }
 
-/// What an unpacking did.
+/// What an unpacking did: in all, or in one layer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     pub entries: u64,
+    /// Bytes of file contents written.
     pub bytes: u64,
     pub whiteouts: u64,
+}
+
+impl std::ops::Sub for Stats {
+    type Output = Stats;
+    fn sub(self, earlier: Stats) -> Stats {
+        Stats {
+            entries: self.entries - earlier.entries,
+            bytes: self.bytes - earlier.bytes,
+            whiteouts: self.whiteouts - earlier.whiteouts,
+        }
+    }
+}
+
+/// What unpacking an image did, in all and layer by layer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub total: Stats,
+    /// One per layer, bottom first.
+    pub layers: Vec<Stats>,
 }
 
 /// Why an image could not be unpacked. Each names the layer (from 1) and
@@ -285,6 +309,17 @@ impl Unpacker {
     fn apply_layer(&mut self, reader: impl Read) -> Result<(), UnpackError> {
         let layer = self.layer;
         let mut archive = tar::Archive::new(reader);
+        self.apply_entries(&mut archive)?;
+        // Read on to the end of the stream, past the archive's end blocks:
+        // a reader that checks a digest does so at the end, and its verdict
+        // belongs to this layer.
+        io::copy(&mut archive.into_inner(), &mut io::sink())
+            .map_err(|source| UnpackError::Archive { layer, source })?;
+        Ok(())
+    }
+
+    fn apply_entries(&mut self, archive: &mut tar::Archive<impl Read>) -> Result<(), UnpackError> {
+        let layer = self.layer;
         let entries = archive
             .entries()
             .map_err(|source| UnpackError::Archive { layer, source })?;
@@ -490,12 +525,25 @@ impl Unpacker {
                 }
             }
             if !self.options.rootless {
-                let (uid, gid) = owner;
+                let shift = |id: u64| {
+                    u32::try_from(id)
+                        .ok()
+                        .and_then(|id| id.checked_add(self.options.owner_offset))
+                };
+                let (Some(uid), Some(gid)) = (shift(owner.0), shift(owner.1)) else {
+                    return Err(self.refuse(
+                        &shown,
+                        format!(
+                            "its owner ({}:{}) is beyond the ids a host has",
+                            owner.0, owner.1
+                        ),
+                    ));
+                };
                 fchownat(
                     parent.as_fd(),
                     name.as_str(),
-                    Some(Uid::from_raw(uid as u32)),
-                    Some(Gid::from_raw(gid as u32)),
+                    Some(Uid::from_raw(uid)),
+                    Some(Gid::from_raw(gid)),
                     AtFlags::AT_SYMLINK_NOFOLLOW,
                 )
                 .map_err(self.io(&shown, "set the owner"))?;
@@ -536,7 +584,7 @@ pub fn unpack_image(
     layers: Vec<Box<dyn Read + '_>>,
     dest: &Path,
     options: Options,
-) -> Result<Stats, UnpackError> {
+) -> Result<Report, UnpackError> {
     let destination = |source| UnpackError::Destination {
         path: dest.to_path_buf(),
         source,
@@ -581,17 +629,21 @@ pub fn unpack_image(
             layer: 0,
             made: HashSet::new(),
         };
+        let mut report = Report::default();
         for (index, layer) in layers.into_iter().enumerate() {
             unpacker.layer = index + 1;
             unpacker.made.clear();
+            let before = unpacker.stats;
             unpacker.apply_layer(layer)?;
+            report.layers.push(unpacker.stats - before);
         }
-        Ok(unpacker.stats)
+        report.total = unpacker.stats;
+        Ok(report)
     })();
     match result {
-        Ok(stats) => {
+        Ok(report) => {
             std::fs::rename(&scratch, dest).map_err(destination)?;
-            Ok(stats)
+            Ok(report)
         }
         Err(err) => {
             // std's remove_dir_all does not follow symlinks out of the tree.

@@ -7,6 +7,7 @@ use crate::cgroup::format_size;
 use crate::container::ContainerState;
 use crate::host::HostSnapshot;
 use crate::namespace::{NamespaceDetail, NamespaceKind};
+use crate::tarball::ImageInfo;
 
 /// Columns padded to their widest cell, three spaces apart.
 fn table(rows: &[Vec<String>]) -> String {
@@ -126,13 +127,25 @@ pub fn ps(snapshot: &HostSnapshot, all: bool, quiet: bool) -> String {
 
 /// `anchorage images`.
 pub fn images(snapshot: &HostSnapshot) -> String {
+    image_table(snapshot.images.iter().map(|image| &**image))
+}
+
+/// The images table: a row per name, and `<none>` for an image without
+/// one.
+pub fn image_table<'a>(images: impl IntoIterator<Item = &'a ImageInfo>) -> String {
     let mut rows = vec![
         ["REPOSITORY", "TAG", "IMAGE ID", "LAYERS", "SIZE"]
             .map(String::from)
             .to_vec(),
     ];
-    for image in &snapshot.images {
-        for name in &image.names {
+    for image in images {
+        let unnamed = ["<none>:<none>".to_string()];
+        let names = if image.names.is_empty() {
+            &unnamed[..]
+        } else {
+            &image.names[..]
+        };
+        for name in names {
             let (repository, tag) = name.rsplit_once(':').unwrap_or((name, "latest"));
             rows.push(vec![
                 repository.to_string(),

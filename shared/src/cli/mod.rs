@@ -4,7 +4,7 @@
 //! binary on a real host, `anchorage sim` on the terminal and the browser's
 //! simulated host print the same thing for the same command line.
 
-mod format;
+pub mod format;
 mod terminal;
 
 use clap::{Args, Parser, Subcommand};

@@ -72,6 +72,7 @@ fn options() -> Options {
     Options {
         limits: Limits::default(),
         rootless: !as_root(),
+        owner_offset: 0,
     }
 }
 
@@ -80,7 +81,7 @@ fn unpack(layers: Vec<Vec<u8>>, dest: &Path, options: Options) -> Result<Stats, 
         .into_iter()
         .map(|b| Box::new(Cursor::new(b)) as Box<dyn Read>)
         .collect();
-    unpack_image(readers, dest, options)
+    unpack_image(readers, dest, options).map(|report| report.total)
 }
 
 /// A scratch area: `root` will be unpacked into, `outside` holds a file
@@ -296,6 +297,7 @@ fn tar_bombs_hit_the_limits() {
         Options {
             limits,
             rootless: !as_root(),
+            owner_offset: 0,
         },
     )
     .unwrap_err();
@@ -314,6 +316,7 @@ fn tar_bombs_hit_the_limits() {
         Options {
             limits,
             rootless: !as_root(),
+            owner_offset: 0,
         },
     )
     .unwrap_err();
@@ -353,6 +356,7 @@ fn owners_are_kept_as_root_and_devices_replaced_rootless() {
         Options {
             limits: Limits::default(),
             rootless: true,
+            owner_offset: 0,
         },
     )
     .unwrap();
@@ -375,7 +379,8 @@ fn owners_are_kept_as_root_and_devices_replaced_rootless() {
             .unwrap()
             .append(&header, &b"x"[..])
             .unwrap();
-        unpack(vec![layer.bytes()], &s.root, options()).unwrap();
+        let bytes = layer.bytes();
+        unpack(vec![bytes.clone()], &s.root, options()).unwrap();
         let meta = fs::metadata(s.root.join("owned")).unwrap();
         assert_eq!((meta.uid(), meta.gid()), (1234, 5678));
         assert_eq!(
@@ -383,5 +388,15 @@ fn owners_are_kept_as_root_and_devices_replaced_rootless() {
             0o4755,
             "set-uid survives chown"
         );
+
+        // Shifted into a user namespace's range.
+        let s = scene();
+        let shifted = Options {
+            owner_offset: 100_000,
+            ..options()
+        };
+        unpack(vec![bytes], &s.root, shifted).unwrap();
+        let meta = fs::metadata(s.root.join("owned")).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (101_234, 105_678));
     }
 }

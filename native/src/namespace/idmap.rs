@@ -1,0 +1,175 @@
+//! Which host ids a container's root becomes.
+//!
+//! As root, Anchorage maps each container's ids 0..65536 to one range of
+//! unprivileged host ids, the same for every container (as Docker's
+//! `userns-remap` does), so root inside a container is nobody outside and
+//! the image's files, unpacked shifted into that range, are owned by the
+//! right ids inside. The range is chosen once and kept in the data
+//! directory (`idmap.json`), as images on disk depend on it: the
+//! `anchorage` entry of `/etc/subuid` if there is one, else the first
+//! 65536 ids from 100000 up that no `/etc/subuid` or `/etc/subgid` entry
+//! uses.
+//!
+//! Without root there is no choice: the user's own uid becomes root
+//! inside, and it is the only id mapped.
+
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// How many ids each container maps.
+pub const RANGE_SIZE: u32 = 65536;
+
+/// A range of host ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdRange {
+    /// The host id that root inside becomes.
+    pub first: u32,
+    pub count: u32,
+}
+
+impl IdRange {
+    pub fn overlaps(&self, other: &IdRange) -> bool {
+        let end = |r: &IdRange| u64::from(r.first) + u64::from(r.count);
+        u64::from(self.first) < end(other) && u64::from(other.first) < end(self)
+    }
+}
+
+/// The ranges a `/etc/subuid`-style file gives out, and the one it gives
+/// `user`, if any.
+pub fn parse_subid(text: &str, user: &str) -> (Vec<IdRange>, Option<IdRange>) {
+    let mut all = Vec::new();
+    let mut mine = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut parts = line.split(':');
+        let (Some(name), Some(first), Some(count)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let (Ok(first), Ok(count)) = (first.parse::<u32>(), count.parse::<u32>()) else {
+            continue;
+        };
+        let range = IdRange { first, count };
+        if name == user && mine.is_none() {
+            mine = Some(range);
+        }
+        all.push(range);
+    }
+    (all, mine)
+}
+
+/// The range to use, given what `/etc/subuid` and `/etc/subgid` hold.
+pub fn choose(subuid: &str, subgid: &str) -> IdRange {
+    let (uids, mine) = parse_subid(subuid, "anchorage");
+    if let Some(range) = mine.filter(|r| r.count >= RANGE_SIZE) {
+        return IdRange {
+            first: range.first,
+            count: RANGE_SIZE,
+        };
+    }
+    let (gids, _) = parse_subid(subgid, "anchorage");
+    let mut first: u32 = 100_000;
+    loop {
+        let candidate = IdRange {
+            first,
+            count: RANGE_SIZE,
+        };
+        match uids.iter().chain(&gids).find(|r| r.overlaps(&candidate)) {
+            None => return candidate,
+            Some(taken) => {
+                // Try just past the range in the way.
+                let end = u64::from(taken.first) + u64::from(taken.count);
+                match u32::try_from(end)
+                    .ok()
+                    .filter(|f| f.checked_add(RANGE_SIZE).is_some())
+                {
+                    Some(next) => first = next,
+                    // No room above: share the default range rather than
+                    // fail (the subordinate id files are only advice).
+                    None => {
+                        return IdRange {
+                            first: 100_000,
+                            count: RANGE_SIZE,
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The range containers use with this data directory: read from
+/// `idmap.json`, or chosen now and written there.
+pub fn for_data_dir(data_dir: &Path) -> io::Result<IdRange> {
+    let path = data_dir.join("idmap.json");
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is damaged ({err}): remove it only along with the images, which are owned by the range it names", path.display()),
+            )
+        }),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            let read = |p: &str| fs::read_to_string(p).unwrap_or_default();
+            let range = choose(&read("/etc/subuid"), &read("/etc/subgid"));
+            fs::create_dir_all(data_dir)?;
+            crate::tarball::store::write_atomically(
+                &path,
+                &serde_json::to_vec_pretty(&range).expect("ranges always encode"),
+            )?;
+            Ok(range)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_anchorage_entry_is_used_as_is() {
+        let subuid = "alice:100000:65536\nanchorage:300000:65536\n";
+        assert_eq!(
+            choose(subuid, ""),
+            IdRange {
+                first: 300_000,
+                count: RANGE_SIZE
+            }
+        );
+    }
+
+    #[test]
+    fn otherwise_the_first_free_range_from_100000() {
+        assert_eq!(choose("", "").first, 100_000);
+        let subuid = "alice:100000:65536\nbob:165536:65536\n";
+        assert_eq!(choose(subuid, "").first, 231_072);
+        // subgid counts too.
+        assert_eq!(choose("", "carol:100000:1000\n").first, 101_000);
+        // Comments and junk lines are skipped.
+        assert_eq!(choose("# x\nbad line\n", "").first, 100_000);
+    }
+
+    #[test]
+    fn the_choice_is_kept_in_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = for_data_dir(dir.path()).unwrap();
+        std::fs::write(
+            dir.path().join("idmap.json"),
+            r#"{"first": 500000, "count": 65536}"#,
+        )
+        .unwrap();
+        let kept = for_data_dir(dir.path()).unwrap();
+        assert_eq!(kept.first, 500_000);
+        assert_eq!(first.count, RANGE_SIZE);
+        std::fs::write(dir.path().join("idmap.json"), "{").unwrap();
+        let err = for_data_dir(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("is damaged"), "{err}");
+    }
+}
