@@ -3,6 +3,11 @@
 //!
 //! Without that folder the binary still builds, with no UI: the server then
 //! answers every page with a message that says how to build it.
+//!
+//! It also embeds the workshop image's static userland (`toolbox`, which
+//! `cargo xtask` builds into `target/workshop-dist`), from which the real
+//! engine makes the built-in `workshop` image. Without it, the binary has
+//! no built-in image for real containers, and says so.
 
 use std::env;
 use std::fmt::Write as _;
@@ -51,5 +56,30 @@ fn main() {
     }
     code.push_str("];\n");
     let out = PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("web_assets.rs");
+    fs::write(out, code).expect("OUT_DIR is writable");
+
+    embed_toolbox(&manifest);
+}
+
+fn embed_toolbox(manifest: &std::path::Path) {
+    println!("cargo:rerun-if-env-changed=ANCHORAGE_TOOLBOX");
+    let toolbox = env::var_os("ANCHORAGE_TOOLBOX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../target/workshop-dist/toolbox"));
+    println!("cargo:rerun-if-changed={}", toolbox.display());
+    let code = match toolbox.canonicalize() {
+        Ok(path) if path.is_file() => format!(
+            "/// The workshop image's static userland.\npub static TOOLBOX: Option<&[u8]> = Some(include_bytes!({:?}));\n",
+            path.display().to_string()
+        ),
+        _ => {
+            println!(
+                "cargo:warning=no workshop userland at {}: this build has no built-in image for real containers. Build with `cargo xtask serve` (or `cargo xtask dist`) to embed it.",
+                toolbox.display()
+            );
+            "/// The workshop image's static userland: not part of this build.\npub static TOOLBOX: Option<&[u8]> = None;\n".to_string()
+        }
+    };
+    let out = PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("toolbox.rs");
     fs::write(out, code).expect("OUT_DIR is writable");
 }

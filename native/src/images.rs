@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use crate::namespace::idmap;
+use crate::tarball::builtin;
 use crate::tarball::store::{ImageStore, Removed, StoreError, StoreOptions};
 
 /// Where Anchorage keeps its data when not told: `/var/lib/anchorage` as
@@ -45,14 +46,16 @@ pub fn open_store(data_dir: &Path) -> Result<ImageStore, StoreError> {
     } else {
         0
     };
-    ImageStore::open(
+    let store = ImageStore::open(
         data_dir,
         StoreOptions {
             rootless: !root,
             owner_offset,
             ..StoreOptions::default()
         },
-    )
+    )?;
+    builtin::ensure_workshop(&store)?;
+    Ok(store)
 }
 
 fn progress_bar(quiet: bool) -> ProgressBar {
@@ -124,7 +127,20 @@ pub fn remove(data_dir: &Path, references: &[String]) -> anyhow::Result<()> {
     let store = open_store(data_dir)?;
     let mut failed = 0;
     for reference in references {
-        match store.remove(reference) {
+        // The built-in image may lose other names, never its own (nor go
+        // by its ID).
+        let built_in = store.resolve(reference).is_ok_and(|found| {
+            let name = archive_name(reference);
+            found.names.iter().any(|n| n == builtin::NAME)
+                && (name.as_deref() == Some(builtin::NAME)
+                    || name.is_none_or(|n| !found.names.contains(&n)))
+        });
+        let result = if built_in {
+            Err(StoreError::BuiltIn(reference.clone()))
+        } else {
+            store.remove(reference)
+        };
+        match result {
             Ok(Removed::Untagged(name)) => println!("Untagged: {name}"),
             Ok(Removed::Deleted { id, names }) => {
                 for name in names {
@@ -145,6 +161,10 @@ pub fn remove(data_dir: &Path, references: &[String]) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+fn archive_name(reference: &str) -> Option<String> {
+    crate::tarball::archive::normalize_name(reference).ok()
 }
 
 /// `anchorage image inspect IMAGE...`: a JSON array, one object each.

@@ -19,6 +19,7 @@ pub mod process;
 pub mod protocol;
 pub mod sim;
 pub mod tarball;
+pub mod userland;
 
 pub use engine::{Command, Engine, EngineError, Event};
 pub use host::{EngineInfo, EngineKind, HostSnapshot};

@@ -104,6 +104,53 @@ fn web_dist() -> PathBuf {
     target_dir().join("web-dist")
 }
 
+/// Where the workshop image's static userland is put for embedding.
+fn toolbox_path() -> PathBuf {
+    target_dir().join("workshop-dist").join("toolbox")
+}
+
+/// This machine's target triple, as rustc names it.
+fn host_triple() -> Result<String> {
+    let output = Command::new(env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+        .arg("-vV")
+        .output()
+        .context("could not run rustc -vV")?;
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .context("rustc -vV named no host")
+}
+
+/// Builds `toolbox`, the workshop image's userland, as one static binary
+/// (glibc linked in with `crt-static`), in a target folder of its own so
+/// its flags never invalidate the main build.
+fn build_toolbox() -> Result<PathBuf> {
+    step("building the workshop image's static userland (toolbox)");
+    let host = host_triple()?;
+    let build_dir = target_dir().join("workshop-build");
+    run(cargo()
+        .args([
+            "build",
+            "--package",
+            "anchorage-workshop",
+            "--profile",
+            "workshop",
+            "--target",
+            &host,
+            "--target-dir",
+        ])
+        .arg(&build_dir)
+        .env("CARGO_ENCODED_RUSTFLAGS", "-Ctarget-feature=+crt-static")
+        .env_remove("RUSTFLAGS"))?;
+    let built = build_dir.join(&host).join("workshop").join("toolbox");
+    let out = toolbox_path();
+    fs::create_dir_all(out.parent().expect("a parent"))?;
+    let staging = out.with_extension("partial");
+    fs::copy(&built, &staging).with_context(|| format!("copying {}", built.display()))?;
+    fs::rename(&staging, &out)?;
+    Ok(out)
+}
+
 /// Makes sure rustup has the wasm target (this machine's rustup does not
 /// install targets by itself).
 fn ensure_wasm_target() -> Result<()> {
@@ -176,6 +223,13 @@ fn dist() -> Result<PathBuf> {
     fs::rename(&staging, &out)?;
     let size = fs::metadata(out.join("anchorage_web_bg.wasm"))?.len();
     println!("web UI: {} ({} KiB of wasm)", out.display(), size / 1024);
+    let toolbox = build_toolbox()?;
+    let size = fs::metadata(&toolbox)?.len();
+    println!(
+        "workshop userland: {} ({} KiB)",
+        toolbox.display(),
+        size / 1024
+    );
     Ok(out)
 }
 
@@ -184,7 +238,8 @@ fn serve(args: &[String]) -> Result<()> {
     step("building anchorage (release) with the web UI embedded");
     run(cargo()
         .args(["build", "--release", "--package", "anchorage"])
-        .env("ANCHORAGE_WEB_DIST", &dist))?;
+        .env("ANCHORAGE_WEB_DIST", &dist)
+        .env("ANCHORAGE_TOOLBOX", toolbox_path()))?;
     let binary = target_dir().join("release").join("anchorage");
     step("starting anchorage serve");
     let mut command = Command::new(binary);
@@ -304,7 +359,8 @@ fn test() -> Result<()> {
     step("building anchorage with the web UI embedded");
     run(cargo()
         .args(["build", "--package", "anchorage"])
-        .env("ANCHORAGE_WEB_DIST", &dist))?;
+        .env("ANCHORAGE_WEB_DIST", &dist)
+        .env("ANCHORAGE_TOOLBOX", toolbox_path()))?;
 
     step("cargo clippy (host, every target)");
     run(cargo()
@@ -316,7 +372,8 @@ fn test() -> Result<()> {
             "-D",
             "warnings",
         ])
-        .env("ANCHORAGE_WEB_DIST", &dist))?;
+        .env("ANCHORAGE_WEB_DIST", &dist)
+        .env("ANCHORAGE_TOOLBOX", toolbox_path()))?;
 
     step("cargo clippy (web UI, wasm32)");
     run(cargo().args([
@@ -338,6 +395,7 @@ fn test() -> Result<()> {
         cargo()
             .args(["test", "--workspace"])
             .env("ANCHORAGE_WEB_DIST", &dist)
+            .env("ANCHORAGE_TOOLBOX", toolbox_path())
             .env("ANCHORAGE_BIN", &binary),
     )?;
     if is_root() {
@@ -365,6 +423,7 @@ fn rootless_tests(dist: &Path) -> Result<(u64, u64)> {
             "--message-format=json",
         ])
         .env("ANCHORAGE_WEB_DIST", dist)
+        .env("ANCHORAGE_TOOLBOX", toolbox_path())
         .stderr(std::process::Stdio::inherit())
         .output()
         .context("could not build the anchorage unit tests")?;

@@ -106,6 +106,7 @@ pub enum Format {
     DockerSave,
     OciLayout,
     OciLayoutTar,
+    BuiltIn,
 }
 
 impl Format {
@@ -116,6 +117,7 @@ impl Format {
             Format::DockerSave => "docker save archive".into(),
             Format::OciLayout => "OCI image layout".into(),
             Format::OciLayoutTar => "OCI image layout (tar)".into(),
+            Format::BuiltIn => "built in".into(),
         }
     }
 }
@@ -150,6 +152,8 @@ enum Blobs {
     /// The file itself is the only layer.
     Whole(PathBuf),
     Dir(PathBuf),
+    /// Blobs made in memory (the built-in image), by name.
+    Memory(HashMap<String, std::sync::Arc<[u8]>>),
     /// An uncompressed tar file, its members by name.
     Tar {
         path: PathBuf,
@@ -201,6 +205,12 @@ impl Source {
                 let size = file.metadata().map_err(io_err(&path))?.len();
                 Ok((Box::new(file), size))
             }
+            Blobs::Memory(blobs) => {
+                let blob = blobs
+                    .get(name)
+                    .ok_or_else(|| self.missing(format!("`{name}`")))?;
+                Ok((Box::new(io::Cursor::new(blob.clone())), blob.len() as u64))
+            }
             Blobs::Tar { path, members } => {
                 let (offset, size) =
                     resolve_member(members, name).ok_or_else(|| SourceError::Missing {
@@ -211,6 +221,39 @@ impl Source {
                 file.seek(SeekFrom::Start(offset)).map_err(io_err(path))?;
                 Ok((Box::new(file.take(size)), size))
             }
+        }
+    }
+
+    /// An image made in memory: its config and its layers' uncompressed
+    /// tars, bottom first.
+    pub fn in_memory(
+        label: &str,
+        names: Vec<String>,
+        config: Vec<u8>,
+        layers: Vec<Vec<u8>>,
+    ) -> Source {
+        let mut blobs = HashMap::new();
+        let mut sources = Vec::new();
+        for layer in layers {
+            let digest = Digest::sha256(&layer);
+            let name = format!("blobs/sha256/{}", &digest.0[7..]);
+            sources.push(LayerSource {
+                blob: name.clone(),
+                digest: Some(digest.clone()),
+                diff_id: Some(digest),
+                size: layer.len() as u64,
+            });
+            blobs.insert(name, std::sync::Arc::from(layer));
+        }
+        Source {
+            path: PathBuf::from(label),
+            format: Format::BuiltIn,
+            images: vec![ImageSource {
+                names,
+                config: Some(config),
+                layers: sources,
+            }],
+            blobs: Blobs::Memory(blobs),
         }
     }
 
@@ -271,6 +314,7 @@ impl Source {
         match &self.blobs {
             Blobs::Whole(_) => false,
             Blobs::Dir(dir) => dir.join(name).is_file(),
+            Blobs::Memory(blobs) => blobs.contains_key(name),
             Blobs::Tar { members, .. } => resolve_member(members, name).is_some(),
         }
     }

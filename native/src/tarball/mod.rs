@@ -6,6 +6,7 @@
 //! absolute symlinks and symlinks that earlier layers left all stay inside.
 
 pub mod archive;
+pub mod builtin;
 pub mod digest;
 pub mod store;
 pub mod unpack;

@@ -469,6 +469,21 @@ impl ImageStore {
         Ok(())
     }
 
+    /// Makes sure an image made in memory (the built-in `workshop`) is in
+    /// the store under its names: imported if its config is new, else only
+    /// named.
+    pub fn ensure(&self, source: Source) -> Result<Imported, StoreError> {
+        let _lock = self.lock()?;
+        self.clear_scratch()?;
+        let work =
+            self.root
+                .join("tmp")
+                .join(format!("builtin-{}-{}", std::process::id(), now_ms()));
+        let result = self.import_source(source, None, &ProgressBar::hidden(), &work);
+        let _ = remove_tree(&work);
+        result.map(|mut all| all.remove(0))
+    }
+
     fn import_into(
         &self,
         path: &Path,
@@ -478,6 +493,26 @@ impl ImageStore {
     ) -> Result<Vec<Imported>, StoreError> {
         progress.set_message("reading");
         let source = archive::open(path, work, |n| progress.inc(n))?;
+        self.import_source(source, name, progress, work)
+    }
+
+    fn import_source(
+        &self,
+        source: Source,
+        name: Option<String>,
+        progress: &ProgressBar,
+        work: &Path,
+    ) -> Result<Vec<Imported>, StoreError> {
+        let path = source.path.clone();
+        let path = path.as_path();
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(work)
+            .map_err(|source| StoreError::DataDir {
+                path: self.root.clone(),
+                source,
+            })?;
         if name.is_some() && source.images.len() > 1 {
             return Err(StoreError::NameForMany {
                 path: path.to_path_buf(),

@@ -323,6 +323,8 @@ impl Unpacker {
         let entries = archive
             .entries()
             .map_err(|source| UnpackError::Archive { layer, source })?;
+        // Directories' times, to set at the end: (parent, name, mtime).
+        let mut dir_times: Vec<(String, String, u64)> = Vec::new();
         for entry in entries {
             let mut entry = entry.map_err(|source| UnpackError::Archive { layer, source })?;
             let raw = entry.path_bytes().into_owned();
@@ -338,8 +340,21 @@ impl Unpacker {
             }
             let (dir, name) = match split_path(&raw) {
                 Ok(Some(split)) => split,
-                // The root itself: nothing to make.
-                Ok(None) => continue,
+                // The root itself: nothing to make, but its mode and time
+                // are the image's.
+                Ok(None) => {
+                    let header = entry.header();
+                    if header.entry_type() == EntryType::Directory {
+                        let mode = header.mode().unwrap_or(0o755) & 0o7777;
+                        fchmod(
+                            self.root_dir(&shown)?.as_fd(),
+                            Mode::from_bits_truncate(mode),
+                        )
+                        .map_err(self.io(&shown, "set the root's mode"))?;
+                        dir_times.push((String::new(), ".".into(), header.mtime().unwrap_or(0)));
+                    }
+                    continue;
+                }
                 Err(reason) => return Err(self.refuse(&shown, reason)),
             };
             let path = if dir.is_empty() {
@@ -562,6 +577,31 @@ impl Unpacker {
                     .map_err(self.io(&shown, "set the mode"))?;
                 }
             }
+            if kind == EntryType::Directory {
+                // Set once the layer is done: making what is inside a
+                // directory would change its time again.
+                dir_times.push((dir, name, mtime));
+            } else {
+                let time = TimeSpec::new(mtime as i64, 0);
+                utimensat(
+                    parent.as_fd(),
+                    name.as_str(),
+                    &time,
+                    &time,
+                    UtimensatFlags::NoFollowSymlink,
+                )
+                .map_err(self.io(&shown, "set the time"))?;
+            }
+            self.made.insert(path);
+        }
+        // Deepest first, so setting one cannot disturb another.
+        for (dir, name, mtime) in dir_times.into_iter().rev() {
+            let shown = if dir.is_empty() {
+                name.clone()
+            } else {
+                format!("{dir}/{name}")
+            };
+            let parent = self.open_dir(&shown, &dir)?;
             let time = TimeSpec::new(mtime as i64, 0);
             utimensat(
                 parent.as_fd(),
@@ -571,9 +611,19 @@ impl Unpacker {
                 UtimensatFlags::NoFollowSymlink,
             )
             .map_err(self.io(&shown, "set the time"))?;
-            self.made.insert(path);
         }
         Ok(())
+    }
+
+    /// The root being built, opened for changing its own attributes.
+    fn root_dir(&self, shown: &str) -> Result<OwnedFd, UnpackError> {
+        openat(
+            self.root.as_fd(),
+            ".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(self.io(shown, "open the root"))
     }
 }
 

@@ -197,46 +197,4 @@ impl Program {
     }
 }
 
-/// The longest duration a command waits: a thousand years, in ms.
-pub(crate) const MAX_DURATION_MS: u64 = 1000 * 365 * 86_400_000;
-
-/// `sleep`'s operand: seconds, with an optional fraction and `s`, `m`,
-/// `h` or `d` suffix; `None` for `infinity`.
-pub(crate) fn parse_duration_ms(text: &str) -> Result<Option<u64>, ()> {
-    if text == "infinity" || text == "inf" {
-        return Ok(None);
-    }
-    let (number, scale) = match text.chars().last().ok_or(())? {
-        's' => (&text[..text.len() - 1], 1_000.0),
-        'm' => (&text[..text.len() - 1], 60_000.0),
-        'h' => (&text[..text.len() - 1], 3_600_000.0),
-        'd' => (&text[..text.len() - 1], 86_400_000.0),
-        _ => (text, 1_000.0),
-    };
-    let value: f64 = number.parse().map_err(|_| ())?;
-    if value.is_finite() && value >= 0.0 {
-        // Longer than a thousand years is as good as for ever, and keeps
-        // the clock arithmetic far from overflowing.
-        Ok(Some(
-            (value * scale).round().min(MAX_DURATION_MS as f64) as u64
-        ))
-    } else {
-        Err(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_take_units_and_fractions() {
-        assert_eq!(parse_duration_ms("2"), Ok(Some(2000)));
-        assert_eq!(parse_duration_ms("0.5"), Ok(Some(500)));
-        assert_eq!(parse_duration_ms("1m"), Ok(Some(60_000)));
-        assert_eq!(parse_duration_ms("infinity"), Ok(None));
-        assert!(parse_duration_ms("x").is_err());
-        assert!(parse_duration_ms("-1").is_err());
-        assert!(parse_duration_ms("").is_err());
-    }
-}
+pub(crate) use crate::userland::{MAX_DURATION_MS, parse_duration_ms};

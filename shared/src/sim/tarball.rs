@@ -10,7 +10,7 @@ use crate::tarball::{Entry, EntryKind, Image, ImageConfig, Layer};
 
 /// When the workshop image's files were written (Unix seconds):
 /// 2026-01-01T00:00:00Z.
-pub(crate) const IMAGE_EPOCH: u64 = 1_767_225_600;
+pub const IMAGE_EPOCH: u64 = 1_767_225_600;
 
 /// What a file is.
 #[derive(Clone, Debug, PartialEq, Eq)]

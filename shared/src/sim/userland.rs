@@ -16,71 +16,9 @@ use super::fs::Errno;
 use super::namespace::Backing;
 use super::process::{Program, Sink, parse_duration_ms};
 use super::tarball::{ELF_MAGIC, Node, NodeKind, Tree, WORKSHOP_COMMANDS};
+use crate::userland::{applet, flags_and_operands, human, ls_date, mode_string as mode_bits};
 
-/// The applet a multi-call binary runs, and its arguments: by the name it
-/// was called by, or `toolbox APPLET ARGS...`.
-fn applet(argv: &[String]) -> (String, Vec<String>) {
-    let first = argv.first().map_or("", String::as_str);
-    let name = first.rsplit('/').next().unwrap_or(first);
-    if name == "toolbox" && argv.len() > 1 {
-        (argv[1].clone(), argv[2..].to_vec())
-    } else {
-        (name.to_string(), argv.get(1..).unwrap_or_default().to_vec())
-    }
-}
-
-/// Splits `-abc` style flags from operands; `--` ends the flags.
-fn flags_and_operands(args: &[String]) -> (String, Vec<String>) {
-    let mut flags = String::new();
-    let mut operands = Vec::new();
-    let mut done = false;
-    for arg in args {
-        if !done && arg == "--" {
-            done = true;
-        } else if !done && arg.len() > 1 && arg.starts_with('-') {
-            flags.push_str(&arg[1..]);
-        } else {
-            operands.push(arg.clone());
-        }
-    }
-    (flags, operands)
-}
-
-/// A civil date and time from Unix seconds (proleptic Gregorian, UTC).
-fn civil(secs: u64) -> (i64, u32, u32, u32, u32) {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        year,
-        month,
-        day,
-        (rem / 3600) as u32,
-        (rem % 3600 / 60) as u32,
-    )
-}
-
-/// `ls -l`'s date: `Nov 27 09:00`.
-fn ls_date(secs: u64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (_, month, day, hour, minute) = civil(secs);
-    format!(
-        "{} {day:>2} {hour:02}:{minute:02}",
-        MONTHS[month as usize - 1]
-    )
-}
-
-/// `drwxr-xr-x` and friends.
+/// `drwxr-xr-x` and friends, for a node.
 fn mode_string(node: &Node) -> String {
     let kind = match node.kind {
         NodeKind::Dir => 'd',
@@ -88,38 +26,7 @@ fn mode_string(node: &Node) -> String {
         NodeKind::CharDevice(..) => 'c',
         NodeKind::File(_) => '-',
     };
-    let mut text = String::from(kind);
-    for (shift, exec_special) in [(6, None), (3, None), (0, Some(0o1000))] {
-        let bits = (node.mode >> shift) & 7;
-        text.push(if bits & 4 != 0 { 'r' } else { '-' });
-        text.push(if bits & 2 != 0 { 'w' } else { '-' });
-        let sticky = exec_special.is_some_and(|s| node.mode & s != 0);
-        text.push(match (bits & 1 != 0, sticky) {
-            (true, true) => 't',
-            (false, true) => 'T',
-            (true, false) => 'x',
-            (false, false) => '-',
-        });
-    }
-    text
-}
-
-/// Sizes as `ls -h` prints them.
-fn human(bytes: u64) -> String {
-    let mut value = bytes as f64;
-    for unit in ["", "K", "M", "G", "T"] {
-        if value < 1024.0 {
-            return if unit.is_empty() {
-                format!("{bytes}")
-            } else if value < 10.0 {
-                format!("{value:.1}{unit}")
-            } else {
-                format!("{value:.0}{unit}")
-            };
-        }
-        value /= 1024.0;
-    }
-    format!("{value:.0}P")
+    mode_bits(kind, node.mode)
 }
 
 /// A redirection once its file name is expanded.
@@ -238,7 +145,7 @@ impl SimEngine {
                 Some((_, Ok(ms))) => Ok(Program::Sleep {
                     until_ms: ms.map(|ms| self.clock_ms.saturating_add(ms)),
                 }),
-                Some((text, Err(()))) => Err((format!("sleep: invalid number '{text}'"), 1)),
+                Some((text, Err(_))) => Err((format!("sleep: invalid number '{text}'"), 1)),
                 None => Err(("sleep: missing operand".into(), 1)),
             },
             "memhog" => {
@@ -249,7 +156,7 @@ impl SimEngine {
                 let hold_ms = match args.get(1).map(|s| parse_duration_ms(s)) {
                     None => None,
                     Some(Ok(ms)) => ms,
-                    Some(Err(())) => {
+                    Some(Err(_)) => {
                         return Err((
                             format!("memhog: invalid number of seconds '{}'", args[1]),
                             2,
@@ -267,7 +174,7 @@ impl SimEngine {
                 let until_ms = match args.first().map(|s| parse_duration_ms(s)) {
                     None => None,
                     Some(Ok(ms)) => ms.map(|ms| self.clock_ms.saturating_add(ms)),
-                    Some(Err(())) => {
+                    Some(Err(_)) => {
                         return Err((
                             format!("cpuburn: invalid number of seconds '{}'", args[0]),
                             2,
@@ -733,7 +640,28 @@ impl SimEngine {
         0
     }
 
-    fn long_entry(&self, pid: Pid, name: &str, node: &Node, human_sizes: bool) -> String {
+    /// A directory's link count, as the kernel keeps it: its entry in its
+    /// parent, its own `.`, and each subdirectory's `..`.
+    fn dir_links(&self, pid: Pid, abs: &str) -> usize {
+        let children = self.read_dir(pid, abs).unwrap_or_default();
+        let base = abs.trim_end_matches('/');
+        2 + children
+            .iter()
+            .filter(|name| {
+                self.lookup(pid, &format!("{base}/{name}"))
+                    .is_ok_and(|node| node.is_dir())
+            })
+            .count()
+    }
+
+    fn long_entry(
+        &self,
+        pid: Pid,
+        name: &str,
+        abs: Option<&str>,
+        node: &Node,
+        human_sizes: bool,
+    ) -> String {
         let user = self
             .name_of(pid, "/etc/passwd", node.uid)
             .unwrap_or_else(|| node.uid.to_string());
@@ -745,7 +673,11 @@ impl SimEngine {
             _ if human_sizes => human(node.size()),
             _ => node.size().to_string(),
         };
-        let links = if node.is_dir() { 2 } else { 1 };
+        let links = match abs {
+            Some(abs) if node.is_dir() => self.dir_links(pid, abs),
+            _ if node.is_dir() => 2,
+            _ => 1,
+        };
         let mut line = format!(
             "{} {links:>4} {user:<8} {group:<8} {size:>9} {} {name}",
             mode_string(node),
@@ -782,13 +714,17 @@ impl SimEngine {
                 Ok((abs, node)) if node.is_dir() && !flags.contains('d') => {
                     dirs.push((path.clone(), abs))
                 }
-                Ok((_, node)) => files.push((path.clone(), node)),
+                Ok((abs, node)) => files.push((path.clone(), abs, node)),
                 Err(err) => code = io.fail(format!("ls: {path}: {}", err.message()), 2),
             }
         }
-        for (name, node) in &files {
+        for (name, abs, node) in &files {
             if long {
-                let _ = writeln!(io.out, "{}", self.long_entry(pid, name, node, human_sizes));
+                let _ = writeln!(
+                    io.out,
+                    "{}",
+                    self.long_entry(pid, name, Some(abs), node, human_sizes)
+                );
             } else {
                 let _ = writeln!(io.out, "{name}");
             }
@@ -835,25 +771,25 @@ impl SimEngine {
                     _ => format!("{}/{name}", abs.trim_end_matches('/')),
                 };
                 match self.lookup(pid, &child) {
-                    Ok(node) => listed.push((name, node)),
+                    Ok(node) => listed.push((name, child, node)),
                     Err(err) => code = io.fail(format!("ls: {name}: {}", err.message()), 1),
                 }
             }
             // `total` counts 1 KiB blocks, as ls does: 4 KiB blocks used.
             let blocks: u64 = listed
                 .iter()
-                .map(|(_, node)| match node.kind {
+                .map(|(_, _, node)| match node.kind {
                     NodeKind::Dir => 4,
                     NodeKind::File(_) => node.size().div_ceil(4096) * 4,
                     _ => 0,
                 })
                 .sum();
             let _ = writeln!(io.out, "total {blocks}");
-            for (name, node) in listed {
+            for (name, child, node) in listed {
                 let _ = writeln!(
                     io.out,
                     "{}",
-                    self.long_entry(pid, &name, &node, human_sizes)
+                    self.long_entry(pid, &name, Some(&child), &node, human_sizes)
                 );
             }
         }

@@ -1,0 +1,161 @@
+//! The workshop image's command-line conventions, shared by the simulated
+//! kernel's userland (`sim/userland.rs`) and the real image's multi-call
+//! binary (the `workshop` crate), so both parse and print alike: how the
+//! multi-call binary picks its applet, flags, `sleep` durations, and the
+//! way `ls` shows modes, sizes and dates.
+
+/// The applet a multi-call binary runs, and its arguments: by the name it
+/// was called by, or `toolbox APPLET ARGS...`.
+pub fn applet(argv: &[String]) -> (String, Vec<String>) {
+    let first = argv.first().map_or("", String::as_str);
+    let name = first.rsplit('/').next().unwrap_or(first);
+    if name == "toolbox" && argv.len() > 1 {
+        (argv[1].clone(), argv[2..].to_vec())
+    } else {
+        (name.to_string(), argv.get(1..).unwrap_or_default().to_vec())
+    }
+}
+
+/// Splits `-abc` style flags from operands; `--` ends the flags.
+pub fn flags_and_operands(args: &[String]) -> (String, Vec<String>) {
+    let mut flags = String::new();
+    let mut operands = Vec::new();
+    let mut done = false;
+    for arg in args {
+        if !done && arg == "--" {
+            done = true;
+        } else if !done && arg.len() > 1 && arg.starts_with('-') {
+            flags.push_str(&arg[1..]);
+        } else {
+            operands.push(arg.clone());
+        }
+    }
+    (flags, operands)
+}
+
+/// A civil date and time from Unix seconds (proleptic Gregorian, UTC).
+pub fn civil(secs: u64) -> (i64, u32, u32, u32, u32) {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        year,
+        month,
+        day,
+        (rem / 3600) as u32,
+        (rem % 3600 / 60) as u32,
+    )
+}
+
+/// `ls -l`'s date: `Nov 27 09:00`.
+pub fn ls_date(secs: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (_, month, day, hour, minute) = civil(secs);
+    format!(
+        "{} {day:>2} {hour:02}:{minute:02}",
+        MONTHS[month as usize - 1]
+    )
+}
+
+/// `drwxr-xr-x` and friends: the type letter, then the permission bits
+/// (with set-id and sticky bits shown as `s`, `S`, `t`, `T`).
+pub fn mode_string(kind: char, mode: u32) -> String {
+    let mut text = String::from(kind);
+    for (shift, special, letter) in [(6, 0o4000, 's'), (3, 0o2000, 's'), (0, 0o1000, 't')] {
+        let bits = (mode >> shift) & 7;
+        text.push(if bits & 4 != 0 { 'r' } else { '-' });
+        text.push(if bits & 2 != 0 { 'w' } else { '-' });
+        text.push(match (bits & 1 != 0, mode & special != 0) {
+            (true, true) => letter,
+            (false, true) => letter.to_ascii_uppercase(),
+            (true, false) => 'x',
+            (false, false) => '-',
+        });
+    }
+    text
+}
+
+/// Sizes as `ls -h` prints them.
+pub fn human(bytes: u64) -> String {
+    let mut value = bytes as f64;
+    for unit in ["", "K", "M", "G", "T"] {
+        if value < 1024.0 {
+            return if unit.is_empty() {
+                format!("{bytes}")
+            } else if value < 10.0 {
+                format!("{value:.1}{unit}")
+            } else {
+                format!("{value:.0}{unit}")
+            };
+        }
+        value /= 1024.0;
+    }
+    format!("{value:.0}P")
+}
+
+/// A duration that is not a number of seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadDuration;
+
+/// The longest duration a command waits: a thousand years, in ms.
+pub const MAX_DURATION_MS: u64 = 1000 * 365 * 86_400_000;
+
+/// `sleep`'s operand: seconds, with an optional fraction and `s`, `m`,
+/// `h` or `d` suffix; `None` for `infinity`.
+pub fn parse_duration_ms(text: &str) -> Result<Option<u64>, BadDuration> {
+    if text == "infinity" || text == "inf" {
+        return Ok(None);
+    }
+    let (number, scale) = match text.chars().last().ok_or(BadDuration)? {
+        's' => (&text[..text.len() - 1], 1_000.0),
+        'm' => (&text[..text.len() - 1], 60_000.0),
+        'h' => (&text[..text.len() - 1], 3_600_000.0),
+        'd' => (&text[..text.len() - 1], 86_400_000.0),
+        _ => (text, 1_000.0),
+    };
+    let value: f64 = number.parse().map_err(|_| BadDuration)?;
+    if value.is_finite() && value >= 0.0 {
+        // Longer than a thousand years is as good as for ever, and keeps
+        // the clock arithmetic far from overflowing.
+        Ok(Some(
+            (value * scale).round().min(MAX_DURATION_MS as f64) as u64
+        ))
+    } else {
+        Err(BadDuration)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_units_and_fractions() {
+        assert_eq!(parse_duration_ms("2"), Ok(Some(2000)));
+        assert_eq!(parse_duration_ms("0.5"), Ok(Some(500)));
+        assert_eq!(parse_duration_ms("1m"), Ok(Some(60_000)));
+        assert_eq!(parse_duration_ms("infinity"), Ok(None));
+        assert!(parse_duration_ms("x").is_err());
+        assert!(parse_duration_ms("-1").is_err());
+        assert!(parse_duration_ms("").is_err());
+    }
+
+    #[test]
+    fn modes_show_set_id_and_sticky_bits() {
+        assert_eq!(mode_string('d', 0o1777), "drwxrwxrwt");
+        assert_eq!(mode_string('-', 0o644), "-rw-r--r--");
+        assert_eq!(mode_string('-', 0o4755), "-rwsr-xr-x");
+        assert_eq!(mode_string('-', 0o2644), "-rw-r-Sr--");
+        assert_eq!(human(1536), "1.5K");
+    }
+}
