@@ -5,8 +5,11 @@
 
 pub mod assets;
 pub mod cgroup;
+pub mod cli;
+pub mod engine;
 pub mod images;
 pub mod namespace;
+pub mod process;
 pub mod server;
 pub mod sim;
 pub mod site;

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use anchorage::server::{ServeOptions, Server};
 use anchorage::{assets, images, site};
 use anchorage_shared::Engine;
+use anchorage_shared::cli::Verb;
 use anchorage_shared::sim::SimEngine;
 
 /// Anchorage: see what a container really is.
@@ -66,6 +67,14 @@ enum Commands {
         /// The simulated host's name.
         #[arg(long, default_value = "workshop-host")]
         hostname: String,
+    },
+    #[command(flatten)]
+    Container(Verb),
+    /// A container's supervisor (started by `anchorage run`, not by hand).
+    #[command(name = "__shim", hide = true)]
+    Shim {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
     },
     /// Manage the images real containers start from: import them from
     /// files, list, inspect and remove them.
@@ -145,6 +154,18 @@ fn main() -> ExitCode {
             Ok(status) => return ExitCode::from(status.clamp(0, 255) as u8),
             Err(err) => Err(err),
         },
+        Commands::Shim { dir } => {
+            return ExitCode::from(anchorage::process::shim::main(&dir).clamp(0, 255) as u8);
+        }
+        Commands::Container(verb) => {
+            let data_dir = std::env::var_os("ANCHORAGE_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(images::default_data_dir);
+            match anchorage::cli::run(verb, &data_dir) {
+                Ok(status) => return ExitCode::from(status.clamp(0, 255) as u8),
+                Err(err) => Err(err),
+            }
+        }
         Commands::Image { command, data_dir } => {
             let data_dir = data_dir.unwrap_or_else(images::default_data_dir);
             match command {

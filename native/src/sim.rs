@@ -14,7 +14,7 @@ use anchorage_shared::engine::Stream;
 use anchorage_shared::sim::SimEngine;
 
 /// Writes the terminal's output to stdout and stderr as it comes.
-struct Console;
+pub(crate) struct Console;
 
 impl Output for Console {
     fn write(&mut self, stream: Stream, text: &str) {
@@ -32,8 +32,8 @@ impl Output for Console {
 
 /// Real time, for a person at the keyboard: `sleep 5` takes five seconds,
 /// and Ctrl-C stops a wait.
-struct WallClock {
-    interrupted: Arc<AtomicBool>,
+pub(crate) struct WallClock {
+    pub(crate) interrupted: Arc<AtomicBool>,
 }
 
 impl Pace for WallClock {
@@ -60,7 +60,7 @@ impl Pace for Fast {
 
 /// Catches Ctrl-C on a thread of its own, so it interrupts waits instead of
 /// ending the simulation.
-fn catch_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
+pub(crate) fn catch_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
     let flag = Arc::new(AtomicBool::new(false));
     let set = flag.clone();
     let runtime = tokio::runtime::Builder::new_current_thread()

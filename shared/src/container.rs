@@ -104,6 +104,35 @@ impl ContainerSpec {
 pub const MIN_MEMORY_BYTES: u64 = 6 << 20;
 
 /// Container names follow Docker's rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+/// A name for a container that was given none, such as `calm_harbor`:
+/// the `seed`th of the combinations, or the next one no container
+/// `taken` already.
+pub fn generate_name(seed: usize, taken: impl Fn(&str) -> bool) -> String {
+    const ADJECTIVES: [&str; 8] = [
+        "calm", "brave", "quiet", "steady", "bright", "swift", "gentle", "bold",
+    ];
+    const NOUNS: [&str; 8] = [
+        "harbor", "anchor", "keel", "buoy", "tide", "mast", "hull", "quay",
+    ];
+    let mut n = seed;
+    loop {
+        let name = format!(
+            "{}_{}",
+            ADJECTIVES[n % ADJECTIVES.len()],
+            NOUNS[(n / ADJECTIVES.len()) % NOUNS.len()]
+        );
+        let name = if n >= ADJECTIVES.len() * NOUNS.len() {
+            format!("{name}_{n}")
+        } else {
+            name
+        };
+        if !taken(&name) {
+            return name;
+        }
+        n += 1;
+    }
+}
+
 pub fn validate_name(name: &str) -> Result<(), SpecError> {
     let mut chars = name.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());

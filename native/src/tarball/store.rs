@@ -232,12 +232,18 @@ impl ImageStore {
             .mode(0o711)
             .create(data_dir)
             .map_err(err)?;
-        for sub in ["images", "tmp"] {
+        // Containers' user namespaces (whose root is an unprivileged host
+        // id) must reach their image's root: `images/` can be passed
+        // through, not listed.
+        for (sub, mode) in [("images", 0o711), ("tmp", 0o700)] {
+            let dir = data_dir.join(sub);
             fs::DirBuilder::new()
                 .recursive(true)
-                .mode(0o700)
-                .create(data_dir.join(sub))
+                .mode(mode)
+                .create(&dir)
                 .map_err(err)?;
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).map_err(err)?;
         }
         Ok(ImageStore {
             root: data_dir.to_path_buf(),
@@ -577,7 +583,7 @@ impl ImageStore {
             }
         }
         fs::DirBuilder::new()
-            .mode(0o700)
+            .mode(0o711)
             .create(&work)
             .map_err(|source| StoreError::DataDir {
                 path: self.root.clone(),

@@ -1231,29 +1231,9 @@ impl SimEngine {
     }
 
     fn generate_name(&self) -> String {
-        const ADJECTIVES: [&str; 8] = [
-            "calm", "brave", "quiet", "steady", "bright", "swift", "gentle", "bold",
-        ];
-        const NOUNS: [&str; 8] = [
-            "harbor", "anchor", "keel", "buoy", "tide", "mast", "hull", "quay",
-        ];
-        let mut n = self.created as usize;
-        loop {
-            let name = format!(
-                "{}_{}",
-                ADJECTIVES[n % ADJECTIVES.len()],
-                NOUNS[(n / ADJECTIVES.len()) % NOUNS.len()]
-            );
-            let name = if n >= ADJECTIVES.len() * NOUNS.len() {
-                format!("{name}_{n}")
-            } else {
-                name
-            };
-            if !self.containers.iter().any(|c| c.info.name == name) {
-                return name;
-            }
-            n += 1;
-        }
+        crate::container::generate_name(self.created as usize, |name| {
+            self.containers.iter().any(|c| c.info.name == name)
+        })
     }
 
     fn start_container(&mut self, index: usize) -> Result<Vec<Event>, EngineError> {

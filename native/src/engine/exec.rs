@@ -1,0 +1,325 @@
+//! `anchorage exec`: another process in a running container's namespaces
+//! and cgroup, with its output read by the engine.
+//!
+//! The engine may have threads (the server's runtime), so between `fork`
+//! and `execve` the children make raw system calls only, on data prepared
+//! before the fork: no allocation, no locks.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use anchorage_shared::engine::{EngineError, Event, Stream};
+use anchorage_shared::namespace::NamespaceKind;
+use anchorage_shared::process::ExitStatus;
+use nix::fcntl::OFlag;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+
+use crate::cgroup::Cgroup;
+use crate::process::kernel::DEFAULT_CAPABILITIES;
+use crate::process::launch;
+use crate::process::shim::LaunchConfig;
+
+/// A process started by `exec`, followed until it ends.
+pub struct ExecProcess {
+    /// The host pid the engine reports it by (the process that joined the
+    /// namespaces; the command is its child, PID 1's sibling inside).
+    pub pid: u32,
+    streams: Vec<(OwnedFd, Stream, Vec<u8>)>,
+    status: Option<ExitStatus>,
+    reported: bool,
+}
+
+impl ExecProcess {
+    /// Output since the last call, and the exit once both streams ended.
+    pub fn collect(&mut self) -> Vec<Event> {
+        let mut events = Vec::new();
+        let mut buf = [0u8; 16 << 10];
+        let mut ended = Vec::new();
+        for (index, (fd, stream, pending)) in self.streams.iter_mut().enumerate() {
+            loop {
+                match nix::unistd::read(fd.as_fd(), &mut buf) {
+                    Ok(0) => {
+                        ended.push(index);
+                        break;
+                    }
+                    Ok(n) => pending.extend_from_slice(&buf[..n]),
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(nix::errno::Errno::EAGAIN) => break,
+                    Err(_) => {
+                        ended.push(index);
+                        break;
+                    }
+                }
+            }
+            let done = ended.contains(&index);
+            let cut = if done {
+                pending.len()
+            } else {
+                pending
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(0, |i| i + 1)
+            };
+            if cut > 0 {
+                let text = String::from_utf8_lossy(&pending[..cut]).into_owned();
+                pending.drain(..cut);
+                events.push(Event::Output {
+                    container: None,
+                    pid: self.pid,
+                    stream: *stream,
+                    text,
+                });
+            }
+        }
+        for index in ended.into_iter().rev() {
+            self.streams.remove(index);
+        }
+        if self.status.is_none() {
+            let pid = nix::unistd::Pid::from_raw(self.pid as i32);
+            match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(_, code)) => self.status = Some(ExitStatus::Code(code)),
+                Ok(WaitStatus::Signaled(_, _, _)) => self.status = Some(ExitStatus::Code(137)),
+                Err(nix::errno::Errno::ECHILD) => self.status = Some(ExitStatus::Code(255)),
+                _ => {}
+            }
+        }
+        if let Some(status) = self.status
+            && self.streams.is_empty()
+            && !self.reported
+        {
+            self.reported = true;
+            events.push(Event::ProcessExited {
+                pid: self.pid,
+                ns_pids: vec![self.pid],
+                status,
+                container: None,
+            });
+        }
+        events
+    }
+
+    pub fn finished(&self) -> bool {
+        self.reported
+    }
+}
+
+fn c(text: &str) -> Result<CString, EngineError> {
+    CString::new(text).map_err(|_| EngineError::InvalidSpec(format!("`{text}` holds a NUL byte")))
+}
+
+/// Capability masks for `capset`: Docker's default set.
+fn capability_mask() -> u64 {
+    DEFAULT_CAPABILITIES
+        .iter()
+        .fold(0u64, |mask, cap| mask | (1u64 << cap.index()))
+}
+
+/// Writes a message to stderr and exits, from a forked child.
+fn die(message: &[u8], status: i32) -> ! {
+    // SAFETY: write and _exit are async-signal-safe.
+    unsafe {
+        libc::write(2, message.as_ptr().cast(), message.len());
+        libc::_exit(status)
+    }
+}
+
+/// Starts `argv` in the container whose init is `init_pid`.
+pub fn spawn(
+    init_pid: u32,
+    argv: &[String],
+    launch: &LaunchConfig,
+    cgroup: Option<&Cgroup>,
+) -> Result<ExecProcess, EngineError> {
+    // Everything the children need, made now.
+    let root = PathBuf::from(format!("/proc/{init_pid}/root"));
+    let program = launch::find_command(&root, &argv[0], &launch.plan.env).map_err(|err| {
+        EngineError::Exec {
+            program: argv[0].clone(),
+            reason: err.reason,
+        }
+    })?;
+    let order = [
+        NamespaceKind::User,
+        NamespaceKind::Cgroup,
+        NamespaceKind::Ipc,
+        NamespaceKind::Uts,
+        NamespaceKind::Net,
+        NamespaceKind::Pid,
+        NamespaceKind::Mnt,
+    ];
+    let mut namespaces = Vec::new();
+    for kind in order {
+        let path = format!("/proc/{init_pid}/ns/{}", kind.proc_name());
+        let file =
+            File::open(&path).map_err(|e| EngineError::Refused(format!("open {path}: {e}")))?;
+        namespaces.push(file);
+    }
+    let procs: Vec<File> = match cgroup {
+        Some(cgroup) => cgroup
+            .procs_files()
+            .iter()
+            .map(|p| {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(p)
+                    .map_err(|e| EngineError::Refused(format!("open {}: {e}", p.display())))
+            })
+            .collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    let program = c(&program)?;
+    let argv_c: Vec<CString> = argv.iter().map(|a| c(a)).collect::<Result<_, _>>()?;
+    let env_c: Vec<CString> = launch
+        .plan
+        .env
+        .iter()
+        .map(|e| c(e))
+        .collect::<Result<_, _>>()?;
+    let mut argv_p: Vec<*const libc::c_char> = argv_c.iter().map(|a| a.as_ptr()).collect();
+    argv_p.push(std::ptr::null());
+    let mut env_p: Vec<*const libc::c_char> = env_c.iter().map(|e| e.as_ptr()).collect();
+    env_p.push(std::ptr::null());
+    let cwd = c(if launch.plan.cwd.is_empty() {
+        "/"
+    } else {
+        &launch.plan.cwd
+    })?;
+    let slash = c("/")?;
+    let null = c("/dev/null")?;
+    let keep = capability_mask();
+    let rootless = launch.ids.rootless;
+    let last_cap = caps::runtime::thread_all_supported()
+        .iter()
+        .map(|c| c.index())
+        .max()
+        .unwrap_or(40);
+
+    let (out_r, out_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .map_err(|e| EngineError::Refused(format!("pipe: {}", e.desc())))?;
+    let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .map_err(|e| EngineError::Refused(format!("pipe: {}", e.desc())))?;
+    let (out_wr, err_wr) = (out_w.as_raw_fd(), err_w.as_raw_fd());
+
+    // SAFETY: after fork the children use raw system calls on data made
+    // above, and end in execve or _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(EngineError::Refused(format!(
+            "fork: {}",
+            nix::errno::Errno::last().desc()
+        )));
+    }
+    if pid == 0 {
+        unsafe {
+            // Into the container's cgroup, while still host root.
+            let self_pid = b"0\n";
+            for file in &procs {
+                libc::write(file.as_raw_fd(), self_pid.as_ptr().cast(), self_pid.len());
+            }
+            for file in &namespaces {
+                if libc::setns(file.as_raw_fd(), 0) != 0 {
+                    die(
+                        b"anchorage exec: cannot enter the container's namespaces\n",
+                        126,
+                    );
+                }
+            }
+            if libc::setresgid(0, 0, 0) != 0 {
+                die(b"anchorage exec: setresgid failed\n", 126);
+            }
+            if !rootless {
+                libc::setgroups(0, std::ptr::null());
+            }
+            if libc::setresuid(0, 0, 0) != 0 {
+                die(b"anchorage exec: setresuid failed\n", 126);
+            }
+            // The pid namespace applies to children: the command is one.
+            let child = libc::fork();
+            if child < 0 {
+                die(b"anchorage exec: fork failed\n", 126);
+            }
+            if child == 0 {
+                let devnull = libc::open(null.as_ptr(), libc::O_RDONLY);
+                libc::dup2(devnull, 0);
+                libc::dup2(out_wr, 1);
+                libc::dup2(err_wr, 2);
+                // Not dumpable: the container cannot open this process's
+                // (host) binary through /proc before the exec (CVE-2019-5736).
+                libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+                libc::chdir(slash.as_ptr());
+                if libc::chdir(cwd.as_ptr()) != 0 {
+                    die(b"anchorage exec: cannot enter the working directory\n", 126);
+                }
+                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+                for cap in 0..=last_cap {
+                    if keep & (1u64 << cap) == 0 {
+                        libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0);
+                    }
+                }
+                #[repr(C)]
+                struct Header {
+                    version: u32,
+                    pid: i32,
+                }
+                #[repr(C)]
+                struct Data {
+                    effective: u32,
+                    permitted: u32,
+                    inheritable: u32,
+                }
+                let header = Header {
+                    version: 0x2008_0522,
+                    pid: 0,
+                };
+                let low = keep as u32;
+                let high = (keep >> 32) as u32;
+                let data = [
+                    Data {
+                        effective: low,
+                        permitted: low,
+                        inheritable: low,
+                    },
+                    Data {
+                        effective: high,
+                        permitted: high,
+                        inheritable: high,
+                    },
+                ];
+                libc::syscall(libc::SYS_capset, &header, data.as_ptr());
+                libc::syscall(
+                    libc::SYS_close_range,
+                    3u32,
+                    u32::MAX,
+                    libc::CLOSE_RANGE_CLOEXEC,
+                );
+                libc::execve(program.as_ptr(), argv_p.as_ptr(), env_p.as_ptr());
+                die(b"anchorage exec: the command cannot run\n", 126);
+            }
+            // The joiner: wait for the command and pass on its status.
+            libc::close(out_wr);
+            libc::close(err_wr);
+            let mut status = 0;
+            while libc::waitpid(child, &mut status, 0) < 0 {}
+            if libc::WIFEXITED(status) {
+                libc::_exit(libc::WEXITSTATUS(status));
+            }
+            libc::_exit(128 + libc::WTERMSIG(status));
+        }
+    }
+    drop((out_w, err_w));
+    for fd in [&out_r, &err_r] {
+        let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+    }
+    let _ = Path::new("");
+    Ok(ExecProcess {
+        pid: pid as u32,
+        streams: vec![
+            (out_r, Stream::Stdout, Vec::new()),
+            (err_r, Stream::Stderr, Vec::new()),
+        ],
+        status: None,
+        reported: false,
+    })
+}

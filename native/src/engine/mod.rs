@@ -1,0 +1,939 @@
+//! The real engine: [`Engine`] on a Linux host, with real namespaces,
+//! cgroups and overlay roots.
+//!
+//! State lives in the data directory, so every `anchorage` command (and
+//! the server) sees the same containers:
+//!
+//! ```text
+//! DATA/containers/ID/
+//!   container.json   the container as created (the model's `Container`)
+//!   launch.json      what its supervisor starts (see process::shim)
+//!   state.json       how the run goes, written by the supervisor
+//!   console.jsonl    what its processes wrote to stdout and stderr
+//!   upper/ work/     the overlay's writable layer and work directory
+//!   merged/          where the root is mounted (inside its mount namespace)
+//! DATA/volumes/NAME/_data   named volumes
+//! ```
+//!
+//! Each container has a supervisor ([`shim`]) that outlives the command
+//! that started it. The engine reads what the supervisors write:
+//! [`Engine::advance`] turns new console lines and exits into events, and
+//! [`Engine::snapshot`] reads `/proc` and cgroupfs for the rest. A
+//! supervisor that was killed is noticed when the engine opens: its
+//! container is marked exited and its cgroup removed (its mounts were in
+//! its own mount namespace, and went with it).
+
+mod exec;
+mod observe;
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::{DirBuilderExt, chown};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anchorage_shared::cgroup::CgroupLimits;
+use anchorage_shared::container::{Container, ContainerSpec, ContainerState};
+use anchorage_shared::engine::{Command, Engine, EngineError, Event, LogLine, Stream};
+use anchorage_shared::host::{EngineInfo, EngineKind, HostSnapshot, find_container};
+use anchorage_shared::process::{ExitStatus, Signal};
+
+use crate::cgroup::{self, Cgroup, Layout};
+use crate::images;
+use crate::namespace::idmap;
+use crate::process::launch::{Bind, Plan};
+use crate::process::shim::{self, ConsoleLine, IdMapping, LaunchConfig, RunState};
+use crate::tarball::store::{ImageStore, write_atomically};
+
+/// What the engine follows of a container between two `advance` calls.
+#[derive(Debug, Default)]
+struct Follow {
+    /// How far `console.jsonl` has been read.
+    console_offset: u64,
+    /// Whether its exit was reported.
+    exit_reported: bool,
+}
+
+/// A `stop` waiting for its grace period to end.
+#[derive(Debug)]
+struct PendingStop {
+    id: String,
+    init_pid: u32,
+    kill_at: Instant,
+}
+
+pub struct RealEngine {
+    data: PathBuf,
+    store: ImageStore,
+    /// The cgroup layout, when containers get cgroups (as root).
+    layout: Option<Layout>,
+    ids: IdMapping,
+    /// The `anchorage` binary, for supervisors.
+    binary: PathBuf,
+    follow: HashMap<String, Follow>,
+    stops: Vec<PendingStop>,
+    /// Supervisors this process started, reaped once they exit.
+    shims: Vec<Child>,
+    execs: Vec<exec::ExecProcess>,
+    info: EngineInfo,
+}
+
+fn io_refused(what: &str) -> impl FnOnce(std::io::Error) -> EngineError + '_ {
+    move |err| EngineError::Refused(format!("{what}: {err}"))
+}
+
+/// 64 random hex digits.
+fn new_id() -> String {
+    let mut bytes = [0u8; 32];
+    if fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_err()
+    {
+        let seed = shim::now_ms() ^ u64::from(std::process::id()) << 32;
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (seed >> ((i % 8) * 8)) as u8 ^ i as u8;
+        }
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl RealEngine {
+    /// The engine for the containers in `data`, with `binary` (the
+    /// `anchorage` executable) to start supervisors.
+    pub fn open(data: &Path, binary: PathBuf) -> Result<RealEngine, String> {
+        let root = nix::unistd::geteuid().is_root();
+        let store = images::open_store(data).map_err(|e| e.to_string())?;
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let detected = cgroup::detect(&mountinfo).ok();
+        let ids = if root {
+            let range = idmap::for_data_dir(data).map_err(|e| e.to_string())?;
+            IdMapping {
+                uid_first: range.first,
+                gid_first: range.first,
+                count: range.count,
+                rootless: false,
+            }
+        } else {
+            IdMapping {
+                uid_first: nix::unistd::getuid().as_raw(),
+                gid_first: nix::unistd::getgid().as_raw(),
+                count: 1,
+                rootless: true,
+            }
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(data.join("containers"))
+            .map_err(|e| format!("cannot use {}: {e}", data.join("containers").display()))?;
+        let kernel = nix::sys::utsname::uname()
+            .map(|u| {
+                format!(
+                    "{} {}",
+                    u.sysname().to_string_lossy(),
+                    u.release().to_string_lossy()
+                )
+            })
+            .unwrap_or_default();
+        let hostname = nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let layout_kind = detected
+            .as_ref()
+            .map(Layout::kind)
+            .unwrap_or(anchorage_shared::host::CgroupLayout::Unified);
+        let info = EngineInfo {
+            kind: EngineKind::Real,
+            hostname,
+            kernel,
+            cgroup_layout: layout_kind,
+            rootless: !root,
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            memory_bytes: observe::host_memory(),
+            note: if root {
+                format!(
+                    "real containers as root; container root is host uid {}",
+                    ids.uid_first
+                )
+            } else {
+                "real containers without root: one uid mapped, no cgroup limits".into()
+            },
+        };
+        let mut engine = RealEngine {
+            data: data.to_path_buf(),
+            store,
+            layout: if root { detected } else { None },
+            ids,
+            binary,
+            follow: HashMap::new(),
+            stops: Vec::new(),
+            shims: Vec::new(),
+            execs: Vec::new(),
+            info,
+        };
+        engine.recover();
+        engine.sweep_retired();
+        // Start following from now: what happened before is history.
+        for (dir, container) in engine.load() {
+            let state = engine.compose(&dir, &container).state;
+            engine.follow.insert(
+                container.id.clone(),
+                Follow {
+                    console_offset: fs::metadata(dir.join("console.jsonl")).map_or(0, |m| m.len()),
+                    exit_reported: matches!(state, ContainerState::Exited { .. }),
+                },
+            );
+        }
+        Ok(engine)
+    }
+
+    pub fn store(&self) -> &ImageStore {
+        &self.store
+    }
+
+    fn containers_dir(&self) -> PathBuf {
+        self.data.join("containers")
+    }
+
+    /// Every container's directory and record, oldest first.
+    fn load(&self) -> Vec<(PathBuf, Container)> {
+        let mut all: Vec<(PathBuf, Container)> = fs::read_dir(self.containers_dir())
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| {
+                        let dir = e.path();
+                        let bytes = fs::read(dir.join("container.json")).ok()?;
+                        let container: Container = serde_json::from_slice(&bytes).ok()?;
+                        Some((dir, container))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        all.sort_by(|a, b| {
+            a.1.created_ms
+                .cmp(&b.1.created_ms)
+                .then_with(|| a.1.id.cmp(&b.1.id))
+        });
+        all
+    }
+
+    fn find(&self, id_or_name: &str) -> Result<(PathBuf, Container), EngineError> {
+        let all = self.load();
+        let refs: Vec<&Container> = all.iter().map(|(_, c)| c).collect();
+        let index = find_container(&refs, id_or_name)
+            .ok_or_else(|| EngineError::NoSuchContainer(id_or_name.to_string()))?;
+        Ok(all[index].clone())
+    }
+
+    /// Whether a recorded init is still the same process.
+    fn alive(state: &RunState) -> bool {
+        match (state.init_pid, state.init_start) {
+            (Some(pid), Some(start)) => shim::start_ticks(pid) == Some(start),
+            _ => false,
+        }
+    }
+
+    /// The container as it is now: its record with its run's state.
+    fn compose(&self, dir: &Path, record: &Container) -> Container {
+        let mut container = record.clone();
+        let Some(state) = shim::read_state(dir) else {
+            container.state = ContainerState::Created;
+            return container;
+        };
+        container.started_ms = state.started_ms;
+        container.finished_ms = state.finished_ms;
+        container.state = match (&state.exit, Self::alive(&state)) {
+            (Some(status), _) => ContainerState::Exited {
+                status: *status,
+                oom_killed: state.oom_killed,
+            },
+            (None, true) => ContainerState::Running,
+            // Started but gone without a record: `recover` deals with it.
+            (None, false) if state.init_pid.is_some() => ContainerState::Exited {
+                status: ExitStatus::Code(255),
+                oom_killed: false,
+            },
+            (None, false) => ContainerState::Created,
+        };
+        if container.state == ContainerState::Running {
+            container.init_pid = state.init_pid;
+            container.namespaces = state
+                .init_pid
+                .map(observe::namespaces_of)
+                .unwrap_or_default();
+        }
+        let (entries, bytes) = observe::tree_usage(&dir.join("upper"));
+        container.writable_entries = entries;
+        container.writable_bytes = bytes;
+        container
+    }
+
+    /// After a crash: containers whose supervisor and init are both gone
+    /// without a record of the end are marked exited, and what is left
+    /// of their cgroups is killed and removed.
+    fn recover(&mut self) {
+        for (dir, container) in self.load() {
+            let Some(mut state) = shim::read_state(&dir) else {
+                continue;
+            };
+            if state.exit.is_some() || Self::alive(&state) {
+                continue;
+            }
+            if state.init_pid.is_none() && shim::start_ticks(state.shim_pid).is_some() {
+                // Still starting.
+                continue;
+            }
+            state.exit = Some(ExitStatus::Code(255));
+            state.finished_ms = Some(shim::now_ms());
+            state.error =
+                Some("its supervisor was killed: the container's processes are gone".into());
+            let _ = shim::write_state(&dir, &state);
+            if let Some(layout) = &self.layout {
+                let _ = Cgroup::open(layout, &container.cgroup).destroy();
+            }
+        }
+    }
+
+    /// Makes a container: its directory, record, writable layer and
+    /// cgroup; nothing runs yet.
+    fn create(&mut self, spec: ContainerSpec) -> Result<(PathBuf, Container), EngineError> {
+        spec.validate()?;
+        let all = self.load();
+        if let Some(name) = &spec.name
+            && all.iter().any(|(_, c)| &c.name == name)
+        {
+            return Err(EngineError::NameInUse(name.clone()));
+        }
+        if self.layout.is_none() && spec.limits != CgroupLimits::default() {
+            return Err(EngineError::Refused(
+                "limits need cgroups, and this host gives them to root only: run anchorage as root (or without --memory, --pids-limit and --cpus)".into(),
+            ));
+        }
+        let image = self
+            .store
+            .resolve(&spec.image)
+            .map_err(|_| EngineError::NoSuchImage(spec.image.clone()))?;
+        let argv = image.image.config.command_line(&spec.command);
+        if argv.is_empty() {
+            return Err(EngineError::InvalidSpec(format!(
+                "`{}` says nothing to run: give a command, as in `anchorage run {} sh -c 'echo hello'`",
+                spec.image, spec.image
+            )));
+        }
+        let mut env = image.image.config.env.clone();
+        for pair in &spec.env {
+            let key = pair.split('=').next().unwrap_or("");
+            env.retain(|e| e.split('=').next() != Some(key));
+            env.push(pair.clone());
+        }
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.insert(
+                0,
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            );
+        }
+        let id = new_id();
+        let name = spec.name.clone().unwrap_or_else(|| {
+            anchorage_shared::container::generate_name(all.len(), |n| {
+                all.iter().any(|(_, c)| c.name == n)
+            })
+        });
+        let hostname = spec
+            .hostname
+            .clone()
+            .unwrap_or_else(|| id[..12].to_string());
+        if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+            env.push(format!("HOSTNAME={hostname}"));
+        }
+
+        let dir = self.containers_dir().join(&id);
+        let result = (|| -> Result<(PathBuf, Container), EngineError> {
+            for sub in ["", "upper", "work", "merged"] {
+                fs::DirBuilder::new()
+                    .mode(if sub.is_empty() { 0o711 } else { 0o755 })
+                    .create(dir.join(sub))
+                    .map_err(io_refused("make the container's directory"))?;
+                if !sub.is_empty() && !self.ids.rootless {
+                    // Container root owns its writable layer (and so `/`).
+                    chown(
+                        dir.join(sub),
+                        Some(self.ids.uid_first),
+                        Some(self.ids.gid_first),
+                    )
+                    .map_err(io_refused("give the writable layer to container root"))?;
+                }
+            }
+            // The root directory shows the image's time, not today's.
+            if let Ok(modified) =
+                fs::metadata(self.store.rootfs(&image.image)).and_then(|m| m.modified())
+            {
+                let _ = fs::File::open(dir.join("upper")).and_then(|f| f.set_modified(modified));
+            }
+            let mut volumes = Vec::new();
+            for volume in &spec.volumes {
+                let source = if volume.source.starts_with('/') {
+                    let path = PathBuf::from(&volume.source);
+                    if !path.exists() {
+                        return Err(EngineError::InvalidSpec(format!(
+                            "the volume's host path {} does not exist: make it first, or give a volume name instead",
+                            path.display()
+                        )));
+                    }
+                    path
+                } else {
+                    let path = self.data.join("volumes").join(&volume.source).join("_data");
+                    if !path.exists() {
+                        fs::create_dir_all(&path).map_err(io_refused("make the volume"))?;
+                        if !self.ids.rootless {
+                            chown(&path, Some(self.ids.uid_first), Some(self.ids.gid_first))
+                                .map_err(io_refused("give the volume to container root"))?;
+                        }
+                    }
+                    path
+                };
+                volumes.push(Bind {
+                    source,
+                    target: volume.target.clone(),
+                });
+            }
+            let cgroup_path = format!("/anchorage/{id}");
+            let cgroup = match &self.layout {
+                Some(layout) => {
+                    let cgroup = Cgroup::create(layout, &cgroup_path)
+                        .map_err(|e| EngineError::Refused(e.to_string()))?;
+                    cgroup
+                        .apply(&spec.limits)
+                        .map_err(|e| EngineError::Refused(e.to_string()))?;
+                    Some(cgroup_path.clone())
+                }
+                None => None,
+            };
+            for path in [&dir, &self.store.rootfs(&image.image)] {
+                let text = path.display().to_string();
+                if text.contains([',', ':', '\n']) {
+                    return Err(EngineError::Refused(format!(
+                        "the path {text} holds `,` or `:`, which overlayfs options cannot carry: use a data directory without them (--data-dir)"
+                    )));
+                }
+            }
+            let plan = Plan {
+                lower: self.store.rootfs(&image.image),
+                upper: dir.join("upper"),
+                work: dir.join("work"),
+                merged: dir.join("merged"),
+                hostname: hostname.clone(),
+                volumes,
+                argv: argv.clone(),
+                env: env.clone(),
+                cwd: image.image.config.working_dir.clone(),
+            };
+            let launch = LaunchConfig {
+                plan,
+                ids: self.ids,
+                cgroup,
+                auto_remove: spec.auto_remove,
+            };
+            write_atomically(
+                &dir.join("launch.json"),
+                &serde_json::to_vec_pretty(&launch).expect("configs always encode"),
+            )
+            .map_err(io_refused("write launch.json"))?;
+            let container = Container {
+                id: id.clone(),
+                name,
+                image: spec.image.clone(),
+                image_id: image.image.id.0.clone(),
+                command: argv,
+                hostname,
+                env,
+                volumes: spec.volumes.clone(),
+                state: ContainerState::Created,
+                init_pid: None,
+                cgroup: cgroup_path,
+                namespaces: Vec::new(),
+                limits: spec.limits,
+                created_ms: shim::now_ms(),
+                started_ms: None,
+                finished_ms: None,
+                auto_remove: spec.auto_remove,
+                writable_entries: 0,
+                writable_bytes: 0,
+            };
+            write_atomically(
+                &dir.join("container.json"),
+                &serde_json::to_vec_pretty(&container).expect("containers always encode"),
+            )
+            .map_err(io_refused("write container.json"))?;
+            Ok((dir.clone(), container))
+        })();
+        if result.is_err() {
+            self.discard(&dir, &format!("/anchorage/{id}"));
+        }
+        let (dir, container) = result?;
+        self.follow.insert(container.id.clone(), Follow::default());
+        Ok((dir, container))
+    }
+
+    /// Removes a container's directory and cgroup.
+    fn discard(&self, dir: &Path, cgroup_path: &str) {
+        let cgroup = self.layout.as_ref().map(|l| Cgroup::open(l, cgroup_path));
+        shim::remove_container(dir, cgroup.as_ref());
+    }
+
+    /// Starts a created container's supervisor and waits for it to say
+    /// whether the init is running.
+    fn start(&mut self, dir: &Path, container: &Container) -> Result<Vec<Event>, EngineError> {
+        let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| EngineError::Refused(format!("pipe: {}", e.desc())))?;
+        let mut command = std::process::Command::new(&self.binary);
+        command
+            .arg("__shim")
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let report_fd = std::os::fd::AsRawFd::as_raw_fd(&report_w);
+        // SAFETY: dup2 is async-signal-safe; it puts the pipe on fd 3
+        // (without close-on-exec) for the supervisor.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::dup2(report_fd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command
+            .spawn()
+            .map_err(io_refused("start the container's supervisor"))?;
+        drop(report_w);
+        self.shims.push(child);
+        let mut answer = String::new();
+        let _ = fs::File::from(report_r).read_to_string(&mut answer);
+        let answer = answer.trim_end();
+        let mut events = Vec::new();
+        if let Some(pid) = answer.strip_prefix("ok\t") {
+            let init_pid: u32 = pid.parse().unwrap_or(0);
+            events.push(Event::ContainerStarted {
+                id: container.id.clone(),
+                init_pid,
+                namespaces: observe::namespaces_of(init_pid),
+            });
+            events.push(Event::ProcessStarted {
+                pid: init_pid,
+                ppid: 0,
+                ns_pids: vec![init_pid, 1],
+                argv: container.command.clone(),
+                container: Some(container.id.clone()),
+            });
+            return Ok(events);
+        }
+        if let Some(rest) = answer.strip_prefix("err\t") {
+            let (status, message) = rest.split_once('\t').unwrap_or(("125", rest));
+            let status: i32 = status.parse().unwrap_or(125);
+            if status == 127 || status == 126 {
+                // The command could not run: the container ran and ended,
+                // as on the simulator, with the reason on its stderr.
+                let text = format!("{message}\n");
+                let line = ConsoleLine {
+                    t: shim::now_ms(),
+                    s: "err".into(),
+                    x: text.clone(),
+                };
+                let mut bytes = serde_json::to_vec(&line).expect("lines always encode");
+                bytes.push(b'\n');
+                let _ = fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join("console.jsonl"))
+                    .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes));
+                return Ok(events);
+            }
+            return Err(EngineError::Refused(format!(
+                "container {} could not start: {message}",
+                container.name
+            )));
+        }
+        let detail = fs::read_to_string(dir.join("shim.err")).unwrap_or_default();
+        Err(EngineError::Refused(format!(
+            "the supervisor of container {} failed{}",
+            container.name,
+            if detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {detail}")
+            }
+        )))
+    }
+
+    fn running_init(&self, id_or_name: &str) -> Result<(PathBuf, Container, u32), EngineError> {
+        let (dir, record) = self.find(id_or_name)?;
+        let container = self.compose(&dir, &record);
+        match (container.state, container.init_pid) {
+            (ContainerState::Running, Some(pid)) => Ok((dir, container, pid)),
+            _ => Err(EngineError::NotRunning(record.name)),
+        }
+    }
+
+    fn signal(pid: u32, signal: Signal) -> Result<(), EngineError> {
+        let real = nix::sys::signal::Signal::try_from(signal.number())
+            .map_err(|_| EngineError::Refused(format!("SIG{} is not known here", signal.name())))?;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), real)
+            .map_err(|e| EngineError::Refused(format!("kill pid {pid}: {}", e.desc())))
+    }
+
+    /// Waits (a little) for a container's supervisor to record its end.
+    fn wait_exited(&self, dir: &Path) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            match shim::read_state(dir) {
+                Some(state) if state.exit.is_some() => return true,
+                Some(state)
+                    if !Self::alive(&state) && shim::start_ticks(state.shim_pid).is_none() =>
+                {
+                    return true;
+                }
+                None => return true,
+                _ => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        false
+    }
+
+    fn remove(&mut self, id_or_name: &str, force: bool) -> Result<Vec<Event>, EngineError> {
+        let (dir, record) = self.find(id_or_name)?;
+        let container = self.compose(&dir, &record);
+        if container.state == ContainerState::Running {
+            if !force {
+                return Err(EngineError::StillRunning(record.name));
+            }
+            if let Some(pid) = container.init_pid {
+                let _ = Self::signal(pid, Signal::Kill);
+            }
+            if !self.wait_exited(&dir) {
+                return Err(EngineError::Refused(format!(
+                    "container {} did not exit after SIGKILL",
+                    record.name
+                )));
+            }
+        }
+        // An auto-removing supervisor may have been first.
+        if dir.exists() {
+            self.discard(&dir, &record.cgroup);
+        }
+        self.follow.remove(&record.id);
+        Ok(vec![Event::ContainerRemoved { id: record.id }])
+    }
+
+    /// What one container's supervisor wrote since the last call: new
+    /// console lines, then its exit once recorded.
+    fn collect_from(follow: &mut Follow, dir: &Path, record: &Container) -> Vec<Event> {
+        let mut events = Vec::new();
+        let state = shim::read_state(dir);
+        let init_pid = state.as_ref().and_then(|s| s.init_pid).unwrap_or(0);
+        // Output first: it was written before the exit was recorded.
+        if let Ok(mut file) = fs::File::open(dir.join("console.jsonl")) {
+            use std::io::{Seek, SeekFrom};
+            if file.seek(SeekFrom::Start(follow.console_offset)).is_ok() {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                // Only whole lines; a line being written waits.
+                let complete = text.rfind('\n').map_or(0, |i| i + 1);
+                for line in text[..complete].lines() {
+                    if let Ok(line) = serde_json::from_str::<ConsoleLine>(line) {
+                        events.push(Event::Output {
+                            container: Some(record.id.clone()),
+                            pid: init_pid,
+                            stream: if line.s == "err" {
+                                Stream::Stderr
+                            } else {
+                                Stream::Stdout
+                            },
+                            text: line.x,
+                        });
+                    }
+                }
+                follow.console_offset += complete as u64;
+            }
+        }
+        if !follow.exit_reported
+            && let Some(state) = &state
+            && let Some(status) = state.exit
+        {
+            follow.exit_reported = true;
+            if init_pid != 0 {
+                events.push(Event::ProcessExited {
+                    pid: init_pid,
+                    ns_pids: vec![init_pid, 1],
+                    status,
+                    container: Some(record.id.clone()),
+                });
+            }
+            if state.oom_killed {
+                events.push(Event::OomKill {
+                    pid: init_pid,
+                    cgroup: record.cgroup.clone(),
+                    container: Some(record.id.clone()),
+                });
+            }
+            events.push(Event::ContainerExited {
+                id: record.id.clone(),
+                status,
+                oom_killed: state.oom_killed,
+            });
+        }
+        events
+    }
+
+    /// Turns what supervisors wrote since the last call into events.
+    fn collect(&mut self) -> Vec<Event> {
+        let mut events = Vec::new();
+        let present = self.load();
+        for (dir, record) in &present {
+            let follow = self.follow.entry(record.id.clone()).or_default();
+            events.extend(Self::collect_from(follow, dir, record));
+        }
+        // Containers that went while followed: removed by `rm` elsewhere,
+        // or by their supervisor (`--rm`), which left their ending in
+        // `.removed/ID`.
+        let gone: Vec<String> = self
+            .follow
+            .keys()
+            .filter(|id| !present.iter().any(|(_, c)| &c.id == *id))
+            .cloned()
+            .collect();
+        let retired = shim::retired_dir(&self.containers_dir());
+        for id in gone {
+            let mut follow = self.follow.remove(&id).unwrap_or_default();
+            let dir = retired.join(&id);
+            if let Ok(bytes) = fs::read(dir.join("container.json"))
+                && let Ok(record) = serde_json::from_slice::<Container>(&bytes)
+            {
+                events.extend(Self::collect_from(&mut follow, &dir, &record));
+                let _ = crate::tarball::store::remove_tree(&dir);
+            }
+            events.push(Event::ContainerRemoved { id });
+        }
+        events
+    }
+
+    /// Deletes what `--rm` containers left that no one read in a minute.
+    fn sweep_retired(&self) {
+        let retired = shim::retired_dir(&self.containers_dir());
+        let Ok(entries) = fs::read_dir(&retired) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(60));
+            if old {
+                let _ = crate::tarball::store::remove_tree(&entry.path());
+            }
+        }
+    }
+}
+
+impl Engine for RealEngine {
+    fn info(&self) -> EngineInfo {
+        self.info.clone()
+    }
+
+    fn apply(&mut self, command: Command) -> Result<Vec<Event>, EngineError> {
+        match command {
+            Command::Run { spec } => {
+                let (dir, container) = self.create(spec)?;
+                let mut events = vec![Event::ContainerCreated {
+                    id: container.id.clone(),
+                    name: container.name.clone(),
+                }];
+                match self.start(&dir, &container) {
+                    Ok(more) => events.extend(more),
+                    Err(err) => {
+                        self.discard(&dir, &container.cgroup);
+                        self.follow.remove(&container.id);
+                        return Err(err);
+                    }
+                }
+                events.extend(self.collect());
+                Ok(events)
+            }
+            Command::Create { spec } => {
+                let (_, container) = self.create(spec)?;
+                Ok(vec![Event::ContainerCreated {
+                    id: container.id,
+                    name: container.name,
+                }])
+            }
+            Command::Start { container } => {
+                let (dir, record) = self.find(&container)?;
+                match self.compose(&dir, &record).state {
+                    ContainerState::Running => Err(EngineError::AlreadyRunning(record.name)),
+                    ContainerState::Exited { .. } => Err(EngineError::Refused(format!(
+                        "container `{}` has exited and its pid namespace is gone: `anchorage run` a new one",
+                        record.name
+                    ))),
+                    ContainerState::Created => self.start(&dir, &record),
+                }
+            }
+            Command::Stop {
+                container,
+                timeout_ms,
+            } => {
+                let (_, record, pid) = self.running_init(&container)?;
+                if timeout_ms == 0 {
+                    Self::signal(pid, Signal::Kill)?;
+                } else {
+                    Self::signal(pid, Signal::Term)?;
+                    self.stops.push(PendingStop {
+                        id: record.id,
+                        init_pid: pid,
+                        kill_at: Instant::now() + Duration::from_millis(timeout_ms),
+                    });
+                }
+                Ok(Vec::new())
+            }
+            Command::Kill { container, signal } => {
+                let (_, _, pid) = self.running_init(&container)?;
+                Self::signal(pid, signal)?;
+                Ok(Vec::new())
+            }
+            Command::Remove { container, force } => self.remove(&container, force),
+            Command::Exec { container, argv } => {
+                let (dir, record, pid) = self.running_init(&container)?;
+                let launch: LaunchConfig = serde_json::from_slice(
+                    &fs::read(dir.join("launch.json")).map_err(io_refused("read launch.json"))?,
+                )
+                .map_err(|e| EngineError::Refused(format!("launch.json: {e}")))?;
+                let cgroup = self
+                    .layout
+                    .as_ref()
+                    .map(|layout| Cgroup::open(layout, &record.cgroup));
+                let process = exec::spawn(pid, &argv, &launch, cgroup.as_ref())?;
+                let event = Event::ProcessStarted {
+                    pid: process.pid,
+                    ppid: 0,
+                    ns_pids: vec![process.pid],
+                    argv,
+                    container: Some(record.id),
+                };
+                self.execs.push(process);
+                Ok(vec![event])
+            }
+            Command::SetLimits { container, limits } => {
+                let (dir, mut record) = self.find(&container)?;
+                let Some(layout) = &self.layout else {
+                    return Err(EngineError::Refused(
+                        "limits need cgroups, and this host gives them to root only".into(),
+                    ));
+                };
+                Cgroup::open(layout, &record.cgroup)
+                    .apply(&limits)
+                    .map_err(|e| EngineError::Refused(e.to_string()))?;
+                record.limits = limits;
+                write_atomically(
+                    &dir.join("container.json"),
+                    &serde_json::to_vec_pretty(&record).expect("containers always encode"),
+                )
+                .map_err(io_refused("write container.json"))?;
+                Ok(vec![Event::LimitsChanged {
+                    id: record.id,
+                    limits,
+                }])
+            }
+        }
+    }
+
+    fn advance(&mut self, elapsed_ms: u64) -> Vec<Event> {
+        // A real host does not wait for us: pace the caller a little.
+        if elapsed_ms > 0 {
+            std::thread::sleep(Duration::from_millis(elapsed_ms.min(50)));
+        }
+        let now = Instant::now();
+        let (due, waiting): (Vec<PendingStop>, Vec<PendingStop>) =
+            self.stops.drain(..).partition(|s| s.kill_at <= now);
+        self.stops = waiting;
+        for stop in due {
+            // Still the same init: the grace period is over.
+            if let Ok((_, _, pid)) = self.running_init(&stop.id)
+                && pid == stop.init_pid
+            {
+                let _ = Self::signal(pid, Signal::Kill);
+            }
+        }
+        self.shims
+            .retain_mut(|child| matches!(child.try_wait(), Ok(None)));
+        let mut events = Vec::new();
+        for process in &mut self.execs {
+            events.extend(process.collect());
+        }
+        self.execs.retain(|p| !p.finished());
+        events.extend(self.collect());
+        events
+    }
+
+    fn snapshot(&self) -> HostSnapshot {
+        let containers: Vec<Container> = self
+            .load()
+            .iter()
+            .map(|(dir, record)| self.compose(dir, record))
+            .collect();
+        let (processes, namespaces) = observe::processes(&containers);
+        let cgroups = match &self.layout {
+            Some(layout) => containers
+                .iter()
+                .map(|c| {
+                    let usage = Cgroup::open(layout, &c.cgroup).usage().unwrap_or_default();
+                    Arc::new(anchorage_shared::cgroup::Cgroup {
+                        path: c.cgroup.clone(),
+                        limits: c.limits,
+                        usage,
+                    })
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let images = self
+            .store
+            .list()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| Arc::new(l.image.info(l.names)))
+            .collect();
+        HostSnapshot {
+            engine: self.info.clone(),
+            clock_ms: shim::now_ms(),
+            processes,
+            namespaces,
+            cgroups,
+            containers: containers.into_iter().map(Arc::new).collect(),
+            images,
+        }
+    }
+
+    fn logs(&self, container: &str) -> Result<Vec<LogLine>, EngineError> {
+        let (dir, _) = self.find(container)?;
+        let text = fs::read_to_string(dir.join("console.jsonl")).unwrap_or_default();
+        Ok(text
+            .lines()
+            .filter_map(|line| serde_json::from_str::<ConsoleLine>(line).ok())
+            .map(|line| LogLine {
+                at_ms: line.t,
+                stream: if line.s == "err" {
+                    Stream::Stderr
+                } else {
+                    Stream::Stdout
+                },
+                text: line.x,
+            })
+            .collect())
+    }
+}

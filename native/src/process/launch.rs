@@ -1,0 +1,371 @@
+//! What a container's init does between `clone` and `execve`: the root
+//! file system (an overlay of the image under the container's writable
+//! layer), `/proc`, a minimal `/dev`, a read-only `/sys`, volumes,
+//! `pivot_root`, the hostname, the loopback interface, then capabilities
+//! cut to Docker's default set, `no_new_privs`, every inherited descriptor
+//! marked close-on-exec, and the command.
+//!
+//! It runs in the new namespaces (user, pid, mount, uts, ipc, net, and
+//! cgroup once the supervisor has put it in its cgroup), through the
+//! [`Kernel`] seam.
+
+use std::fmt;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags};
+use nix::sched::CloneFlags;
+
+use super::kernel::{DEFAULT_CAPABILITIES, Kernel};
+
+/// A bind mount from the host into the container.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Bind {
+    pub source: PathBuf,
+    /// An absolute path inside the container.
+    pub target: String,
+}
+
+/// Everything the init needs to know.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Plan {
+    /// The image's unpacked root: the overlay's read-only layer.
+    pub lower: PathBuf,
+    /// The container's writable layer and overlay's work directory.
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    /// Where the overlay is mounted: the container's root.
+    pub merged: PathBuf,
+    pub hostname: String,
+    pub volumes: Vec<Bind>,
+    pub argv: Vec<String>,
+    /// `KEY=value` pairs, `PATH` among them.
+    pub env: Vec<String>,
+    /// The working directory inside the container.
+    pub cwd: String,
+}
+
+/// A step that failed, with the kernel's reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetupError {
+    pub step: String,
+    pub reason: String,
+    /// The exit status a runtime reports for it: 127 for a command not
+    /// found, 126 for one that cannot run, 125 for the runtime's own
+    /// failures.
+    pub status: i32,
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.step, self.reason)
+    }
+}
+
+fn fail(step: impl Into<String>) -> impl FnOnce(Errno) -> SetupError {
+    let step = step.into();
+    move |errno| SetupError {
+        step,
+        reason: errno.desc().to_string(),
+        status: 125,
+    }
+}
+
+/// Paths Docker hides from containers: files get `/dev/null` on top,
+/// directories an empty read-only tmpfs.
+const MASKED: &[&str] = &[
+    "proc/acpi",
+    "proc/kcore",
+    "proc/keys",
+    "proc/latency_stats",
+    "proc/timer_list",
+    "proc/timer_stats",
+    "proc/sched_debug",
+    "proc/scsi",
+    "sys/firmware",
+];
+
+/// Paths Docker makes read-only.
+const READ_ONLY: &[&str] = &[
+    "proc/bus",
+    "proc/fs",
+    "proc/irq",
+    "proc/sys",
+    "proc/sysrq-trigger",
+];
+
+/// Host devices bound into the container's `/dev`.
+const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+/// Where a command runs from: `argv[0]` if it has a `/`, else the first
+/// executable of that name along the container's `PATH`, looked up in the
+/// container's root (`root`, before or after `pivot_root`).
+pub fn find_command(root: &Path, argv0: &str, env: &[String]) -> Result<String, SetupError> {
+    let not_found = |what: String| SetupError {
+        step: format!("exec: \"{argv0}\""),
+        reason: what,
+        status: 127,
+    };
+    if argv0.is_empty() {
+        return Err(not_found("an empty command".into()));
+    }
+    if argv0.contains('/') {
+        return Ok(argv0.to_string());
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':').filter(|d| d.starts_with('/')) {
+        let candidate = format!("{}/{argv0}", dir.trim_end_matches('/'));
+        let on_disk = root.join(candidate.trim_start_matches('/'));
+        if on_disk.metadata().is_ok_and(|m| !m.is_dir()) {
+            return Ok(candidate);
+        }
+    }
+    Err(not_found("executable file not found in $PATH".into()))
+}
+
+/// Sets the container up, from inside its namespaces, and returns the
+/// program to exec. The caller execs it with [`exec`].
+pub fn setup(k: &mut impl Kernel, plan: &Plan) -> Result<String, SetupError> {
+    let merged = plan.merged.as_path();
+    let at = |path: &str| merged.join(path);
+
+    // A cgroup namespace rooted at the cgroup the supervisor put us in.
+    k.unshare(CloneFlags::CLONE_NEWCGROUP)
+        .map_err(fail("make the cgroup namespace"))?;
+    // Nothing mounted here propagates back to the host.
+    k.mount(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+    )
+    .map_err(fail("make the mounts private"))?;
+    k.sethostname(&plan.hostname)
+        .map_err(fail(format!("set the hostname to {}", plan.hostname)))?;
+
+    let overlay = format!(
+        "lowerdir={},upperdir={},workdir={},userxattr",
+        plan.lower.display(),
+        plan.upper.display(),
+        plan.work.display()
+    );
+    k.mount(
+        Some("overlay"),
+        merged,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(&overlay),
+    )
+    .map_err(fail(format!("mount the overlay root ({overlay})")))?;
+
+    // /proc for the new pid namespace.
+    k.make_dir_in(merged, "proc").map_err(fail("make /proc"))?;
+    k.mount(
+        Some("proc"),
+        &at("proc"),
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None,
+    )
+    .map_err(fail("mount /proc"))?;
+
+    // A minimal /dev: a tmpfs with the host's harmless devices bound in.
+    k.make_dir_in(merged, "dev").map_err(fail("make /dev"))?;
+    k.mount(
+        Some("tmpfs"),
+        &at("dev"),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+    )
+    .map_err(fail("mount /dev"))?;
+    for device in DEVICES {
+        let target = k
+            .make_file_in(merged, &format!("dev/{device}"))
+            .map_err(fail(format!("make /dev/{device}")))?;
+        k.mount(
+            Some(&format!("/dev/{device}")),
+            &fd_path(&target),
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )
+        .map_err(fail(format!("bind /dev/{device}")))?;
+    }
+    k.make_dir_in(merged, "dev/pts")
+        .map_err(fail("make /dev/pts"))?;
+    k.mount(
+        Some("devpts"),
+        &at("dev/pts"),
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620"),
+    )
+    .map_err(fail("mount /dev/pts"))?;
+    k.make_dir_in(merged, "dev/shm")
+        .map_err(fail("make /dev/shm"))?;
+    k.mount(
+        Some("shm"),
+        &at("dev/shm"),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=1777,size=65536k"),
+    )
+    .map_err(fail("mount /dev/shm"))?;
+    for (link, target) in [
+        ("dev/fd", "/proc/self/fd"),
+        ("dev/stdin", "/proc/self/fd/0"),
+        ("dev/stdout", "/proc/self/fd/1"),
+        ("dev/stderr", "/proc/self/fd/2"),
+        ("dev/ptmx", "pts/ptmx"),
+    ] {
+        k.symlink(target, &at(link))
+            .map_err(fail(format!("link /{link}")))?;
+    }
+
+    // A read-only /sys for the new network namespace.
+    k.make_dir_in(merged, "sys").map_err(fail("make /sys"))?;
+    let sys_flags =
+        MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if let Err(errno) = k.mount(Some("sysfs"), &at("sys"), Some("sysfs"), sys_flags, None) {
+        // Not allowed here (a user namespace that does not own the
+        // network namespace): the host's, bound and made read-only.
+        k.mount(
+            Some("/sys"),
+            &at("sys"),
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )
+        .map_err(|_| fail("mount /sys")(errno))?;
+        k.mount(
+            None,
+            &at("sys"),
+            None,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | sys_flags,
+            None,
+        )
+        .map_err(fail("make /sys read-only"))?;
+    }
+    // The cgroup namespace's view of its own cgroup (where the host has a
+    // cgroup2 hierarchy to show).
+    if k.make_dir_in(merged, "sys/fs/cgroup").is_ok() {
+        let _ = k.mount(
+            Some("cgroup2"),
+            &at("sys/fs/cgroup"),
+            Some("cgroup2"),
+            sys_flags,
+            None,
+        );
+    }
+
+    for volume in &plan.volumes {
+        let target = k.make_dir_in(merged, &volume.target).map_err(fail(format!(
+            "make the volume's mount point {}",
+            volume.target
+        )))?;
+        let source = volume.source.to_string_lossy();
+        k.mount(
+            Some(&source),
+            &fd_path(&target),
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )
+        .map_err(fail(format!("bind {source} to {}", volume.target)))?;
+    }
+
+    for path in MASKED {
+        let target = at(path);
+        match std::fs::symlink_metadata(&target) {
+            Ok(meta) if meta.is_dir() => k
+                .mount(
+                    Some("tmpfs"),
+                    &target,
+                    Some("tmpfs"),
+                    MsFlags::MS_RDONLY,
+                    None,
+                )
+                .map_err(fail(format!("mask /{path}")))?,
+            Ok(_) => k
+                .mount(Some("/dev/null"), &target, None, MsFlags::MS_BIND, None)
+                .map_err(fail(format!("mask /{path}")))?,
+            Err(_) => {}
+        }
+    }
+    for path in READ_ONLY {
+        let target = at(path);
+        if std::fs::symlink_metadata(&target).is_ok() {
+            k.mount(
+                Some(&target.to_string_lossy()),
+                &target,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            )
+            .map_err(fail(format!("bind /{path}")))?;
+            k.mount(
+                None,
+                &target,
+                None,
+                MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_REC,
+                None,
+            )
+            .map_err(fail(format!("make /{path} read-only")))?;
+        }
+    }
+
+    // The new root: the old one is stacked under it, then detached.
+    k.chdir(merged).map_err(fail("enter the root"))?;
+    k.pivot_root(Path::new("."), Path::new("."))
+        .map_err(fail("pivot_root"))?;
+    k.umount(Path::new("."), MntFlags::MNT_DETACH)
+        .map_err(fail("detach the host's root"))?;
+    k.chdir(Path::new("/"))
+        .map_err(fail("enter the new root"))?;
+
+    k.loopback_up().map_err(fail("bring up lo"))?;
+
+    let cwd = if plan.cwd.is_empty() { "/" } else { &plan.cwd };
+    k.chdir(Path::new(cwd)).map_err(|errno| SetupError {
+        step: format!("chdir to the working directory {cwd}"),
+        reason: errno.desc().to_string(),
+        status: 125,
+    })?;
+    let program = find_command(Path::new("/"), &plan.argv[0], &plan.env)?;
+
+    k.no_new_privs().map_err(fail("set no_new_privs"))?;
+    k.keep_capabilities(DEFAULT_CAPABILITIES)
+        .map_err(|reason| SetupError {
+            step: "drop capabilities".into(),
+            reason,
+            status: 125,
+        })?;
+    // Nothing of the host's stays open across exec (CVE-2024-21626).
+    k.close_from(3)
+        .map_err(fail("close inherited descriptors"))?;
+    Ok(program)
+}
+
+/// Execs the command; returns why it could not.
+pub fn exec(k: &mut impl Kernel, program: &str, plan: &Plan) -> SetupError {
+    let errno = k.exec(program, &plan.argv, &plan.env);
+    SetupError {
+        step: format!("exec: \"{}\"", plan.argv[0]),
+        reason: errno.desc().to_string(),
+        status: if errno == Errno::ENOENT { 127 } else { 126 },
+    }
+}
+
+/// A descriptor's path, to mount on exactly what it opened.
+fn fd_path(fd: &impl AsRawFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+#[cfg(test)]
+mod tests;

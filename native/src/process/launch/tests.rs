@@ -1,0 +1,252 @@
+//! The init's setup against a recording kernel: the order of the calls
+//! and their arguments, without root.
+
+use std::os::fd::OwnedFd;
+
+use super::*;
+
+#[derive(Default)]
+struct Recorder {
+    calls: Vec<String>,
+    /// A call (by prefix) to fail, and with what.
+    fail: Option<(String, Errno)>,
+    exec_result: Option<Errno>,
+}
+
+impl Recorder {
+    fn record(&mut self, call: String) -> nix::Result<()> {
+        let failing = self
+            .fail
+            .as_ref()
+            .is_some_and(|(prefix, _)| call.starts_with(prefix.as_str()));
+        self.calls.push(call);
+        match &self.fail {
+            Some((_, errno)) if failing => Err(*errno),
+            _ => Ok(()),
+        }
+    }
+
+    fn position(&self, prefix: &str) -> usize {
+        self.calls
+            .iter()
+            .position(|c| c.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no call {prefix} in {:#?}", self.calls))
+    }
+}
+
+/// `MsFlags(MS_BIND | MS_REC)` as `MS_BIND | MS_REC`.
+fn bare(flags: impl std::fmt::Debug) -> String {
+    let text = format!("{flags:?}");
+    match (text.find('('), text.rfind(')')) {
+        (Some(open), Some(close)) => text[open + 1..close].to_string(),
+        _ => text,
+    }
+}
+
+fn null_fd() -> OwnedFd {
+    std::fs::File::open("/dev/null").unwrap().into()
+}
+
+impl Kernel for Recorder {
+    fn mount(
+        &mut self,
+        source: Option<&str>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> nix::Result<()> {
+        let target = target.to_string_lossy();
+        // Descriptor paths differ from run to run.
+        let target = if target.starts_with("/proc/self/fd/") {
+            "fd".to_string()
+        } else {
+            target.into_owned()
+        };
+        self.record(format!(
+            "mount {} {target} {} {} {}",
+            source.unwrap_or("-"),
+            fstype.unwrap_or("-"),
+            bare(flags),
+            data.unwrap_or("-")
+        ))
+    }
+    fn umount(&mut self, target: &Path, flags: MntFlags) -> nix::Result<()> {
+        self.record(format!("umount {} {}", target.display(), bare(flags)))
+    }
+    fn pivot_root(&mut self, new_root: &Path, put_old: &Path) -> nix::Result<()> {
+        self.record(format!(
+            "pivot_root {} {}",
+            new_root.display(),
+            put_old.display()
+        ))
+    }
+    fn chdir(&mut self, path: &Path) -> nix::Result<()> {
+        self.record(format!("chdir {}", path.display()))
+    }
+    fn sethostname(&mut self, name: &str) -> nix::Result<()> {
+        self.record(format!("sethostname {name}"))
+    }
+    fn unshare(&mut self, flags: CloneFlags) -> nix::Result<()> {
+        self.record(format!("unshare {}", bare(flags)))
+    }
+    fn make_dir_in(&mut self, _root: &Path, path: &str) -> nix::Result<OwnedFd> {
+        self.record(format!("mkdir {path}")).map(|()| null_fd())
+    }
+    fn make_file_in(&mut self, _root: &Path, path: &str) -> nix::Result<OwnedFd> {
+        self.record(format!("mkfile {path}")).map(|()| null_fd())
+    }
+    fn symlink(&mut self, target: &str, link: &Path) -> nix::Result<()> {
+        self.record(format!("symlink {} -> {target}", link.display()))
+    }
+    fn loopback_up(&mut self) -> nix::Result<()> {
+        self.record("lo up".into())
+    }
+    fn keep_capabilities(&mut self, keep: &[caps::Capability]) -> Result<(), String> {
+        self.record(format!("caps {}", keep.len()))
+            .map_err(|e| e.desc().to_string())
+    }
+    fn no_new_privs(&mut self) -> nix::Result<()> {
+        self.record("no_new_privs".into())
+    }
+    fn close_from(&mut self, first: u32) -> nix::Result<()> {
+        self.record(format!("close_from {first}"))
+    }
+    fn exec(&mut self, path: &str, argv: &[String], _env: &[String]) -> nix::Error {
+        let _ = self.record(format!("exec {path} {argv:?}"));
+        self.exec_result.unwrap_or(Errno::ENOEXEC)
+    }
+}
+
+fn plan(dir: &Path) -> Plan {
+    Plan {
+        lower: "/data/images/abc/rootfs".into(),
+        upper: "/data/containers/c1/upper".into(),
+        work: "/data/containers/c1/work".into(),
+        merged: dir.to_path_buf(),
+        hostname: "c1".into(),
+        volumes: vec![Bind {
+            source: "/srv/data".into(),
+            target: "/data".into(),
+        }],
+        argv: vec!["sh".into(), "-c".into(), "echo hi".into()],
+        env: vec!["PATH=/bin".into(), "HOME=/root".into()],
+        cwd: "/".into(),
+    }
+}
+
+/// A root with `/bin/sh`, so the command is found after the (recorded)
+/// pivot: `find_command` looks at the real `/`, so the test looks for a
+/// command the host has too.
+fn host_plan(dir: &Path) -> Plan {
+    let mut plan = plan(dir);
+    plan.env = vec!["PATH=/usr/bin:/bin".into()];
+    plan
+}
+
+#[test]
+fn the_root_is_built_then_pivoted_into_and_privileges_go_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut k = Recorder::default();
+    let program = setup(&mut k, &host_plan(dir.path())).unwrap();
+    assert!(program.ends_with("/sh"), "{program}");
+    let merged = dir.path().display().to_string();
+
+    assert_eq!(k.calls[0], "unshare CLONE_NEWCGROUP");
+    assert!(
+        k.calls[1].starts_with("mount - / - MS_REC | MS_PRIVATE"),
+        "{}",
+        k.calls[1]
+    );
+    let overlay = k.position(&format!("mount overlay {merged} overlay"));
+    assert!(
+        k.calls[overlay].ends_with(
+            "lowerdir=/data/images/abc/rootfs,upperdir=/data/containers/c1/upper,workdir=/data/containers/c1/work,userxattr"
+        ),
+        "{}",
+        k.calls[overlay]
+    );
+    let proc = k.position(&format!("mount proc {merged}/proc proc"));
+    let dev = k.position(&format!("mount tmpfs {merged}/dev tmpfs"));
+    let null = k.position("mount /dev/null fd - MS_BIND");
+    let sys = k.position(&format!("mount sysfs {merged}/sys sysfs MS_RDONLY"));
+    let volume = k.position("mount /srv/data fd - MS_BIND | MS_REC");
+    let pivot = k.position("pivot_root . .");
+    let detach = k.position("umount . MNT_DETACH");
+    let lo = k.position("lo up");
+    let nnp = k.position("no_new_privs");
+    let caps = k.position("caps 14");
+    let close = k.position("close_from 3");
+    assert!(overlay < proc && proc < dev && dev < null && null < sys && sys < volume);
+    assert!(volume < pivot && pivot < detach && detach < lo);
+    assert!(lo < nnp && nnp < caps && caps < close);
+    assert_eq!(k.calls.last().unwrap(), "close_from 3");
+    assert!(k.calls.contains(&"sethostname c1".to_string()));
+    assert!(
+        k.calls
+            .contains(&format!("symlink {merged}/dev/fd -> /proc/self/fd"))
+    );
+    assert!(k.calls.contains(&"mkdir /data".to_string()));
+}
+
+#[test]
+fn a_failing_step_is_named_with_the_kernels_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut k = Recorder {
+        fail: Some(("mount overlay".into(), Errno::EINVAL)),
+        ..Recorder::default()
+    };
+    let err = setup(&mut k, &plan(dir.path())).unwrap_err();
+    assert!(
+        err.step.starts_with("mount the overlay root (lowerdir="),
+        "{err}"
+    );
+    assert_eq!(err.reason, "Invalid argument");
+    assert_eq!(err.status, 125);
+    assert!(
+        !k.calls.iter().any(|c| c.starts_with("pivot_root")),
+        "it stops there"
+    );
+
+    // No sysfs of its own: the host's, bound read-only.
+    let mut k = Recorder {
+        fail: Some(("mount sysfs".into(), Errno::EPERM)),
+        ..Recorder::default()
+    };
+    setup(&mut k, &host_plan(dir.path())).unwrap();
+    let merged = dir.path().display().to_string();
+    k.position(&format!("mount /sys {merged}/sys - MS_BIND | MS_REC"));
+    k.position(&format!("mount - {merged}/sys - MS_RDONLY"));
+}
+
+#[test]
+fn commands_are_found_along_the_containers_path() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("bin")).unwrap();
+    std::fs::create_dir_all(root.path().join("usr/bin/tool")).unwrap();
+    std::fs::write(root.path().join("bin/tool"), "").unwrap();
+    let env = vec!["PATH=/usr/bin:/bin".to_string()];
+    assert_eq!(
+        find_command(root.path(), "tool", &env).unwrap(),
+        "/bin/tool",
+        "directories are skipped"
+    );
+    assert_eq!(find_command(root.path(), "./x", &env).unwrap(), "./x");
+    let err = find_command(root.path(), "nosuch", &env).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "exec: \"nosuch\": executable file not found in $PATH"
+    );
+    assert_eq!(err.status, 127);
+
+    let mut k = Recorder {
+        exec_result: Some(Errno::EACCES),
+        ..Recorder::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let err = exec(&mut k, "/bin/tool", &plan(dir.path()));
+    assert_eq!(
+        (err.status, err.reason.as_str()),
+        (126, "Permission denied")
+    );
+}

@@ -1,0 +1,425 @@
+//! The supervisor: one per running container, so containers outlive the
+//! `anchorage` command that started them (as `docker run -d` does).
+//!
+//! `anchorage run` writes the container's `launch.json` and starts
+//! `anchorage __shim DIR` in a session of its own, with a pipe on fd 3.
+//! The supervisor `clone`s the container's init into new user, pid,
+//! mount, uts, ipc and net namespaces, writes its uid and gid maps, puts
+//! it in its cgroup, and lets it go on (a byte on a pipe). The init sets
+//! itself up ([`launch`](super::launch)) and execs; a failure comes back
+//! on a close-on-exec pipe, so "nothing" there means the exec happened.
+//! The supervisor reports `ok PID` (or the error) on fd 3, then copies the
+//! container's stdout and stderr into `console.jsonl`, waits for the init,
+//! and records how it ended in `state.json` (with `oom_killed` from the
+//! cgroup's `memory.events`).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anchorage_shared::process::ExitStatus;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sched::CloneFlags;
+use nix::sys::wait::{WaitStatus, waitpid};
+use serde::{Deserialize, Serialize};
+
+use super::kernel::Linux;
+use super::launch::{self, Plan};
+use crate::cgroup::{self, Cgroup};
+
+/// The ids a container's user namespace maps: container ids from 0 to
+/// `count`, onto host ids from `uid_first` and `gid_first`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdMapping {
+    pub uid_first: u32,
+    pub gid_first: u32,
+    pub count: u32,
+    /// Set up without root: one id, and `setgroups` denied, as the kernel
+    /// requires.
+    pub rootless: bool,
+}
+
+impl IdMapping {
+    pub fn uid_map(&self) -> String {
+        format!("0 {} {}\n", self.uid_first, self.count)
+    }
+
+    pub fn gid_map(&self) -> String {
+        format!("0 {} {}\n", self.gid_first, self.count)
+    }
+}
+
+/// What the supervisor is told to start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchConfig {
+    pub plan: Plan,
+    pub ids: IdMapping,
+    /// The cgroup to put the init in (`/anchorage/ID`), if limits apply.
+    pub cgroup: Option<String>,
+    pub auto_remove: bool,
+}
+
+/// How a container's run is going, as the supervisor records it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunState {
+    pub shim_pid: u32,
+    pub init_pid: Option<u32>,
+    /// The init's start time in clock ticks after boot (`/proc/PID/stat`
+    /// field 22): with the pid, it tells the init from a later process
+    /// that got the same pid.
+    pub init_start: Option<u64>,
+    /// Unix milliseconds.
+    pub started_ms: Option<u64>,
+    pub finished_ms: Option<u64>,
+    pub exit: Option<ExitStatus>,
+    pub oom_killed: bool,
+    /// Why it could not start.
+    pub error: Option<String>,
+}
+
+/// One chunk of console output, as `console.jsonl` holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsoleLine {
+    /// Unix milliseconds.
+    pub t: u64,
+    /// `out` or `err`.
+    pub s: String,
+    pub x: String,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A process's start time in clock ticks after boot.
+pub fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+pub fn write_state(dir: &Path, state: &RunState) -> std::io::Result<()> {
+    crate::tarball::store::write_atomically(
+        &dir.join("state.json"),
+        &serde_json::to_vec_pretty(state).expect("states always encode"),
+    )
+}
+
+pub fn read_state(dir: &Path) -> Option<RunState> {
+    serde_json::from_slice(&fs::read(dir.join("state.json")).ok()?).ok()
+}
+
+/// `anchorage __shim DIR`: supervises one container; its exit status is
+/// for the logs only (no one waits for it).
+pub fn main(dir: &Path) -> i32 {
+    // fd 3 is the pipe to the `anchorage` that started us.
+    // SAFETY: the spawner put the pipe's write end on fd 3 for us alone.
+    let report = unsafe { File::from_raw_fd(3) };
+    let _ = nix::unistd::setsid();
+    for signal in [
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGHUP,
+        nix::sys::signal::Signal::SIGPIPE,
+    ] {
+        // SAFETY: ignoring a signal is always sound.
+        unsafe {
+            let _ = nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigIgn);
+        }
+    }
+    match supervise(dir, report) {
+        Ok(()) => 0,
+        Err(message) => {
+            let _ = fs::write(dir.join("shim.err"), &message);
+            1
+        }
+    }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {}", e.desc()))
+}
+
+fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
+    let config: LaunchConfig = serde_json::from_slice(
+        &fs::read(dir.join("launch.json")).map_err(|e| format!("launch.json: {e}"))?,
+    )
+    .map_err(|e| format!("launch.json: {e}"))?;
+    let mut state = RunState {
+        shim_pid: std::process::id(),
+        ..RunState::default()
+    };
+    let cgroup = match &config.cgroup {
+        Some(path) => {
+            let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+            let layout = cgroup::detect(&mountinfo).map_err(|e| e.to_string())?;
+            Some(Cgroup::open(&layout, path))
+        }
+        None => None,
+    };
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let (go_r, go_w) = pipe()?;
+    let (fail_r, fail_w) = pipe()?;
+
+    let mut stack = vec![0u8; 1 << 20];
+    let flags = CloneFlags::CLONE_NEWUSER
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWNET;
+    let child_config = config.clone();
+    let callback = Box::new(|| init(&child_config, &out_w, &err_w, &go_r, &fail_w));
+    // SAFETY: this process is single-threaded, and the child gets its own
+    // copy of memory (no CLONE_VM) and its own stack.
+    let child = unsafe { nix::sched::clone(callback, &mut stack, flags, Some(libc::SIGCHLD)) }
+        .map_err(|e| format!("clone: {}", e.desc()))?;
+    drop((out_w, err_w, go_r, fail_w));
+
+    let setup = (|| -> Result<(), String> {
+        let proc = PathBuf::from(format!("/proc/{child}"));
+        if config.ids.rootless {
+            fs::write(proc.join("setgroups"), "deny").map_err(|e| format!("setgroups: {e}"))?;
+        }
+        fs::write(proc.join("uid_map"), config.ids.uid_map())
+            .map_err(|e| format!("uid_map: {e}"))?;
+        fs::write(proc.join("gid_map"), config.ids.gid_map())
+            .map_err(|e| format!("gid_map: {e}"))?;
+        if let Some(cgroup) = &cgroup {
+            cgroup
+                .add(child.as_raw() as u32)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })();
+    if let Err(message) = setup {
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        return fail(dir, &mut state, &mut report, 125, &message);
+    }
+    (&File::from(go_w))
+        .write_all(b"g")
+        .map_err(|e| format!("release the init: {e}"))?;
+    let mut failure = String::new();
+    let _ = File::from(fail_r).read_to_string(&mut failure);
+    if !failure.is_empty() {
+        let _ = waitpid(child, None);
+        let (status, message) = failure
+            .split_once('\t')
+            .map(|(s, m)| (s.parse().unwrap_or(125), m.to_string()))
+            .unwrap_or((125, failure.clone()));
+        return fail(dir, &mut state, &mut report, status, &message);
+    }
+
+    let pid = child.as_raw() as u32;
+    state.init_pid = Some(pid);
+    state.init_start = start_ticks(pid);
+    state.started_ms = Some(now_ms());
+    write_state(dir, &state).map_err(|e| format!("state.json: {e}"))?;
+    let _ = writeln!(report, "ok\t{pid}");
+    drop(report);
+
+    copy_console(dir, out_r, err_r);
+    let exit = loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => break ExitStatus::Code(code),
+            Ok(WaitStatus::Signaled(_, signal, _)) => {
+                break ExitStatus::Signaled(
+                    signal
+                        .as_str()
+                        .trim_start_matches("SIG")
+                        .parse()
+                        .unwrap_or(anchorage_shared::process::Signal::Kill),
+                );
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(format!("wait for the init: {}", e.desc())),
+        }
+    };
+    state.exit = Some(exit);
+    state.finished_ms = Some(now_ms());
+    state.oom_killed = cgroup
+        .as_ref()
+        .and_then(|c| c.usage().ok())
+        .is_some_and(|usage| usage.oom_kill > 0);
+    write_state(dir, &state).map_err(|e| format!("state.json: {e}"))?;
+    if config.auto_remove {
+        retire(dir, cgroup.as_ref());
+    }
+    Ok(())
+}
+
+/// Where removed containers leave their record, console and state for an
+/// attached `anchorage run --rm` to read its ending from.
+pub fn retired_dir(containers: &Path) -> PathBuf {
+    containers.join(".removed")
+}
+
+/// `--rm`: the container goes (cgroup, writable layer, mount points), but
+/// its record, console and state move to `containers/.removed/ID` for
+/// whoever follows it; the engine deletes them once read, or when old.
+pub fn retire(dir: &Path, cgroup: Option<&Cgroup>) {
+    if let Some(cgroup) = cgroup {
+        let _ = cgroup.destroy();
+    }
+    for heavy in ["upper", "work", "merged"] {
+        let _ = crate::tarball::store::remove_tree(&dir.join(heavy));
+    }
+    let (Some(containers), Some(id)) = (dir.parent(), dir.file_name()) else {
+        return;
+    };
+    let retired = retired_dir(containers);
+    let _ = fs::create_dir_all(&retired);
+    if fs::rename(dir, retired.join(id)).is_err() {
+        let _ = crate::tarball::store::remove_tree(dir);
+    }
+}
+
+/// Records and reports a container that did not start.
+fn fail(
+    dir: &Path,
+    state: &mut RunState,
+    report: &mut File,
+    status: i32,
+    message: &str,
+) -> Result<(), String> {
+    state.exit = Some(ExitStatus::Code(status));
+    state.error = Some(message.to_string());
+    state.finished_ms = Some(now_ms());
+    write_state(dir, state).map_err(|e| format!("state.json: {e}"))?;
+    let _ = writeln!(report, "err\t{status}\t{message}");
+    Ok(())
+}
+
+/// Removes a container's cgroup (killing what is left in it) and files.
+pub fn remove_container(dir: &Path, cgroup: Option<&Cgroup>) {
+    if let Some(cgroup) = cgroup {
+        let _ = cgroup.destroy();
+    }
+    let _ = crate::tarball::store::remove_tree(dir);
+}
+
+/// Copies the container's output into `console.jsonl` until both streams
+/// end (when the init has exited, the kernel has killed the rest of its
+/// pid namespace and their ends close).
+fn copy_console(dir: &Path, out: OwnedFd, err: OwnedFd) {
+    let Ok(mut log) = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("console.jsonl"))
+    else {
+        return;
+    };
+    let mut streams = vec![(out, "out", Vec::new()), (err, "err", Vec::new())];
+    let mut buf = vec![0u8; 64 << 10];
+    while !streams.is_empty() {
+        let mut fds: Vec<PollFd> = streams
+            .iter()
+            .map(|(fd, _, _)| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
+            .collect();
+        if nix::poll::poll(&mut fds, PollTimeout::NONE).is_err() {
+            continue;
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|p| p.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        let mut ended = Vec::new();
+        for (index, (fd, name, pending)) in streams.iter_mut().enumerate() {
+            if !ready[index] {
+                continue;
+            }
+            match nix::unistd::read(fd.as_fd(), &mut buf) {
+                Ok(0) | Err(nix::errno::Errno::EBADF) => {
+                    if !pending.is_empty() {
+                        write_line(&mut log, name, &String::from_utf8_lossy(pending));
+                        pending.clear();
+                    }
+                    ended.push(index);
+                }
+                Ok(n) => {
+                    pending.extend_from_slice(&buf[..n]);
+                    // Whole lines go out as they come; a partial line waits
+                    // for its end (or for the stream's).
+                    if let Some(last) = pending.iter().rposition(|b| *b == b'\n') {
+                        let text = String::from_utf8_lossy(&pending[..=last]).into_owned();
+                        write_line(&mut log, name, &text);
+                        pending.drain(..=last);
+                    }
+                }
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
+                Err(_) => ended.push(index),
+            }
+        }
+        for index in ended.into_iter().rev() {
+            streams.remove(index);
+        }
+    }
+}
+
+fn write_line(log: &mut File, stream: &str, text: &str) {
+    let line = ConsoleLine {
+        t: now_ms(),
+        s: stream.to_string(),
+        x: text.to_string(),
+    };
+    let mut bytes = serde_json::to_vec(&line).expect("lines always encode");
+    bytes.push(b'\n');
+    let _ = log.write_all(&bytes);
+}
+
+/// The container's init, in its new namespaces: waits to be let go, sets
+/// the container up and execs; on failure writes `STATUS\tMESSAGE` on
+/// the failure pipe and exits.
+fn init(
+    config: &LaunchConfig,
+    out: &OwnedFd,
+    err: &OwnedFd,
+    go: &OwnedFd,
+    fail: &OwnedFd,
+) -> isize {
+    let report = |status: i32, message: String| -> isize {
+        let _ = nix::unistd::write(fail, format!("{status}\t{message}").as_bytes());
+        status as isize
+    };
+    // stdin from /dev/null; stdout and stderr to the supervisor.
+    let null = match File::open("/dev/null") {
+        Ok(null) => null,
+        Err(e) => return report(125, format!("open /dev/null: {e}")),
+    };
+    if nix::unistd::dup2_stdin(&null).is_err()
+        || nix::unistd::dup2_stdout(out).is_err()
+        || nix::unistd::dup2_stderr(err).is_err()
+    {
+        return report(125, "set up stdio".into());
+    }
+    let mut byte = [0u8; 1];
+    if !matches!(nix::unistd::read(go.as_fd(), &mut byte), Ok(1)) {
+        return report(125, "the supervisor went away".into());
+    }
+    // Root of the new user namespace, now that it has an id map.
+    let root_gid = nix::unistd::Gid::from_raw(0);
+    let root_uid = nix::unistd::Uid::from_raw(0);
+    if let Err(e) = nix::unistd::setresgid(root_gid, root_gid, root_gid) {
+        return report(125, format!("setresgid: {}", e.desc()));
+    }
+    if !config.ids.rootless {
+        let _ = nix::unistd::setgroups(&[]);
+    }
+    if let Err(e) = nix::unistd::setresuid(root_uid, root_uid, root_uid) {
+        return report(125, format!("setresuid: {}", e.desc()));
+    }
+    let mut kernel = Linux;
+    match launch::setup(&mut kernel, &config.plan) {
+        Ok(program) => {
+            let error = launch::exec(&mut kernel, &program, &config.plan);
+            report(error.status, error.to_string())
+        }
+        Err(error) => report(error.status, error.to_string()),
+    }
+}
