@@ -230,10 +230,13 @@ impl RealEngine {
         Ok(all[index].clone())
     }
 
-    /// Whether a recorded init is still the same process.
+    /// Whether a recorded init is still the same process, and running (a
+    /// zombie whose supervisor died waits for a reaper, but has ended).
     fn alive(state: &RunState) -> bool {
         match (state.init_pid, state.init_start) {
-            (Some(pid), Some(start)) => shim::start_ticks(pid) == Some(start),
+            (Some(pid), Some(start)) => {
+                shim::start_ticks(pid) == Some(start) && !shim::is_zombie(pid)
+            }
             _ => false,
         }
     }
@@ -533,27 +536,30 @@ impl RealEngine {
             });
             return Ok(events);
         }
+        if let Some(rest) = answer.strip_prefix("exited\t") {
+            // The command could not run: the init started and ended (its
+            // reason is on its stderr, in the console).
+            let init_pid: u32 = rest
+                .split('\t')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            events.push(Event::ContainerStarted {
+                id: container.id.clone(),
+                init_pid,
+                namespaces: Vec::new(),
+            });
+            events.push(Event::ProcessStarted {
+                pid: init_pid,
+                ppid: 0,
+                ns_pids: vec![init_pid, 1],
+                argv: container.command.clone(),
+                container: Some(container.id.clone()),
+            });
+            return Ok(events);
+        }
         if let Some(rest) = answer.strip_prefix("err\t") {
-            let (status, message) = rest.split_once('\t').unwrap_or(("125", rest));
-            let status: i32 = status.parse().unwrap_or(125);
-            if status == 127 || status == 126 {
-                // The command could not run: the container ran and ended,
-                // as on the simulator, with the reason on its stderr.
-                let text = format!("{message}\n");
-                let line = ConsoleLine {
-                    t: shim::now_ms(),
-                    s: "err".into(),
-                    x: text.clone(),
-                };
-                let mut bytes = serde_json::to_vec(&line).expect("lines always encode");
-                bytes.push(b'\n');
-                let _ = fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(dir.join("console.jsonl"))
-                    .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes));
-                return Ok(events);
-            }
+            let (_, message) = rest.split_once('\t').unwrap_or(("125", rest));
             return Err(EngineError::Refused(format!(
                 "container {} could not start: {message}",
                 container.name

@@ -102,6 +102,17 @@ pub fn start_ticks(pid: u32) -> Option<u64> {
     after.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// Whether a process has ended and waits to be reaped.
+pub fn is_zombie(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let after = stat[stat.rfind(')')? + 2..].to_string();
+            after.chars().next()
+        })
+        .is_none_or(|state| state == 'Z' || state == 'X')
+}
+
 pub fn write_state(dir: &Path, state: &RunState) -> std::io::Result<()> {
     crate::tarball::store::write_atomically(
         &dir.join("state.json"),
@@ -212,6 +223,29 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
             .split_once('\t')
             .map(|(s, m)| (s.parse().unwrap_or(125), m.to_string()))
             .unwrap_or((125, failure.clone()));
+        if status == 126 || status == 127 {
+            // The command could not run: the container's init started
+            // and ended at once, with the reason on its stderr (as the
+            // simulator shows it).
+            state.init_pid = Some(child.as_raw() as u32);
+            state.started_ms = Some(now_ms());
+            if let Ok(mut log) = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("console.jsonl"))
+            {
+                write_line(&mut log, "err", &format!("{message}\n"));
+            }
+            state.exit = Some(ExitStatus::Code(status));
+            state.finished_ms = Some(now_ms());
+            write_state(dir, &state).map_err(|e| format!("state.json: {e}"))?;
+            let _ = writeln!(report, "exited\t{child}\t{status}");
+            drop(report);
+            if config.auto_remove {
+                retire(dir, cgroup.as_ref());
+            }
+            return Ok(());
+        }
         return fail(dir, &mut state, &mut report, status, &message);
     }
 

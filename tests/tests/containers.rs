@@ -1,0 +1,441 @@
+//! Real containers, run by the `anchorage` binary as a user runs it:
+//! isolation, limits, the life cycle and what it leaves behind, recovery
+//! after a crash, descriptor hygiene, the rootless path, and the same
+//! script on the simulator and for real. They need root (CI runs them as
+//! root); elsewhere they say they were skipped.
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anchorage_tests::anchorage_bin;
+
+fn is_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .map(|ids| ids.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+macro_rules! needs_root {
+    () => {
+        if !is_root() {
+            eprintln!("skipped: real containers need root here (CI runs this as root)");
+            return;
+        }
+    };
+}
+
+/// A data directory of its own; every container in it is removed (and
+/// checked gone) when the scene ends.
+struct Scene {
+    dir: tempfile::TempDir,
+}
+
+impl Scene {
+    fn new() -> Scene {
+        let dir = tempfile::tempdir().unwrap();
+        // Container root (an unprivileged host id) must reach its image.
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        Scene { dir }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(anchorage_bin());
+        command
+            .args(args)
+            .env("ANCHORAGE_DATA_DIR", self.data())
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // No test command takes long; a hang fails instead of blocking.
+        let started = Instant::now();
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                return child.wait_with_output().unwrap();
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("anchorage {args:?} did not finish in 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Stdout of a command that must succeed.
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "anchorage {args:?} failed ({:?}): {}{}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    fn inspect(&self, container: &str) -> serde_json::Value {
+        let json: serde_json::Value =
+            serde_json::from_str(&self.ok(&["inspect", container])).unwrap();
+        json[0].clone()
+    }
+}
+
+impl Drop for Scene {
+    fn drop(&mut self) {
+        let ids = self.run(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = self.run(&["rm", "-f", id]);
+        }
+    }
+}
+
+/// Whether anything of a container is left on the host: its cgroup in any
+/// hierarchy, a mount under its directory, its directory.
+fn leftovers(scene: &Scene, id: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        for base in [entry.path(), PathBuf::from("/sys/fs/cgroup")] {
+            let cgroup = base.join("anchorage").join(id);
+            if cgroup.exists() {
+                found.push(cgroup.display().to_string());
+            }
+        }
+    }
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    for line in mountinfo.lines().filter(|l| l.contains(id)) {
+        found.push(format!("mount: {line}"));
+    }
+    let dir = scene.data().join("containers").join(id);
+    if dir.exists() {
+        found.push(dir.display().to_string());
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[test]
+fn a_container_is_isolated_in_its_own_namespaces() {
+    needs_root!();
+    let s = Scene::new();
+    let out = s.ok(&[
+        "run",
+        "--rm",
+        "--hostname",
+        "iso",
+        "workshop",
+        "sh",
+        "-c",
+        "hostname; ps -o pid,comm; cat /proc/self/uid_map; ls /proc/self/fd; ip link; ls -l /proc/self/ns",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "iso");
+    // PID 1 is the container's command, and no host process shows.
+    assert!(
+        lines[1].contains("PID") && lines[2].trim_start().starts_with("1 sh"),
+        "{out}"
+    );
+    let ps: Vec<&str> = lines[2..]
+        .iter()
+        .take_while(|l| !l.trim_start().starts_with('0'))
+        .copied()
+        .collect();
+    assert!(
+        ps.iter().all(|l| l.contains("sh") || l.contains("ps")),
+        "{out}"
+    );
+    // Root inside is an unprivileged host id.
+    let map: Vec<u64> = lines
+        .iter()
+        .find(|l| l.split_whitespace().count() == 3 && l.trim_start().starts_with('0'))
+        .unwrap()
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(map[1] >= 1000 && map[2] == 65536, "{map:?}");
+    // Only lo, and only stdin, stdout, stderr and ls's own directory.
+    assert!(out.contains("1: lo: <LOOPBACK,UP,LOWER_UP>"), "{out}");
+    assert!(!out.contains("eth0"), "{out}");
+    let fds: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.len() == 1 && l.chars().all(|c| c.is_ascii_digit()))
+        .copied()
+        .collect();
+    assert_eq!(fds, ["0", "1", "2", "3"], "{out}");
+    // Every namespace but time is new.
+    for kind in ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"] {
+        let host = fs::read_link(format!("/proc/self/ns/{kind}")).unwrap();
+        let inside = out
+            .lines()
+            .find_map(|l| l.split(&format!(" {kind} -> ")).nth(1))
+            .unwrap_or_else(|| panic!("no {kind} in {out}"));
+        assert_ne!(inside, host.to_string_lossy(), "{kind}");
+    }
+}
+
+#[test]
+fn limits_hold_the_memory_hog_the_fork_bomb_and_the_cpu_burner() {
+    needs_root!();
+    let s = Scene::new();
+    let hog = s.run(&[
+        "run", "--name", "hog", "--memory", "64m", "workshop", "memhog", "200m",
+    ]);
+    assert_eq!(hog.status.code(), Some(137), "{hog:?}");
+    let hog = s.inspect("hog");
+    assert_eq!(hog["state"]["oom_killed"], true, "{hog}");
+
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "bomb",
+        "--pids-limit",
+        "20",
+        "workshop",
+        "forkbomb",
+    ]);
+    let layout =
+        anchorage::cgroup::detect(&fs::read_to_string("/proc/self/mountinfo").unwrap()).unwrap();
+    let path = s.inspect("bomb")["cgroup"].as_str().unwrap().to_string();
+    let cgroup = anchorage::cgroup::Cgroup::open(&layout, &path);
+    let started = Instant::now();
+    let usage = loop {
+        let usage = cgroup.usage().unwrap();
+        if usage.pids_events_max > 0 || started.elapsed() > Duration::from_secs(20) {
+            break usage;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(usage.pids_current, 20, "{usage:?}");
+    assert!(usage.pids_events_max > 0, "forks were refused: {usage:?}");
+    s.ok(&["rm", "-f", "bomb"]);
+
+    let burn = s.ok(&["run", "--rm", "--cpus", "0.5", "workshop", "cpuburn", "2"]);
+    let cpu: f64 = burn
+        .split(", ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{burn}"));
+    assert!(cpu > 0.5 && cpu < 1.4, "half a CPU for 2 s: {burn}");
+}
+
+#[test]
+fn the_life_cycle_leaves_nothing_behind() {
+    needs_root!();
+    let s = Scene::new();
+    let id = s
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "workshop",
+            "sh",
+            "-c",
+            "echo started; sleep 1000 & sleep 1000",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64);
+    assert!(s.ok(&["ps"]).contains(" web\n"));
+    let ps = s.ok(&["exec", "web", "ps", "-o", "pid,comm"]);
+    assert!(ps.contains("    1 sh") && ps.contains("sleep"), "{ps}");
+    let exec = s.run(&["exec", "web", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    assert_eq!(exec.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&exec.stdout), "out\n");
+    assert_eq!(String::from_utf8_lossy(&exec.stderr), "err\n");
+    let logs = s.ok(&["logs", "web"]);
+    assert_eq!(logs, "started\n", "exec output is not in the logs");
+    let init = s.inspect("web")["init_pid"].as_u64().unwrap();
+    // sh as PID 1 ignores SIGTERM: SIGKILL ends it after the grace period.
+    s.ok(&["stop", "-t", "1", "web"]);
+    assert!(s.ok(&["ps", "-a"]).contains("Exited (137)"));
+    assert!(
+        !Path::new(&format!("/proc/{init}")).exists(),
+        "the init is gone"
+    );
+    s.ok(&["rm", "web"]);
+    assert!(leftovers(&s, &id).is_empty(), "{:?}", leftovers(&s, &id));
+
+    // --rm, and a command that is not there.
+    let out = s.run(&["run", "--rm", "workshop", "nosuch"]);
+    assert_eq!(out.status.code(), Some(127));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("\"nosuch\": executable file not found"),
+        "{out:?}"
+    );
+    assert_eq!(s.ok(&["ps", "-aq"]), "");
+}
+
+#[test]
+fn a_killed_supervisor_is_noticed_and_cleaned_up() {
+    needs_root!();
+    let s = Scene::new();
+    let id = s
+        .ok(&["run", "-d", "workshop", "sleep", "1000"])
+        .trim()
+        .to_string();
+    let dir = s.data().join("containers").join(&id);
+    let state: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("state.json")).unwrap()).unwrap();
+    for pid in [&state["shim_pid"], &state["init_pid"]] {
+        let pid = pid.as_i64().unwrap() as i32;
+        nix_kill(pid);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let ps = s.ok(&["ps", "-a"]);
+    assert!(ps.contains("Exited (255)"), "{ps}");
+    s.ok(&["rm", &id]);
+    assert!(leftovers(&s, &id).is_empty(), "{:?}", leftovers(&s, &id));
+}
+
+fn nix_kill(pid: i32) {
+    let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+}
+
+#[test]
+fn no_host_descriptor_reaches_a_container() {
+    needs_root!();
+    let s = Scene::new();
+    // A descriptor for the host's root, open (and inheritable) in the
+    // process that runs anchorage.
+    let root = fs::File::open("/").unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&root);
+    let mut command = s.command(&["run", "--rm", "workshop", "ls", "/proc/self/fd"]);
+    // SAFETY: dup2 in the child, before exec.
+    unsafe {
+        command.pre_exec(move || {
+            if nix_dup2(fd, 7) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = command.output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "0\n1\n2\n3\n",
+        "{out:?}"
+    );
+}
+
+fn nix_dup2(from: i32, to: i32) -> i32 {
+    // SAFETY: plain dup2 on descriptors this process owns.
+    unsafe { libc_dup2(from, to) }
+}
+
+unsafe extern "C" {
+    #[link_name = "dup2"]
+    fn libc_dup2(from: i32, to: i32) -> i32;
+}
+
+#[test]
+fn without_root_one_uid_is_mapped_and_limits_are_refused() {
+    needs_root!();
+    // The binary and data where `nobody` can reach them.
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let binary = dir.path().join("anchorage");
+    fs::copy(anchorage_bin(), &binary).unwrap();
+    let run = |args: &[&str]| {
+        Command::new("runuser")
+            .args(["-u", "nobody", "--"])
+            .arg(&binary)
+            .args(args)
+            .env("HOME", dir.path())
+            .env("ANCHORAGE_DATA_DIR", dir.path().join("data"))
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "run",
+        "--rm",
+        "workshop",
+        "sh",
+        "-c",
+        "id; cat /proc/self/uid_map; touch /tmp/x; ls /tmp",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text.starts_with("uid=0(root)"), "{text}");
+    let map: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(map, ["0", "65534", "1"]);
+    assert!(text.ends_with("x\n"), "{text}");
+    let out = run(&["run", "--rm", "--memory", "10m", "workshop", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("limits need cgroups"),
+        "{out:?}"
+    );
+}
+
+/// The same script, on the simulator and for real, prints the same.
+#[test]
+fn a_script_prints_the_same_on_the_simulator_and_for_real() {
+    needs_root!();
+    let script = "\
+anchorage run --rm --hostname h1 workshop sh -c 'hostname; id; ps -o pid,comm; ls /; cat /etc/motd'
+anchorage run --rm workshop sh -c 'echo one > /tmp/f; cat /tmp/f; ls /tmp; exit 3'
+echo status $?
+anchorage run --rm --memory 64m workshop memhog 100m
+echo status $?
+anchorage run --rm --memory 64m workshop memhog 20m 0
+anchorage run --rm -e GREETING=ahoy workshop sh -c 'echo $GREETING'
+anchorage run --rm workshop nosuch
+echo status $?
+";
+    let sim = Command::new(anchorage_bin())
+        .arg("sim")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(script.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    let s = Scene::new();
+    let bin_dir = anchorage_bin().parent().unwrap().to_path_buf();
+    let real = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(script)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
+        .env("ANCHORAGE_DATA_DIR", s.data())
+        .output()
+        .unwrap();
+    let sim_out = String::from_utf8_lossy(&sim.stdout);
+    let real_out = String::from_utf8_lossy(&real.stdout);
+    // `/` inside: the simulator lists what the real kernel mounts too.
+    assert_eq!(
+        sim_out,
+        real_out,
+        "stdout differs\n--- sim\n{sim_out}\n--- real\n{real_out}\n--- real stderr\n{}",
+        String::from_utf8_lossy(&real.stderr)
+    );
+}
