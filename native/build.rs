@@ -68,16 +68,24 @@ fn embed_toolbox(manifest: &std::path::Path) {
         .unwrap_or_else(|| manifest.join("../target/workshop-dist/toolbox"));
     println!("cargo:rerun-if-changed={}", toolbox.display());
     let code = match toolbox.canonicalize() {
-        Ok(path) if path.is_file() => format!(
-            "/// The workshop image's static userland.\npub static TOOLBOX: Option<&[u8]> = Some(include_bytes!({:?}));\n",
-            path.display().to_string()
-        ),
+        Ok(path) if path.is_file() => {
+            use sha2::Digest as _;
+            let bytes = fs::read(&path).expect("the toolbox is readable");
+            let digest: String = sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            format!(
+                "/// The workshop image's static userland.\npub static TOOLBOX: Option<&[u8]> = Some(include_bytes!({:?}));\n/// Its SHA-256.\npub const TOOLBOX_SHA256: &str = {digest:?};\n",
+                path.display().to_string()
+            )
+        }
         _ => {
             println!(
                 "cargo:warning=no workshop userland at {}: this build has no built-in image for real containers. Build with `cargo xtask serve` (or `cargo xtask dist`) to embed it.",
                 toolbox.display()
             );
-            "/// The workshop image's static userland: not part of this build.\npub static TOOLBOX: Option<&[u8]> = None;\n".to_string()
+            "/// The workshop image's static userland: not part of this build.\npub static TOOLBOX: Option<&[u8]> = None;\npub const TOOLBOX_SHA256: &str = \"\";\n".to_string()
         }
     };
     let out = PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("toolbox.rs");

@@ -304,8 +304,15 @@ fn a_killed_supervisor_is_noticed_and_cleaned_up() {
         let pid = pid.as_i64().unwrap() as i32;
         nix_kill(pid);
     }
-    std::thread::sleep(Duration::from_millis(200));
-    let ps = s.ok(&["ps", "-a"]);
+    // The next command notices (as soon as the kernel has ended them).
+    let started = Instant::now();
+    let ps = loop {
+        let ps = s.ok(&["ps", "-a"]);
+        if ps.contains("Exited (255)") || started.elapsed() > Duration::from_secs(10) {
+            break ps;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(ps.contains("Exited (255)"), "{ps}");
     s.ok(&["rm", &id]);
     assert!(leftovers(&s, &id).is_empty(), "{:?}", leftovers(&s, &id));

@@ -8,7 +8,8 @@
 //!   browser tests.
 //! - `cargo xtask dist`: only build the web UI into `target/web-dist`.
 //! - `cargo xtask bench`: the benchmarks whose figures BENCHMARKS.md
-//!   records (criterion natively; the same workload as wasm in node).
+//!   records (criterion natively; the same workload as wasm in node; real
+//!   containers against runc and GNU tar, as root).
 
 use std::env;
 use std::fs;
@@ -16,6 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
+
+mod containers_bench;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The target the wasm benchmark builds for: WASI, so it runs in node.
@@ -38,7 +41,7 @@ fn main() -> ExitCode {
         Some("serve") => serve(&args[1..]),
         Some("test") => test(),
         Some("dist") => dist().map(|dir| println!("web UI built in {}", dir.display())),
-        Some("bench") => bench(),
+        Some("bench") => bench(args.get(1).map(String::as_str)),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", USAGE);
             Ok(())
@@ -298,7 +301,16 @@ fn ensure_packages(packages: &[(&str, &str)]) -> Result<()> {
 }
 
 /// Runs the benchmarks of BENCHMARKS.md.
-fn bench() -> Result<()> {
+/// `cargo xtask bench [containers]`: all the benchmarks, or only the real
+/// engine's.
+fn bench(only: Option<&str>) -> Result<()> {
+    match only {
+        None => {}
+        Some("containers") => return bench_containers(),
+        Some(other) => bail!(
+            "no benchmark `{other}`: run `cargo xtask bench`, or `cargo xtask bench containers`"
+        ),
+    }
     step("criterion: the simulated kernel, natively");
     run(cargo().args(["bench", "--package", "anchorage-shared", "--bench", "tick"]))?;
 
@@ -336,7 +348,26 @@ fn bench() -> Result<()> {
     run(Command::new("node")
         .arg("--no-warnings")
         .arg(&runner)
-        .arg(&wasm))
+        .arg(&wasm))?;
+    bench_containers()
+}
+
+fn bench_containers() -> Result<()> {
+    step("real containers: anchorage against runc and GNU tar");
+    if !is_root() {
+        println!("skipped: real containers with cgroups, and runc, need root");
+        return Ok(());
+    }
+    ensure_packages(&[("runc", "/usr/sbin/runc")])?;
+    let dist = dist()?;
+    run(cargo()
+        .args(["build", "--quiet", "--release", "--package", "anchorage"])
+        .env("ANCHORAGE_WEB_DIST", &dist)
+        .env("ANCHORAGE_TOOLBOX", toolbox_path()))?;
+    containers_bench::run(
+        &target_dir().join("release").join("anchorage"),
+        &target_dir().join("bench-containers"),
+    )
 }
 
 /// Runs a WASI program in node.

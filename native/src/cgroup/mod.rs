@@ -122,6 +122,26 @@ fn procs(path: &Path) -> Result<Vec<u32>, CgroupError> {
         .collect())
 }
 
+/// Stops [`Cgroup::warm_attach`]'s helper when dropped.
+pub enum WarmAttach {
+    Nothing,
+    Process(nix::unistd::Pid),
+    Thread(std::sync::Arc<std::sync::atomic::AtomicBool>),
+}
+
+impl Drop for WarmAttach {
+    fn drop(&mut self) {
+        match self {
+            WarmAttach::Nothing => {}
+            WarmAttach::Process(pid) => {
+                let _ = nix::sys::signal::kill(*pid, nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(*pid, None);
+            }
+            WarmAttach::Thread(stop) => stop.store(true, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+}
+
 /// One container's cgroup, in every hierarchy the layout has.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cgroup {
@@ -174,6 +194,70 @@ impl Cgroup {
             .into_iter()
             .map(|(_, dir)| dir.join("cgroup.procs"))
             .collect()
+    }
+
+    /// Readies the kernel for moving a process into a cgroup soon.
+    ///
+    /// Every move into a cgroup (any hierarchy) takes the kernel's
+    /// `cgroup_threadgroup_rwsem` for writing, and the first writer after
+    /// a quiet spell waits for an RCU grace period (about 10 ms here);
+    /// writers soon after pass at once. A helper that "moves" itself into
+    /// the cgroup it is already in, every millisecond until the returned
+    /// guard drops (or a second has passed), takes that wait while the
+    /// caller gets on with starting a container, so the init's moves are
+    /// quick. The helper is a forked process when the caller has a single
+    /// thread (then nothing of it outlives the guard), else a thread.
+    pub fn warm_attach(&self) -> WarmAttach {
+        let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        // Our own cgroup in the first hierarchy of the layout.
+        let target = self.dirs().into_iter().find_map(|(mount, _)| {
+            let name = mount.file_name()?.to_string_lossy().into_owned();
+            own.lines().find_map(|line| {
+                let mut parts = line.splitn(3, ':');
+                let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+                let matches = match &self.layout {
+                    Layout::Unified { .. } => controllers.is_empty(),
+                    _ => controllers.split(',').any(|c| c == name),
+                };
+                matches.then(|| {
+                    mount
+                        .join(path.trim_start_matches('/'))
+                        .join("cgroup.procs")
+                })
+            })
+        });
+        let Some(target) = target else {
+            return WarmAttach::Nothing;
+        };
+        let keep_writing = move |stop: &dyn Fn() -> bool| {
+            let started = std::time::Instant::now();
+            while !stop() && started.elapsed() < std::time::Duration::from_secs(1) {
+                if fs::write(&target, "0").is_err() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        };
+        if crate::process::single_threaded() {
+            // SAFETY: this process has one thread, so the child may do
+            // anything; it ends with _exit.
+            match unsafe { nix::unistd::fork() } {
+                Ok(nix::unistd::ForkResult::Child) => {
+                    keep_writing(&|| false);
+                    // SAFETY: leaving without running the parent's exit code.
+                    unsafe { libc::_exit(0) }
+                }
+                Ok(nix::unistd::ForkResult::Parent { child }) => WarmAttach::Process(child),
+                Err(_) => WarmAttach::Nothing,
+            }
+        } else {
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = stop.clone();
+            let _ = std::thread::Builder::new()
+                .name("cgroup-warm".into())
+                .spawn(move || keep_writing(&|| flag.load(std::sync::atomic::Ordering::Relaxed)));
+            WarmAttach::Thread(stop)
+        }
     }
 
     /// The mount points of the hierarchies this cgroup lives in, and the

@@ -100,6 +100,11 @@ impl ExecProcess {
         events
     }
 
+    /// The pipes still open, to wait on.
+    pub fn fds(&self) -> impl Iterator<Item = std::os::fd::BorrowedFd<'_>> {
+        self.streams.iter().map(|(fd, _, _)| fd.as_fd())
+    }
+
     pub fn finished(&self) -> bool {
         self.reported
     }

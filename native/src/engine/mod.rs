@@ -29,6 +29,7 @@ mod observe;
 use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, chown};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,7 @@ use anchorage_shared::container::{Container, ContainerSpec, ContainerState};
 use anchorage_shared::engine::{Command, Engine, EngineError, Event, LogLine, Stream};
 use anchorage_shared::host::{EngineInfo, EngineKind, HostSnapshot, find_container};
 use anchorage_shared::process::{ExitStatus, Signal};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use crate::cgroup::{self, Cgroup, Layout};
 use crate::images;
@@ -78,6 +80,9 @@ pub struct RealEngine {
     stops: Vec<PendingStop>,
     /// Supervisors this process started, reaped once they exit.
     shims: Vec<Child>,
+    forked: Vec<nix::unistd::Pid>,
+    /// Their report pipes: each closes when its supervisor ends.
+    watch: Vec<OwnedFd>,
     execs: Vec<exec::ExecProcess>,
     info: EngineInfo,
 }
@@ -172,6 +177,8 @@ impl RealEngine {
             follow: HashMap::new(),
             stops: Vec::new(),
             shims: Vec::new(),
+            forked: Vec::new(),
+            watch: Vec::new(),
             execs: Vec::new(),
             info,
         };
@@ -490,9 +497,59 @@ impl RealEngine {
 
     /// Starts a created container's supervisor and waits for it to say
     /// whether the init is running.
-    fn start(&mut self, dir: &Path, container: &Container) -> Result<Vec<Event>, EngineError> {
+    fn start(
+        &mut self,
+        dir: &Path,
+        container: &Container,
+        warm: Option<cgroup::WarmAttach>,
+    ) -> Result<Vec<Event>, EngineError> {
+        let _warm = warm.or_else(|| {
+            self.layout
+                .as_ref()
+                .map(|layout| Cgroup::open(layout, &container.cgroup).warm_attach())
+        });
         let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| EngineError::Refused(format!("pipe: {}", e.desc())))?;
+        if crate::process::single_threaded() {
+            // Without threads, a fork is the supervisor (no exec of this
+            // binary to wait for).
+            // SAFETY: one thread; the child runs the supervisor and ends
+            // with _exit.
+            match unsafe { nix::unistd::fork() } {
+                Ok(nix::unistd::ForkResult::Child) => {
+                    let null = fs::OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open("/dev/null");
+                    // SAFETY: descriptor juggling in the child: the report
+                    // pipe on 3, nothing else of the caller's kept.
+                    unsafe {
+                        if let Ok(null) = &null {
+                            let fd = std::os::fd::AsRawFd::as_raw_fd(null);
+                            libc::dup2(fd, 0);
+                            libc::dup2(fd, 1);
+                            libc::dup2(fd, 2);
+                        }
+                        libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&report_w), 3);
+                        libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
+                        let report = std::os::fd::FromRawFd::from_raw_fd(3);
+                        let code = shim::run(dir, report);
+                        libc::_exit(code);
+                    }
+                }
+                Ok(nix::unistd::ForkResult::Parent { child }) => {
+                    drop(report_w);
+                    self.forked.push(child);
+                    return self.started(container, report_r, dir);
+                }
+                Err(e) => {
+                    return Err(EngineError::Refused(format!(
+                        "start the container's supervisor: {}",
+                        e.desc()
+                    )));
+                }
+            }
+        }
         let mut command = std::process::Command::new(&self.binary);
         command
             .arg("__shim")
@@ -516,9 +573,26 @@ impl RealEngine {
             .map_err(io_refused("start the container's supervisor"))?;
         drop(report_w);
         self.shims.push(child);
-        let mut answer = String::new();
-        let _ = fs::File::from(report_r).read_to_string(&mut answer);
-        let answer = answer.trim_end();
+        self.started(container, report_r, dir)
+    }
+
+    /// Reads the supervisor's answer and turns it into events.
+    fn started(
+        &mut self,
+        container: &Container,
+        report_r: OwnedFd,
+        dir: &Path,
+    ) -> Result<Vec<Event>, EngineError> {
+        // The first line is the answer; the pipe then stays open until the
+        // supervisor ends, so `advance` wakes when it does.
+        let mut report = fs::File::from(report_r);
+        let mut answer = Vec::new();
+        let mut byte = [0u8; 1];
+        while matches!(report.read(&mut byte), Ok(1)) && byte[0] != b'\n' {
+            answer.push(byte[0]);
+        }
+        self.watch.push(report.into());
+        let answer = String::from_utf8_lossy(&answer).into_owned();
         let mut events = Vec::new();
         if let Some(pid) = answer.strip_prefix("ok\t") {
             let init_pid: u32 = pid.parse().unwrap_or(0);
@@ -696,6 +770,44 @@ impl RealEngine {
         events
     }
 
+    /// Waits until a watched pipe has something (or closes), at most `ms`.
+    fn wait_for_activity(&mut self, ms: u64) {
+        if ms == 0 {
+            return;
+        }
+        let mut fds: Vec<PollFd> = self
+            .watch
+            .iter()
+            .map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
+            .chain(
+                self.execs
+                    .iter()
+                    .flat_map(|e| e.fds())
+                    .map(|fd| PollFd::new(fd, PollFlags::POLLIN)),
+            )
+            .collect();
+        let timeout = PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::ZERO);
+        if fds.is_empty() {
+            std::thread::sleep(Duration::from_millis(ms));
+            return;
+        }
+        let _ = nix::poll::poll(&mut fds, timeout);
+        let closed: Vec<bool> = fds[..self.watch.len()]
+            .iter()
+            .map(|p| {
+                p.revents()
+                    .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR))
+            })
+            .collect();
+        drop(fds);
+        let mut index = 0;
+        self.watch.retain(|_| {
+            let keep = !closed[index];
+            index += 1;
+            keep
+        });
+    }
+
     /// Turns what supervisors wrote since the last call into events.
     fn collect(&mut self) -> Vec<Event> {
         let mut events = Vec::new();
@@ -756,12 +868,17 @@ impl Engine for RealEngine {
     fn apply(&mut self, command: Command) -> Result<Vec<Event>, EngineError> {
         match command {
             Command::Run { spec } => {
+                // Warm the kernel's cgroup lock while the container is made.
+                let warm = self
+                    .layout
+                    .as_ref()
+                    .map(|layout| Cgroup::open(layout, "/anchorage").warm_attach());
                 let (dir, container) = self.create(spec)?;
                 let mut events = vec![Event::ContainerCreated {
                     id: container.id.clone(),
                     name: container.name.clone(),
                 }];
-                match self.start(&dir, &container) {
+                match self.start(&dir, &container, warm) {
                     Ok(more) => events.extend(more),
                     Err(err) => {
                         self.discard(&dir, &container.cgroup);
@@ -787,7 +904,7 @@ impl Engine for RealEngine {
                         "container `{}` has exited and its pid namespace is gone: `anchorage run` a new one",
                         record.name
                     ))),
-                    ContainerState::Created => self.start(&dir, &record),
+                    ContainerState::Created => self.start(&dir, &record, None),
                 }
             }
             Command::Stop {
@@ -859,10 +976,9 @@ impl Engine for RealEngine {
     }
 
     fn advance(&mut self, elapsed_ms: u64) -> Vec<Event> {
-        // A real host does not wait for us: pace the caller a little.
-        if elapsed_ms > 0 {
-            std::thread::sleep(Duration::from_millis(elapsed_ms.min(50)));
-        }
+        // Time passes on its own here: wait up to `elapsed_ms` for
+        // something to happen (a supervisor ending, exec output).
+        self.wait_for_activity(elapsed_ms.min(100));
         let now = Instant::now();
         let (due, waiting): (Vec<PendingStop>, Vec<PendingStop>) =
             self.stops.drain(..).partition(|s| s.kill_at <= now);

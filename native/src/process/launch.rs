@@ -129,13 +129,18 @@ pub fn find_command(root: &Path, argv0: &str, env: &[String]) -> Result<String, 
 
 /// Sets the container up, from inside its namespaces, and returns the
 /// program to exec. The caller execs it with [`exec`].
-pub fn setup(k: &mut impl Kernel, plan: &Plan) -> Result<String, SetupError> {
+///
+/// `in_cgroup` returns once the supervisor has put this process in its
+/// cgroup (which it does while the root is being built): the cgroup
+/// namespace is made after that, rooted there.
+pub fn setup(
+    k: &mut impl Kernel,
+    plan: &Plan,
+    in_cgroup: impl FnOnce() -> bool,
+) -> Result<String, SetupError> {
     let merged = plan.merged.as_path();
     let at = |path: &str| merged.join(path);
 
-    // A cgroup namespace rooted at the cgroup the supervisor put us in.
-    k.unshare(CloneFlags::CLONE_NEWCGROUP)
-        .map_err(fail("make the cgroup namespace"))?;
     // Nothing mounted here propagates back to the host.
     k.mount(
         None,
@@ -252,17 +257,6 @@ pub fn setup(k: &mut impl Kernel, plan: &Plan) -> Result<String, SetupError> {
         )
         .map_err(fail("make /sys read-only"))?;
     }
-    // The cgroup namespace's view of its own cgroup (where the host has a
-    // cgroup2 hierarchy to show).
-    if k.make_dir_in(merged, "sys/fs/cgroup").is_ok() {
-        let _ = k.mount(
-            Some("cgroup2"),
-            &at("sys/fs/cgroup"),
-            Some("cgroup2"),
-            sys_flags,
-            None,
-        );
-    }
 
     for volume in &plan.volumes {
         let target = k.make_dir_in(merged, &volume.target).map_err(fail(format!(
@@ -330,6 +324,26 @@ pub fn setup(k: &mut impl Kernel, plan: &Plan) -> Result<String, SetupError> {
         .map_err(fail("enter the new root"))?;
 
     k.loopback_up().map_err(fail("bring up lo"))?;
+
+    // A cgroup namespace rooted at the cgroup the supervisor put us in,
+    // and its view of that cgroup (where the host has a cgroup2 hierarchy
+    // to show).
+    if !in_cgroup() {
+        return Err(SetupError {
+            step: "join the container's cgroup".into(),
+            reason: "the supervisor went away".into(),
+            status: 125,
+        });
+    }
+    k.unshare(CloneFlags::CLONE_NEWCGROUP)
+        .map_err(fail("make the cgroup namespace"))?;
+    let _ = k.mount(
+        Some("cgroup2"),
+        Path::new("/sys/fs/cgroup"),
+        Some("cgroup2"),
+        sys_flags,
+        None,
+    );
 
     let cwd = if plan.cwd.is_empty() { "/" } else { &plan.cwd };
     k.chdir(Path::new(cwd)).map_err(|errno| SetupError {

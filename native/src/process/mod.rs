@@ -8,3 +8,16 @@
 pub mod kernel;
 pub mod launch;
 pub mod shim;
+
+/// Whether this process has a single thread (so `fork` without `exec` is
+/// safe), from `/proc/self/status`.
+pub fn single_threaded() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .map(|n| n.trim() == "1")
+        })
+        .unwrap_or(false)
+}

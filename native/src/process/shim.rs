@@ -130,6 +130,12 @@ pub fn main(dir: &Path) -> i32 {
     // fd 3 is the pipe to the `anchorage` that started us.
     // SAFETY: the spawner put the pipe's write end on fd 3 for us alone.
     let report = unsafe { File::from_raw_fd(3) };
+    run(dir, report)
+}
+
+/// Supervises the container in `dir`, reporting on `report`: the body of
+/// `anchorage __shim`, or of a supervisor forked without an exec.
+pub fn run(dir: &Path, report: File) -> i32 {
     let _ = nix::unistd::setsid();
     for signal in [
         nix::sys::signal::Signal::SIGINT,
@@ -200,11 +206,6 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
             .map_err(|e| format!("uid_map: {e}"))?;
         fs::write(proc.join("gid_map"), config.ids.gid_map())
             .map_err(|e| format!("gid_map: {e}"))?;
-        if let Some(cgroup) = &cgroup {
-            cgroup
-                .add(child.as_raw() as u32)
-                .map_err(|e| e.to_string())?;
-        }
         Ok(())
     })();
     if let Err(message) = setup {
@@ -212,9 +213,21 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
         let _ = waitpid(child, None);
         return fail(dir, &mut state, &mut report, 125, &message);
     }
-    (&File::from(go_w))
-        .write_all(b"g")
+    let mut go = File::from(go_w);
+    go.write_all(b"g")
         .map_err(|e| format!("release the init: {e}"))?;
+    // The init builds its root meanwhile; it waits for this second byte
+    // before it makes its cgroup namespace (rooted where it then is).
+    if let Some(cgroup) = &cgroup
+        && let Err(e) = cgroup.add(child.as_raw() as u32)
+    {
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        return fail(dir, &mut state, &mut report, 125, &e.to_string());
+    }
+    go.write_all(b"c")
+        .map_err(|e| format!("release the init: {e}"))?;
+    drop(go);
     let mut failure = String::new();
     let _ = File::from(fail_r).read_to_string(&mut failure);
     if !failure.is_empty() {
@@ -255,7 +268,8 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
     state.started_ms = Some(now_ms());
     write_state(dir, &state).map_err(|e| format!("state.json: {e}"))?;
     let _ = writeln!(report, "ok\t{pid}");
-    drop(report);
+    // `report` stays open until the end: its closing tells the engine
+    // (if it still listens) that the container has ended.
 
     copy_console(dir, out_r, err_r);
     let exit = loop {
@@ -284,6 +298,7 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
     if config.auto_remove {
         retire(dir, cgroup.as_ref());
     }
+    drop(report);
     Ok(())
 }
 
@@ -449,7 +464,9 @@ fn init(
         return report(125, format!("setresuid: {}", e.desc()));
     }
     let mut kernel = Linux;
-    match launch::setup(&mut kernel, &config.plan) {
+    // The second byte: the supervisor has put us in our cgroup.
+    let in_cgroup = || matches!(nix::unistd::read(go.as_fd(), &mut [0u8; 1]), Ok(1));
+    match launch::setup(&mut kernel, &config.plan, in_cgroup) {
         Ok(program) => {
             let error = launch::exec(&mut kernel, &program, &config.plan);
             report(error.status, error.to_string())

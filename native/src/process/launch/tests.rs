@@ -148,15 +148,14 @@ fn host_plan(dir: &Path) -> Plan {
 fn the_root_is_built_then_pivoted_into_and_privileges_go_last() {
     let dir = tempfile::tempdir().unwrap();
     let mut k = Recorder::default();
-    let program = setup(&mut k, &host_plan(dir.path())).unwrap();
+    let program = setup(&mut k, &host_plan(dir.path()), || true).unwrap();
     assert!(program.ends_with("/sh"), "{program}");
     let merged = dir.path().display().to_string();
 
-    assert_eq!(k.calls[0], "unshare CLONE_NEWCGROUP");
     assert!(
-        k.calls[1].starts_with("mount - / - MS_REC | MS_PRIVATE"),
+        k.calls[0].starts_with("mount - / - MS_REC | MS_PRIVATE"),
         "{}",
-        k.calls[1]
+        k.calls[0]
     );
     let overlay = k.position(&format!("mount overlay {merged} overlay"));
     assert!(
@@ -174,12 +173,15 @@ fn the_root_is_built_then_pivoted_into_and_privileges_go_last() {
     let pivot = k.position("pivot_root . .");
     let detach = k.position("umount . MNT_DETACH");
     let lo = k.position("lo up");
+    let cgroupns = k.position("unshare CLONE_NEWCGROUP");
+    let cgroupfs = k.position("mount cgroup2 /sys/fs/cgroup cgroup2 MS_RDONLY");
     let nnp = k.position("no_new_privs");
     let caps = k.position("caps 14");
     let close = k.position("close_from 3");
     assert!(overlay < proc && proc < dev && dev < null && null < sys && sys < volume);
     assert!(volume < pivot && pivot < detach && detach < lo);
-    assert!(lo < nnp && nnp < caps && caps < close);
+    assert!(lo < cgroupns && cgroupns < cgroupfs && cgroupfs < nnp);
+    assert!(nnp < caps && caps < close);
     assert_eq!(k.calls.last().unwrap(), "close_from 3");
     assert!(k.calls.contains(&"sethostname c1".to_string()));
     assert!(
@@ -196,7 +198,7 @@ fn a_failing_step_is_named_with_the_kernels_reason() {
         fail: Some(("mount overlay".into(), Errno::EINVAL)),
         ..Recorder::default()
     };
-    let err = setup(&mut k, &plan(dir.path())).unwrap_err();
+    let err = setup(&mut k, &plan(dir.path()), || true).unwrap_err();
     assert!(
         err.step.starts_with("mount the overlay root (lowerdir="),
         "{err}"
@@ -213,7 +215,7 @@ fn a_failing_step_is_named_with_the_kernels_reason() {
         fail: Some(("mount sysfs".into(), Errno::EPERM)),
         ..Recorder::default()
     };
-    setup(&mut k, &host_plan(dir.path())).unwrap();
+    setup(&mut k, &host_plan(dir.path()), || true).unwrap();
     let merged = dir.path().display().to_string();
     k.position(&format!("mount /sys {merged}/sys - MS_BIND | MS_REC"));
     k.position(&format!("mount - {merged}/sys - MS_RDONLY"));
