@@ -206,8 +206,18 @@ impl RealEngine {
         self.data.join("containers")
     }
 
-    /// Every container's directory and record, oldest first.
+    /// Every container's directory and record, oldest first; an exited
+    /// `--rm` container (its supervisor is removing it) is gone already.
     fn load(&self) -> Vec<(PathBuf, Container)> {
+        let mut all = self.load_all();
+        all.retain(|(dir, c)| {
+            !(c.auto_remove && shim::read_state(dir).is_some_and(|s| s.exit.is_some()))
+        });
+        all
+    }
+
+    /// Every container's directory and record, those being removed too.
+    fn load_all(&self) -> Vec<(PathBuf, Container)> {
         let mut all: Vec<(PathBuf, Container)> = fs::read_dir(self.containers_dir())
             .map(|entries| {
                 entries
@@ -287,11 +297,21 @@ impl RealEngine {
     /// without a record of the end are marked exited, and what is left
     /// of their cgroups is killed and removed.
     fn recover(&mut self) {
-        for (dir, container) in self.load() {
+        for (dir, container) in self.load_all() {
             let Some(mut state) = shim::read_state(&dir) else {
                 continue;
             };
-            if state.exit.is_some() || Self::alive(&state) {
+            let shim_alive = shim::start_ticks(state.shim_pid).is_some()
+                && !shim::is_zombie(state.shim_pid);
+            if state.exit.is_some() {
+                // An `--rm` container whose supervisor died removing it.
+                if container.auto_remove && !shim_alive {
+                    let cgroup = self.layout.as_ref().map(|l| Cgroup::open(l, &container.cgroup));
+                    shim::retire(&dir, cgroup.as_ref());
+                }
+                continue;
+            }
+            if Self::alive(&state) {
                 continue;
             }
             if state.init_pid.is_none() && shim::start_ticks(state.shim_pid).is_some() {
@@ -811,7 +831,7 @@ impl RealEngine {
     /// Turns what supervisors wrote since the last call into events.
     fn collect(&mut self) -> Vec<Event> {
         let mut events = Vec::new();
-        let present = self.load();
+        let present = self.load_all();
         for (dir, record) in &present {
             let follow = self.follow.entry(record.id.clone()).or_default();
             events.extend(Self::collect_from(follow, dir, record));

@@ -295,10 +295,12 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
         .and_then(|c| c.usage().ok())
         .is_some_and(|usage| usage.oom_kill > 0);
     write_state(dir, &state).map_err(|e| format!("state.json: {e}"))?;
+    // The end is recorded: whoever waits may go on while we clean up (an
+    // exited `--rm` container is listed nowhere from now on).
+    drop(report);
     if config.auto_remove {
         retire(dir, cgroup.as_ref());
     }
-    drop(report);
     Ok(())
 }
 

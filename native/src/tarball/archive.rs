@@ -87,11 +87,13 @@ impl Compression {
 }
 
 /// A stream, decompressed as its first bytes say.
-pub fn decompress<'a>(reader: impl Read + 'a) -> io::Result<(Box<dyn Read + 'a>, Compression)> {
+pub fn decompress<'a>(
+    reader: impl Read + Send + 'a,
+) -> io::Result<(Box<dyn Read + Send + 'a>, Compression)> {
     let mut reader = BufReader::with_capacity(256 << 10, reader);
     let compression = Compression::sniff(reader.fill_buf()?)
         .map_err(|reason| io::Error::new(io::ErrorKind::InvalidData, reason))?;
-    let stream: Box<dyn Read + 'a> = match compression {
+    let stream: Box<dyn Read + Send + 'a> = match compression {
         Compression::None => Box::new(reader),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(reader)?),

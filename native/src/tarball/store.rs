@@ -612,7 +612,9 @@ impl ImageStore {
             );
             readers.push(Box::new(LazyLayer {
                 raw: Some(raw),
-                stream: None,
+                chunks: None,
+                worker: None,
+                current: io::Cursor::new(Vec::new()),
                 what: format!("the uncompressed tar of {what}"),
                 diff_id: layer.diff_id.clone(),
                 slot: slot.clone(),
@@ -673,8 +675,9 @@ impl ImageStore {
                 diff_id,
                 blob_size: layer.size,
                 compression: compression
-                    .get()
-                    .map(|c| c.name().to_string())
+                    .lock()
+                    .ok()
+                    .and_then(|c| c.map(|c| c.name().to_string()))
                     .unwrap_or_default(),
                 entries: stats.entries,
                 bytes: stats.bytes,
@@ -746,56 +749,145 @@ fn synthesized_config(diff_ids: &[Digest]) -> Vec<u8> {
 
 /// Where a layer's reader leaves what it learned at the end of its stream.
 #[derive(Clone, Default)]
-struct DigestSlot(std::rc::Rc<std::cell::RefCell<Option<(Digest, u64)>>>);
+struct DigestSlot(std::sync::Arc<std::sync::Mutex<Option<(Digest, u64)>>>);
 
 impl DigestSlot {
     fn get(&self) -> Option<(Digest, u64)> {
-        self.0.borrow().clone()
+        self.0.lock().map(|slot| slot.clone()).unwrap_or(None)
     }
 
     fn set(&self, digest: Digest, len: u64) {
-        *self.0.borrow_mut() = Some((digest, len));
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some((digest, len));
+        }
     }
 }
 
 /// How a layer's blob turned out to be compressed.
-type CompressionSlot = std::rc::Rc<std::cell::Cell<Option<archive::Compression>>>;
+type CompressionSlot = std::sync::Arc<std::sync::Mutex<Option<archive::Compression>>>;
 
 type RawBlob = Verified<indicatif::ProgressBarIter<Box<dyn Read + Send>>>;
 
+/// A chunk of a layer's uncompressed tar, or why it stopped.
+type Chunk = io::Result<Vec<u8>>;
+
 /// A layer's stream: the blob checked against its digest, decompressed as
-/// its first bytes say, the tar checked against its diff ID. It starts on
-/// first read, so a file is only opened when its layer's turn comes.
+/// its first bytes say, the tar checked against its diff ID. That work
+/// runs on a thread of its own, a few chunks ahead of the unpacker (as
+/// `tar -z` runs gzip beside tar), and starts on the first read, so a
+/// file is only opened when its layer's turn comes.
 struct LazyLayer {
     raw: Option<RawBlob>,
-    stream: Option<Verified<Box<dyn Read>>>,
+    chunks: Option<std::sync::mpsc::Receiver<Chunk>>,
+    worker: Option<std::thread::JoinHandle<()>>,
+    current: io::Cursor<Vec<u8>>,
     what: String,
     diff_id: Option<Digest>,
     slot: DigestSlot,
     compression: CompressionSlot,
 }
 
+impl LazyLayer {
+    fn start(&mut self) -> io::Result<()> {
+        let raw = self.raw.take().expect("a layer starts once");
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Chunk>(8);
+        let (what, diff_id, slot, compression) = (
+            self.what.clone(),
+            self.diff_id.clone(),
+            self.slot.clone(),
+            self.compression.clone(),
+        );
+        let worker = std::thread::Builder::new()
+            .name("layer".into())
+            .spawn(move || {
+                let (decoded, kind) = match archive::decompress(raw) {
+                    Ok(found) => found,
+                    Err(err) => {
+                        let _ = sender.send(Err(err));
+                        return;
+                    }
+                };
+                if let Ok(mut slot) = compression.lock() {
+                    *slot = Some(kind);
+                }
+                let mut stream = Verified::new(decoded, what, diff_id, None);
+                loop {
+                    let mut chunk = vec![0u8; 256 << 10];
+                    match read_full(&mut stream, &mut chunk) {
+                        Ok(0) => {
+                            if let Some(digest) = stream.digest() {
+                                slot.set(digest.clone(), stream.len());
+                            }
+                            return;
+                        }
+                        Ok(n) => {
+                            chunk.truncate(n);
+                            // The unpacker stopped (an error): so do we.
+                            if sender.send(Ok(chunk)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(err) => {
+                            let _ = sender.send(Err(err));
+                            return;
+                        }
+                    }
+                }
+            })?;
+        self.chunks = Some(receiver);
+        self.worker = Some(worker);
+        Ok(())
+    }
+}
+
+/// Reads until `buf` is full or the stream ends.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(filled)
+}
+
 impl Read for LazyLayer {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.stream.is_none() {
-            let raw = self.raw.take().expect("a layer starts once");
-            let (decoded, compression) = archive::decompress(raw)?;
-            self.compression.set(Some(compression));
-            self.stream = Some(Verified::new(
-                decoded,
-                self.what.clone(),
-                self.diff_id.clone(),
-                None,
-            ));
+        if self.chunks.is_none() {
+            self.start()?;
         }
-        let stream = self.stream.as_mut().expect("started above");
-        let n = stream.read(buf)?;
-        if n == 0
-            && let Some(digest) = stream.digest()
-        {
-            self.slot.set(digest.clone(), stream.len());
+        loop {
+            let n = self.current.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            let next = self.chunks.as_ref().expect("started above").recv();
+            match next {
+                Ok(Ok(chunk)) => self.current = io::Cursor::new(chunk),
+                Ok(Err(err)) => return Err(err),
+                // The worker is done: the end of the stream (its verdict,
+                // if any, came as an error before).
+                Err(_) => {
+                    if let Some(worker) = self.worker.take() {
+                        let _ = worker.join();
+                    }
+                    return Ok(0);
+                }
+            }
         }
-        Ok(n)
+    }
+}
+
+impl Drop for LazyLayer {
+    fn drop(&mut self) {
+        // Closing the channel stops the worker at its next chunk.
+        self.chunks.take();
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
     }
 }
 

@@ -164,6 +164,8 @@ struct Unpacker {
     layer: usize,
     /// Paths this layer made, which its opaque markers keep.
     made: HashSet<String>,
+    /// The directory the last entry went in, open.
+    dir_cache: std::cell::RefCell<Option<(String, OwnedFd)>>,
 }
 
 impl Unpacker {
@@ -188,6 +190,23 @@ impl Unpacker {
     /// Opens a directory of the root, resolving symlinks inside it, and
     /// with `create` makes the missing ones (`mkdir -p`, inside the root).
     fn open_dir(&self, entry: &str, dir: &str) -> Result<OwnedFd, UnpackError> {
+        // Consecutive entries mostly share a directory: keep the last one
+        // open. Only the entries of a directory run between two uses of
+        // the same key, and they change its children, never it.
+        if let Some((cached, fd)) = &*self.dir_cache.borrow()
+            && cached == dir
+            && let Ok(fd) = fd.try_clone()
+        {
+            return Ok(fd);
+        }
+        let fd = self.resolve_dir(entry, dir)?;
+        if let Ok(copy) = fd.try_clone() {
+            *self.dir_cache.borrow_mut() = Some((dir.to_string(), copy));
+        }
+        Ok(fd)
+    }
+
+    fn resolve_dir(&self, entry: &str, dir: &str) -> Result<OwnedFd, UnpackError> {
         let how = || {
             OpenHow::new()
                 .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
@@ -678,11 +697,13 @@ pub fn unpack_image(
             stats: Stats::default(),
             layer: 0,
             made: HashSet::new(),
+            dir_cache: std::cell::RefCell::new(None),
         };
         let mut report = Report::default();
         for (index, layer) in layers.into_iter().enumerate() {
             unpacker.layer = index + 1;
             unpacker.made.clear();
+            unpacker.dir_cache.borrow_mut().take();
             let before = unpacker.stats;
             unpacker.apply_layer(layer)?;
             report.layers.push(unpacker.stats - before);
