@@ -183,6 +183,11 @@ fn a_container_is_isolated_in_its_own_namespaces() {
         .copied()
         .collect();
     assert_eq!(fds, ["0", "1", "2", "3"], "{out}");
+    // Docker's default capabilities, and no way to gain more.
+    let status = s.ok(&["run", "--rm", "workshop", "cat", "/proc/self/status"]);
+    assert!(status.contains("CapEff:\t00000000a80425fb"), "{status}");
+    assert!(status.contains("CapBnd:\t00000000a80425fb"), "{status}");
+    assert!(status.contains("NoNewPrivs:\t1"), "{status}");
     // Every namespace but time is new.
     for kind in ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"] {
         let host = fs::read_link(format!("/proc/self/ns/{kind}")).unwrap();
@@ -278,6 +283,37 @@ fn the_life_cycle_leaves_nothing_behind() {
     );
     s.ok(&["rm", "web"]);
     assert!(leftovers(&s, &id).is_empty(), "{:?}", leftovers(&s, &id));
+
+    // Volumes: a host directory, and a named volume that outlives its
+    // containers (owned by container root).
+    let host = s.dir.path().join("shared");
+    fs::create_dir(&host).unwrap();
+    fs::write(host.join("note"), "from the host\n").unwrap();
+    let out = s.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/mnt/host", host.display()),
+        "-v",
+        "keep:/data",
+        "workshop",
+        "sh",
+        "-c",
+        "cat /mnt/host/note; echo kept > /data/file",
+    ]);
+    assert_eq!(out, "from the host\n");
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "keep:/data",
+            "workshop",
+            "cat",
+            "/data/file"
+        ]),
+        "kept\n"
+    );
 
     // --rm, and a command that is not there.
     let out = s.run(&["run", "--rm", "workshop", "nosuch"]);

@@ -301,12 +301,15 @@ impl RealEngine {
             let Some(mut state) = shim::read_state(&dir) else {
                 continue;
             };
-            let shim_alive = shim::start_ticks(state.shim_pid).is_some()
-                && !shim::is_zombie(state.shim_pid);
+            let shim_alive =
+                shim::start_ticks(state.shim_pid).is_some() && !shim::is_zombie(state.shim_pid);
             if state.exit.is_some() {
                 // An `--rm` container whose supervisor died removing it.
                 if container.auto_remove && !shim_alive {
-                    let cgroup = self.layout.as_ref().map(|l| Cgroup::open(l, &container.cgroup));
+                    let cgroup = self
+                        .layout
+                        .as_ref()
+                        .map(|l| Cgroup::open(l, &container.cgroup));
                     shim::retire(&dir, cgroup.as_ref());
                 }
                 continue;
