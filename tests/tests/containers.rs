@@ -359,6 +359,35 @@ fn nix_kill(pid: i32) {
 }
 
 #[test]
+fn container_root_cannot_write_the_host_binary() {
+    needs_root!();
+    let s = Scene::new();
+    // Even handed the directory of the `anchorage` binary (CVE-2019-5736
+    // overwrote the runtime's binary from inside a container), container
+    // root is an unprivileged host uid: the binary is not its to write.
+    let bin = anchorage_bin();
+    let dir = bin.parent().unwrap();
+    let before = fs::read(&bin).unwrap();
+    let out = s.run(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/hostbin", dir.display()),
+        "workshop",
+        "sh",
+        "-c",
+        "echo pwned > /hostbin/anchorage; echo $?; rm /hostbin/anchorage; echo $?",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text, "1\n1\n", "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Permission denied"),
+        "{out:?}"
+    );
+    assert_eq!(fs::read(&bin).unwrap(), before, "the binary is untouched");
+}
+
+#[test]
 fn no_host_descriptor_reaches_a_container() {
     needs_root!();
     let s = Scene::new();
@@ -474,11 +503,14 @@ echo status $?
         .unwrap();
     let sim_out = String::from_utf8_lossy(&sim.stdout);
     let real_out = String::from_utf8_lossy(&real.stdout);
+    let (sim_err, real_err) = (
+        String::from_utf8_lossy(&sim.stderr),
+        String::from_utf8_lossy(&real.stderr),
+    );
     // `/` inside: the simulator lists what the real kernel mounts too.
     assert_eq!(
-        sim_out,
-        real_out,
-        "stdout differs\n--- sim\n{sim_out}\n--- real\n{real_out}\n--- real stderr\n{}",
-        String::from_utf8_lossy(&real.stderr)
+        (&sim_out, &sim_err),
+        (&real_out, &real_err),
+        "the output differs\n--- sim\n{sim_out}{sim_err}\n--- real\n{real_out}{real_err}"
     );
 }

@@ -111,6 +111,14 @@ pub fn find_command(root: &Path, argv0: &str, env: &[String]) -> Result<String, 
         return Err(not_found("an empty command".into()));
     }
     if argv0.contains('/') {
+        let on_disk = if argv0.starts_with('/') {
+            root.join(argv0.trim_start_matches('/'))
+        } else {
+            PathBuf::from(argv0)
+        };
+        if argv0.starts_with('/') && on_disk.symlink_metadata().is_err() {
+            return Err(not_found("No such file or directory".into()));
+        }
         return Ok(argv0.to_string());
     }
     let path = env

@@ -651,7 +651,22 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
     assert_eq!(status, 126);
     assert!(out.contains("no such container `nobody`"), "{out}");
     let (out, status) = sh(&mut t, "anchorage run --rm workshop nosuchcmd");
-    assert_eq!((out.as_str(), status), ("sh: nosuchcmd: not found\n", 127));
+    assert_eq!(
+        (out.as_str(), status),
+        (
+            "exec: \"nosuchcmd\": executable file not found in $PATH\n",
+            127
+        )
+    );
+    let (out, status) = sh(&mut t, "anchorage run -d --name up workshop sleep 100");
+    assert_eq!(status, 0, "{out}");
+    let (out, status) = sh(&mut t, "anchorage exec up nosuchcmd");
+    assert_eq!(status, 126);
+    assert!(
+        out.contains("`nosuchcmd` cannot run: executable file not found in $PATH"),
+        "{out}"
+    );
+    sh(&mut t, "anchorage rm -f up");
     let (out, status) = sh(&mut t, "anchorage frobnicate");
     assert_eq!(status, 2);
     assert!(out.contains("unrecognized subcommand"), "{out}");

@@ -1518,6 +1518,16 @@ impl Engine for SimEngine {
                         "exec needs a command: `anchorage exec CONTAINER COMMAND...`".into(),
                     ));
                 }
+                // A command that cannot run is refused before anything
+                // starts, as the real engine refuses it.
+                if let Some(init) = c.info.init_pid
+                    && let Err((_, code @ (126 | 127))) = self.load(init, &argv)
+                {
+                    return Err(EngineError::Exec {
+                        program: argv[0].clone(),
+                        reason: userland::runtime_exec_reason(&argv[0], code).into(),
+                    });
+                }
                 // setns into every namespace of the container, then fork.
                 let spawn = Spawn {
                     ppid: self.engine_pid,

@@ -165,13 +165,14 @@ fn output_and_exit_codes_come_from_the_userland() {
 }
 
 #[test]
-fn a_missing_command_exits_127_like_a_shell() {
+fn a_missing_command_exits_127_as_the_runtime_says() {
     let mut engine = SimEngine::default();
     run(&mut engine, "typo", &["bash"]);
     let events = engine.advance(100);
     assert!(events.iter().any(|e| matches!(
         e,
-        Event::Output { stream: Stream::Stderr, text, .. } if text.contains("bash: not found")
+        Event::Output { stream: Stream::Stderr, text, .. }
+            if text == "exec: \"bash\": executable file not found in $PATH\n"
     )));
     assert_eq!(exit_of(&engine, "typo"), Some(ExitStatus::Code(127)));
 }

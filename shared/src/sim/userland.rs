@@ -29,6 +29,24 @@ fn mode_string(node: &Node) -> String {
     mode_bits(kind, node.mode)
 }
 
+/// How the runtime reports a container command that cannot run: as the
+/// real engine (and Docker) word it.
+pub(crate) fn runtime_exec_error(program: &str, code: i32) -> String {
+    format!(
+        "exec: \"{program}\": {}",
+        runtime_exec_reason(program, code)
+    )
+}
+
+/// Why the runtime cannot run a program: the reason alone.
+pub(crate) fn runtime_exec_reason(program: &str, code: i32) -> &'static str {
+    match code {
+        127 if program.contains('/') => "No such file or directory",
+        127 => "executable file not found in $PATH",
+        _ => "Permission denied",
+    }
+}
+
 /// A redirection once its file name is expanded.
 enum Redirection {
     File(String, bool),
@@ -57,7 +75,18 @@ impl SimEngine {
     /// reported on the process's stderr and it exits as `sh` would make it
     /// (127 not found, 126 not executable).
     pub(crate) fn execve(&mut self, pid: Pid, argv: Vec<String>) {
-        let loaded = self.load(pid, &argv);
+        let mut loaded = self.load(pid, &argv);
+        // The runtime starting a container's command words it as the real
+        // runtime does, not as a shell would.
+        if let Err((message, code)) = &mut loaded
+            && self
+                .processes
+                .get(&pid)
+                .is_some_and(|p| p.ppid == self.engine_pid)
+            && (*code == 126 || *code == 127)
+        {
+            *message = runtime_exec_error(argv.first().map_or("", String::as_str), *code);
+        }
         let Some(p) = self.processes.get_mut(&pid) else {
             return;
         };
@@ -74,7 +103,7 @@ impl SimEngine {
         }
     }
 
-    fn load(&self, pid: Pid, argv: &[String]) -> Result<Program, (String, i32)> {
+    pub(crate) fn load(&self, pid: Pid, argv: &[String]) -> Result<Program, (String, i32)> {
         let first = argv
             .first()
             .filter(|f| !f.is_empty())
