@@ -39,6 +39,19 @@ enum Commands {
         /// How often the engine's state is sampled and pushed, per second.
         #[arg(long, default_value_t = 4.0, value_name = "HZ", value_parser = parse_rate)]
         rate: f64,
+        /// The token pages and clients must present (random unless given).
+        /// Required with a --listen address other than loopback.
+        #[arg(
+            long,
+            env = "ANCHORAGE_TOKEN",
+            value_name = "TOKEN",
+            hide_env_values = true
+        )]
+        token: Option<String>,
+        /// Which engine to serve: real containers on this host, the
+        /// simulated kernel, or (auto) real where this host can run them.
+        #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+        engine: EngineChoice,
     },
     /// Write the browser-only site into DIR, for any static web host or for
     /// opening DIR/index.html straight from disk. The page runs the
@@ -144,7 +157,12 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Commands::Serve { listen, rate } => serve(listen, rate),
+        Commands::Serve {
+            listen,
+            rate,
+            token,
+            engine,
+        } => serve(listen, rate, token, engine),
         Commands::ExportSite { dir } => export_site(dir),
         Commands::Sim {
             script,
@@ -187,10 +205,57 @@ fn main() -> ExitCode {
     }
 }
 
-/// The engine for this host. The real runtime is not part of this build, so
-/// the server runs the simulated kernel and says so to every client.
-fn choose_engine() -> Box<dyn Engine + Send> {
-    Box::new(SimEngine::new(&host_name()))
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum EngineChoice {
+    Auto,
+    Real,
+    Simulated,
+}
+
+/// Whether this host lets this user make user namespaces (every real
+/// container has one).
+fn user_namespaces_allowed() -> bool {
+    let read = |path: &str| std::fs::read_to_string(path).map(|s| s.trim().to_string());
+    let max = read("/proc/sys/user/max_user_namespaces")
+        .ok()
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
+    let unprivileged =
+        read("/proc/sys/kernel/unprivileged_userns_clone").map_or(true, |v| v != "0");
+    max > 0 && (nix::unistd::geteuid().is_root() || unprivileged)
+}
+
+/// The engine to serve: real containers where this host can run them,
+/// else the simulated kernel (and every client is told which).
+fn choose_engine(choice: EngineChoice) -> anyhow::Result<Box<dyn Engine + Send>> {
+    let real = || -> Result<anchorage::engine::RealEngine, String> {
+        if !user_namespaces_allowed() {
+            return Err("this host does not let this user make user namespaces".into());
+        }
+        let data_dir = std::env::var_os("ANCHORAGE_DATA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(images::default_data_dir);
+        let binary = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut engine = anchorage::engine::RealEngine::open(&data_dir, binary)?;
+        // The server's timer paces it; it must never wait itself.
+        engine.set_waiting(false);
+        Ok(engine)
+    };
+    Ok(match choice {
+        EngineChoice::Simulated => Box::new(SimEngine::new(&host_name())),
+        EngineChoice::Real => Box::new(
+            real().map_err(|e| anyhow::anyhow!("real containers are not possible here: {e}"))?,
+        ),
+        EngineChoice::Auto => match real() {
+            Ok(engine) => Box::new(engine),
+            Err(reason) => {
+                eprintln!(
+                    "Real containers are not possible here ({reason}): serving the simulated kernel."
+                );
+                Box::new(SimEngine::new(&host_name()))
+            }
+        },
+    })
 }
 
 fn host_name() -> String {
@@ -201,7 +266,33 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-fn serve(listen: SocketAddr, rate: f64) -> anyhow::Result<()> {
+fn serve(
+    listen: SocketAddr,
+    rate: f64,
+    token: Option<String>,
+    choice: EngineChoice,
+) -> anyhow::Result<()> {
+    if !listen.ip().is_loopback() && token.is_none() {
+        anyhow::bail!(
+            "{listen} is reachable from other machines: give a --token (or set ANCHORAGE_TOKEN) that they must present, or listen on loopback (127.0.0.1)"
+        );
+    }
+    if let Some(token) = &token
+        && (token.len() < 16
+            || !token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
+    {
+        anyhow::bail!(
+            "the token must be at least 16 letters, digits, `-`, `_` or `.` (it goes in a URL)"
+        );
+    }
+    let token = match token {
+        Some(token) => token,
+        None => anchorage::server::random_token()
+            .map_err(|e| anyhow::anyhow!("cannot make a token: {e}"))?,
+    };
+    let engine = choose_engine(choice)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -209,12 +300,12 @@ fn serve(listen: SocketAddr, rate: f64) -> anyhow::Result<()> {
         let options = ServeOptions {
             listen,
             tick: Duration::from_secs_f64(1.0 / rate),
+            token,
         };
-        let engine = choose_engine();
         let info = engine.info();
         let server = Server::bind(&options, engine).await?;
         let addr = server.local_addr();
-        println!("Anchorage is serving http://{addr}/");
+        println!("Anchorage is serving {}", options.url(addr));
         println!(
             "Engine: {:?} on {} ({})",
             info.kind, info.hostname, info.note

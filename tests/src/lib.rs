@@ -34,17 +34,44 @@ pub fn anchorage_bin() -> PathBuf {
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
+    /// The token it requires (`?token=` or `Authorization: Bearer`).
+    pub token: String,
 }
+
+/// The token the test servers are given, so a restarted server takes the
+/// same one (as a page reconnecting to it would expect).
+pub const TEST_TOKEN: &str = "anchorage-test-token-0123456789";
 
 impl Server {
     pub async fn start() -> Result<Server> {
         Server::start_at("127.0.0.1:0").await
     }
 
-    /// Starts on a given address, such as an earlier server's.
+    /// Starts on a given address, such as an earlier server's, serving
+    /// the simulated kernel (deterministic, whoever runs the tests).
     pub async fn start_at(listen: &str) -> Result<Server> {
+        Server::start_with(&[
+            "--listen",
+            listen,
+            "--engine",
+            "simulated",
+            "--token",
+            TEST_TOKEN,
+        ])
+        .await
+    }
+
+    /// Starts `anchorage serve` with these arguments.
+    pub async fn start_with(args: &[&str]) -> Result<Server> {
+        Server::start_with_env(args, &[]).await
+    }
+
+    /// Starts `anchorage serve` with these arguments and environment.
+    pub async fn start_with_env(args: &[&str], env: &[(&str, &Path)]) -> Result<Server> {
         let mut child = Command::new(anchorage_bin())
-            .args(["serve", "--listen", listen])
+            .arg("serve")
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -56,22 +83,23 @@ impl Server {
             .await
             .context("anchorage serve printed nothing in 20 s")??
             .context("anchorage serve exited before printing its address")?;
-        let addr = first
+        let (addr, token) = first
             .strip_prefix("Anchorage is serving http://")
-            .and_then(|rest| rest.strip_suffix('/'))
-            .with_context(|| format!("unexpected first line: {first}"))?
-            .parse()?;
+            .and_then(|rest| rest.split_once("/?token="))
+            .with_context(|| format!("unexpected first line: {first}"))?;
+        let (addr, token) = (addr.parse()?, token.to_string());
         // Keep draining stdout so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Server { child, addr })
+        Ok(Server { child, addr, token })
     }
 
+    /// The page, with the token, as `anchorage serve` prints it.
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        format!("http://{}/?token={}", self.addr, self.token)
     }
 
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
+        format!("ws://{}/ws?token={}", self.addr, self.token)
     }
 
     /// Stops the server and waits until it is gone.

@@ -194,3 +194,173 @@ async fn pages_of_other_origins_cannot_open_the_socket() {
     assert!(tokio_tungstenite::connect_async(request).await.is_ok());
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_socket_and_the_state_need_the_token() {
+    let server = Server::start().await.unwrap();
+    // No token, a wrong one: refused (401).
+    for url in [
+        format!("ws://{}/ws", server.addr),
+        format!("ws://{}/ws?token=guess-guess-guess-guess", server.addr),
+    ] {
+        let err = tokio_tungstenite::connect_async(url).await.unwrap_err();
+        assert!(err.to_string().contains("401"), "{err}");
+    }
+    // The token in a header does as well as in the address.
+    let mut request = format!("ws://{}/ws", server.addr)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Authorization",
+        HeaderValue::from_str(&format!("Bearer {}", server.token)).unwrap(),
+    );
+    assert!(tokio_tungstenite::connect_async(request).await.is_ok());
+
+    let (status, body) = http_get(server.addr, "/api/snapshot", None).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body.contains("?token="),
+        "it says where the token is: {body}"
+    );
+    let (status, body) = http_get(
+        server.addr,
+        &format!("/api/snapshot?token={}", server.token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // The page itself holds no state: it loads without the token.
+    assert_eq!(http_get(server.addr, "/", None).await.0, 200);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn other_host_names_are_refused() {
+    let server = Server::start().await.unwrap();
+    // DNS rebinding: a name of another site, pointed at 127.0.0.1.
+    let (status, body) = http_get(server.addr, "/", Some("evil.example:80")).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("not to the host name"), "{body}");
+    let port = server.addr.port();
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        assert_eq!(
+            http_get(server.addr, "/", Some(&host)).await.0,
+            200,
+            "{host}"
+        );
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn listening_beyond_loopback_needs_a_chosen_token() {
+    let output = tokio::process::Command::new(anchorage_tests::anchorage_bin())
+        .args(["serve", "--listen", "0.0.0.0:0", "--engine", "simulated"])
+        .env_remove("ANCHORAGE_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("give a --token"), "{stderr}");
+    let output = tokio::process::Command::new(anchorage_tests::anchorage_bin())
+        .args(["serve", "--token", "short", "--engine", "simulated"])
+        .output()
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("at least 16"));
+}
+
+#[tokio::test]
+async fn as_root_the_server_runs_real_containers() {
+    if !nix_is_root() {
+        eprintln!("skipped: real containers need root here");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = Server::start_with_env(
+        &["--listen", "127.0.0.1:0", "--engine", "real"],
+        &[("ANCHORAGE_DATA_DIR", data.path())],
+    )
+    .await
+    .unwrap();
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url())
+        .await
+        .unwrap();
+    let ServerMessage::Hello { engine, .. } = next_message(&mut socket).await else {
+        panic!("hello first");
+    };
+    assert_eq!(engine.kind, EngineKind::Real);
+    let mut spec = ContainerSpec::new("workshop");
+    spec.name = Some("live".into());
+    spec.command = vec!["sleep".into(), "100".into()];
+    send(
+        &mut socket,
+        &ClientMessage::Command {
+            id: 1,
+            command: Box::new(Command::Run { spec }),
+        },
+    )
+    .await;
+    let snapshot = wait_for(&mut socket, |m| {
+        matches!(m, ServerMessage::Snapshot { snapshot } if snapshot.container("live").is_some_and(|c| c.init_pid.is_some()))
+    })
+    .await;
+    let ServerMessage::Snapshot { snapshot } = snapshot else {
+        unreachable!()
+    };
+    let live = snapshot.container("live").unwrap();
+    let init = snapshot.process(live.init_pid.unwrap()).unwrap();
+    assert_eq!(init.ns_pids.last(), Some(&1), "PID 1 inside");
+    assert!(live.namespaces.len() >= 7);
+    send(
+        &mut socket,
+        &ClientMessage::Command {
+            id: 2,
+            command: Box::new(Command::Remove {
+                container: "live".into(),
+                force: true,
+            }),
+        },
+    )
+    .await;
+    wait_for(&mut socket, |m| {
+        matches!(m, ServerMessage::Events { events } if events.iter().any(|e| matches!(e, Event::ContainerRemoved { .. })))
+    })
+    .await;
+    server.stop().await.unwrap();
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .map(|ids| ids.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// A plain HTTP/1.1 GET over loopback: status and body.
+async fn http_get(addr: std::net::SocketAddr, path: &str, host: Option<&str>) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let host = host.map_or(addr.to_string(), str::to_string);
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}

@@ -36,7 +36,21 @@ pub fn socket_url() -> Option<String> {
     } else {
         "ws"
     };
-    Some(format!("{scheme}://{}/ws", location.host().ok()?))
+    // The server's token came in this page's address (`?token=...`).
+    let token = location
+        .search()
+        .ok()
+        .and_then(|query| {
+            query
+                .trim_start_matches('?')
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("token=").map(str::to_string))
+        })
+        .unwrap_or_default();
+    Some(format!(
+        "{scheme}://{}/ws?token={token}",
+        location.host().ok()?
+    ))
 }
 
 /// What a live connection reports to the app.

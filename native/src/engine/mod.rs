@@ -83,6 +83,9 @@ pub struct RealEngine {
     forked: Vec<nix::unistd::Pid>,
     /// Their report pipes: each closes when its supervisor ends.
     watch: Vec<OwnedFd>,
+    /// Whether `advance` waits for activity (a command on the terminal)
+    /// or returns at once (a server, whose timer paces it).
+    waiting: bool,
     execs: Vec<exec::ExecProcess>,
     info: EngineInfo,
 }
@@ -179,6 +182,7 @@ impl RealEngine {
             shims: Vec::new(),
             forked: Vec::new(),
             watch: Vec::new(),
+            waiting: true,
             execs: Vec::new(),
             info,
         };
@@ -196,6 +200,11 @@ impl RealEngine {
             );
         }
         Ok(engine)
+    }
+
+    /// Whether `advance` may wait for something to happen.
+    pub fn set_waiting(&mut self, waiting: bool) {
+        self.waiting = waiting;
     }
 
     pub fn store(&self) -> &ImageStore {
@@ -795,9 +804,6 @@ impl RealEngine {
 
     /// Waits until a watched pipe has something (or closes), at most `ms`.
     fn wait_for_activity(&mut self, ms: u64) {
-        if ms == 0 {
-            return;
-        }
         let mut fds: Vec<PollFd> = self
             .watch
             .iter()
@@ -811,7 +817,9 @@ impl RealEngine {
             .collect();
         let timeout = PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::ZERO);
         if fds.is_empty() {
-            std::thread::sleep(Duration::from_millis(ms));
+            if ms > 0 {
+                std::thread::sleep(Duration::from_millis(ms));
+            }
             return;
         }
         let _ = nix::poll::poll(&mut fds, timeout);
@@ -1001,7 +1009,8 @@ impl Engine for RealEngine {
     fn advance(&mut self, elapsed_ms: u64) -> Vec<Event> {
         // Time passes on its own here: wait up to `elapsed_ms` for
         // something to happen (a supervisor ending, exec output).
-        self.wait_for_activity(elapsed_ms.min(100));
+        let wait = if self.waiting { elapsed_ms.min(100) } else { 0 };
+        self.wait_for_activity(wait);
         let now = Instant::now();
         let (due, waiting): (Vec<PendingStop>, Vec<PendingStop>) =
             self.stops.drain(..).partition(|s| s.kill_at <= now);

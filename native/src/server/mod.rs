@@ -30,11 +30,102 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// How often the engine is advanced and sampled.
     pub tick: Duration,
+    /// What `/ws` and `/api/snapshot` require (`?token=` or
+    /// `Authorization: Bearer`).
+    pub token: String,
+}
+
+impl ServeOptions {
+    /// The address to open: this server, with its token.
+    pub fn url(&self, addr: SocketAddr) -> String {
+        format!("http://{addr}/?token={}", self.token)
+    }
+}
+
+/// A token nobody can guess: 32 random bytes, in hex.
+pub fn random_token() -> std::io::Result<String> {
+    let mut bytes = [0u8; 32];
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[derive(Clone)]
 pub(crate) struct AppState {
     hub: Hub,
+    token: Arc<str>,
+    /// The `Host` values this server answers to (against DNS rebinding);
+    /// empty when it listens on every address (the token guards it).
+    hosts: Arc<[String]>,
+}
+
+impl AppState {
+    /// Whether a request carries the token, in its query or a header.
+    fn authorized(&self, headers: &HeaderMap, query: Option<&str>) -> bool {
+        let from_query = query.and_then(|q| {
+            q.split('&')
+                .find_map(|pair| pair.strip_prefix("token="))
+                .map(str::to_string)
+        });
+        let from_header = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_string);
+        [from_query, from_header]
+            .into_iter()
+            .flatten()
+            .any(|given| constant_time_eq(given.as_bytes(), self.token.as_bytes()))
+    }
+}
+
+/// Compares without an early exit, so timing tells nothing of the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The `Host` header values a server on `addr` answers to.
+fn allowed_hosts(addr: SocketAddr) -> Vec<String> {
+    if addr.ip().is_unspecified() {
+        return Vec::new();
+    }
+    let port = addr.port();
+    let mut hosts = vec![addr.to_string()];
+    if addr.ip().is_loopback() {
+        hosts.extend([
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            format!("[::1]:{port}"),
+        ]);
+    }
+    hosts
+}
+
+/// Refuses requests for another host name (DNS rebinding: a site whose
+/// name was made to point at 127.0.0.1).
+async fn check_host(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !state.hosts.is_empty() {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        if !state.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+            return (
+                StatusCode::FORBIDDEN,
+                format!(
+                    "refused: this server answers to {}, not to the host name {host:?}\n",
+                    state.hosts.join(", ")
+                ),
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
 }
 
 /// Why the server could not start.
@@ -68,10 +159,17 @@ impl Server {
                 std::io::ErrorKind::AddrInUse => ServeError::AddrInUse(options.listen),
                 _ => ServeError::Bind(options.listen, err),
             })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| ServeError::Bind(options.listen, e))?;
         let hub = Hub::start(engine, options.tick);
         Ok(Server {
             listener,
-            app: router(AppState { hub }),
+            app: router(AppState {
+                hub,
+                token: Arc::from(options.token.as_str()),
+                hosts: Arc::from(allowed_hosts(addr)),
+            }),
         })
     }
 
@@ -100,7 +198,20 @@ fn router(state: AppState) -> Router {
         .route("/ws", get(ws::upgrade))
         .route("/api/snapshot", get(snapshot))
         .route("/{file}", get(asset))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            check_host,
+        ))
         .with_state(state)
+}
+
+/// The answer to a request without the token.
+pub(crate) fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        "this needs the server's token: open the address `anchorage serve` printed (it ends in ?token=...)\n",
+    )
+        .into_response()
 }
 
 async fn index() -> Response {
@@ -135,7 +246,14 @@ async fn asset(Path(file): Path<String>) -> Response {
 }
 
 /// The current `snapshot` message as JSON, for scripts and `curl`.
-async fn snapshot(State(state): State<AppState>) -> Response {
+async fn snapshot(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    if !state.authorized(&headers, uri.query()) {
+        return unauthorized();
+    }
     let snapshot: Arc<str> = state.hub.snapshot_message();
     (
         [(

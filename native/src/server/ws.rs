@@ -20,8 +20,12 @@ use super::hub::Hub;
 pub(super) async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     ws: WebSocketUpgrade,
 ) -> Response {
+    if !state.authorized(&headers, uri.query()) {
+        return super::unauthorized();
+    }
     if let Err(reason) = check_origin(&headers) {
         return (StatusCode::FORBIDDEN, reason).into_response();
     }
