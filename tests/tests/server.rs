@@ -364,3 +364,57 @@ async fn http_get(addr: std::net::SocketAddr, path: &str, host: Option<&str>) ->
         .to_string();
     (status, body)
 }
+
+#[tokio::test]
+async fn prometheus_reads_the_containers_under_cadvisors_names() {
+    let server = Server::start().await.unwrap();
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url())
+        .await
+        .unwrap();
+    let mut spec = ContainerSpec::new("workshop");
+    spec.name = Some("capped".into());
+    spec.command = vec!["sleep".into(), "600".into()];
+    spec.limits.memory_max = Some(64 << 20);
+    send(
+        &mut socket,
+        &ClientMessage::Command {
+            id: 1,
+            command: Box::new(Command::Run { spec }),
+        },
+    )
+    .await;
+    wait_for(&mut socket, |m| {
+        matches!(m, ServerMessage::Done { id: 1, .. })
+    })
+    .await;
+    assert_eq!(http_get(server.addr, "/metrics", None).await.0, 401);
+    // The published snapshot follows the command within a tick.
+    let mut body = String::new();
+    for _ in 0..50 {
+        let (status, text) = http_get(
+            server.addr,
+            &format!("/metrics?token={}", server.token),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        body = text;
+        if body.contains("name=\"capped\"") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        body.contains("# TYPE container_memory_usage_bytes gauge"),
+        "{body}"
+    );
+    let limit = body
+        .lines()
+        .find(|l| {
+            l.starts_with("container_spec_memory_limit_bytes{") && l.contains("name=\"capped\"")
+        })
+        .unwrap_or_else(|| panic!("{body}"));
+    assert!(limit.ends_with(&format!(" {}", 64u64 << 20)), "{limit}");
+    assert!(limit.contains("image=\"workshop\""), "{limit}");
+    server.stop().await.unwrap();
+}

@@ -6,6 +6,7 @@
 //! change once, already encoded, to all connected clients.
 
 pub mod hub;
+pub mod metrics;
 mod ws;
 
 use std::net::SocketAddr;
@@ -197,6 +198,7 @@ fn router(state: AppState) -> Router {
         .route("/index.html", get(index))
         .route("/ws", get(ws::upgrade))
         .route("/api/snapshot", get(snapshot))
+        .route("/metrics", get(prometheus))
         .route("/{file}", get(asset))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -246,6 +248,32 @@ async fn asset(Path(file): Path<String>) -> Response {
 }
 
 /// The current `snapshot` message as JSON, for scripts and `curl`.
+/// `/metrics`: the containers' cgroups for Prometheus (needs the token,
+/// as a bearer token in the scrape config, or `?token=`).
+async fn prometheus(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    if !state.authorized(&headers, uri.query()) {
+        return unauthorized();
+    }
+    let message = state.hub.snapshot_message();
+    let snapshot = match serde_json::from_str::<anchorage_shared::protocol::ServerMessage>(&message)
+    {
+        Ok(anchorage_shared::protocol::ServerMessage::Snapshot { snapshot }) => snapshot,
+        _ => return (StatusCode::SERVICE_UNAVAILABLE, "no snapshot yet\n").into_response(),
+    };
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        metrics::render(&snapshot),
+    )
+        .into_response()
+}
+
 async fn snapshot(
     State(state): State<AppState>,
     headers: HeaderMap,
