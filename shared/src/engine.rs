@@ -259,4 +259,14 @@ pub trait Engine {
     fn quiet_for_ms(&self) -> Option<u64> {
         None
     }
+
+    /// Waits at most `max_ms` of real time for something to report (a
+    /// container's init ending, a process's output), returning early when
+    /// there is: `Some(true)`, then `advance` collects it. `None`: this
+    /// engine cannot wait on anything (the simulation's time is its own),
+    /// so the caller keeps time.
+    fn wait_for_activity(&mut self, max_ms: u64) -> Option<bool> {
+        let _ = max_ms;
+        None
+    }
 }

@@ -12,6 +12,7 @@
 pub mod cgroup;
 pub mod cli;
 pub mod container;
+pub mod delta;
 pub mod engine;
 pub mod host;
 pub mod namespace;

@@ -3,20 +3,26 @@
 //!
 //! A session goes: the client sends [`ClientMessage::Hello`]; the server
 //! answers [`ServerMessage::Hello`] and a full [`ServerMessage::Snapshot`];
-//! then the server pushes [`ServerMessage::Events`] and fresh snapshots as
-//! the host changes, and answers each [`ClientMessage::Command`] with
+//! then the server pushes [`ServerMessage::Events`] as things happen (exits
+//! and OOM kills at once) and a [`ServerMessage::Delta`] for each sample
+//! that changed something, and answers each [`ClientMessage::Command`] with
 //! [`ServerMessage::Done`] or [`ServerMessage::Error`] carrying its `id`.
+//!
+//! Snapshots and deltas are numbered: a delta goes `from` one snapshot
+//! number `to` the next. A client applies a delta only onto the snapshot it
+//! starts from; a client that fell behind is sent a fresh snapshot instead.
 //!
 //! The protocol is versioned: a client whose version the server does not
 //! speak gets an error naming both versions, and the connection closes.
 
 use serde::{Deserialize, Serialize};
 
+use crate::delta::SnapshotDelta;
 use crate::engine::{Command, EngineError, Event};
 use crate::host::{EngineInfo, HostSnapshot};
 
 /// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest message either side accepts, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
@@ -51,8 +57,16 @@ pub enum ServerMessage {
         protocol: u32,
         engine: EngineInfo,
     },
+    /// The whole host, as snapshot number `seq`.
     Snapshot {
+        seq: u64,
         snapshot: Box<HostSnapshot>,
+    },
+    /// What turns snapshot number `from` into number `to`.
+    Delta {
+        from: u64,
+        to: u64,
+        delta: Box<SnapshotDelta>,
     },
     Events {
         events: Vec<Event>,
@@ -186,6 +200,78 @@ mod tests {
             ClientMessage::decode(&huge).unwrap_err().code(),
             ErrorCode::TooLarge
         );
+    }
+
+    use proptest::prelude::*;
+
+    fn valid_frames() -> Vec<String> {
+        let mut spec = ContainerSpec::new("workshop");
+        spec.name = Some("web".into());
+        spec.limits.memory_max = Some(64 << 20);
+        [
+            ClientMessage::Hello {
+                protocol: PROTOCOL_VERSION,
+            },
+            ClientMessage::Command {
+                id: 1,
+                command: Box::new(Command::Run { spec }),
+            },
+            ClientMessage::Command {
+                id: 2,
+                command: Box::new(Command::Exec {
+                    container: "web".into(),
+                    argv: vec!["ps".into()],
+                }),
+            },
+        ]
+        .iter()
+        .map(ClientMessage::to_json)
+        .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any text decodes to a message or to an error with a code; no
+        /// input panics the decoder.
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,300}") {
+            let _ = ClientMessage::decode(&text);
+        }
+
+        /// Valid frames with bytes changed, cut or spliced: a message that
+        /// encodes back to itself, or an error naming what is wrong.
+        #[test]
+        fn mutated_frames_decode_or_say_why(
+            which in 0usize..3,
+            cut in 0usize..400,
+            at in 0usize..400,
+            insert in "[\\\"{}\\[\\],:0-9a-z\\x00-\\x1f\\u{80}-\\u{10ffff}]{0,8}",
+        ) {
+            let frame = &valid_frames()[which];
+            let mut chars: Vec<char> = frame.chars().collect();
+            let at = at.min(chars.len());
+            let cut = cut.min(chars.len() - at).min(6);
+            chars.splice(at..at + cut, insert.chars());
+            let text: String = chars.into_iter().collect();
+            match ClientMessage::decode(&text) {
+                Ok(message) => {
+                    let again = ClientMessage::decode(&message.to_json()).unwrap();
+                    prop_assert_eq!(again, message);
+                }
+                Err(err) => {
+                    prop_assert_eq!(err.code(), ErrorCode::Malformed);
+                    prop_assert!(!err.to_string().is_empty());
+                }
+            }
+        }
+
+        /// Deeply nested JSON is refused, not a stack overflow.
+        #[test]
+        fn deep_nesting_is_refused(depth in 100usize..5000) {
+            let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            prop_assert!(ClientMessage::decode(&text).is_err());
+        }
     }
 
     #[test]

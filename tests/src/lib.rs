@@ -224,3 +224,204 @@ impl Browser {
         result.context("closing the browser session")
     }
 }
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A websocket client of `anchorage serve`, as the web UI is one: it keeps
+/// the host's state from the snapshot and the deltas that follow it.
+pub struct LiveClient {
+    socket: Socket,
+    /// The server's hello.
+    pub engine: anchorage_shared::EngineInfo,
+    /// The state as of the last message read.
+    pub state: anchorage_shared::HostSnapshot,
+    /// Its number.
+    pub seq: u64,
+    next_id: u64,
+}
+
+impl LiveClient {
+    /// Connects and reads the hello and the first snapshot.
+    pub async fn connect(server: &Server) -> Result<LiveClient> {
+        use anchorage_shared::protocol::ServerMessage;
+        let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url()).await?;
+        let Some(ServerMessage::Hello { engine, .. }) = read(&mut socket).await? else {
+            bail!("the first message was not hello");
+        };
+        let Some(ServerMessage::Snapshot { seq, snapshot }) = read(&mut socket).await? else {
+            bail!("the second message was not a snapshot");
+        };
+        Ok(LiveClient {
+            socket,
+            engine,
+            state: *snapshot,
+            seq,
+            next_id: 1,
+        })
+    }
+
+    /// The next message, with the state brought up to date by it. A delta
+    /// that does not start from this client's snapshot is an error.
+    pub async fn next(&mut self) -> Result<anchorage_shared::protocol::ServerMessage> {
+        use anchorage_shared::protocol::ServerMessage;
+        loop {
+            let Some(message) = read(&mut self.socket).await? else {
+                continue;
+            };
+            match &message {
+                ServerMessage::Snapshot { seq, snapshot } => {
+                    self.seq = *seq;
+                    self.state = (**snapshot).clone();
+                }
+                ServerMessage::Delta { from, to, delta } => {
+                    if *from != self.seq {
+                        bail!(
+                            "a delta from {from} to {to} came to a client at {}",
+                            self.seq
+                        );
+                    }
+                    delta.apply_to(&mut self.state);
+                    self.seq = *to;
+                }
+                _ => {}
+            }
+            return Ok(message);
+        }
+    }
+
+    /// Reads until the state satisfies `pick`, for at most `timeout`.
+    pub async fn wait_state(
+        &mut self,
+        timeout: Duration,
+        mut pick: impl FnMut(&anchorage_shared::HostSnapshot) -> bool,
+    ) -> Result<&anchorage_shared::HostSnapshot> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !pick(&self.state) {
+            tokio::time::timeout_at(deadline, self.next())
+                .await
+                .context("the state never came")??;
+        }
+        Ok(&self.state)
+    }
+
+    /// Reads until an event satisfies `pick`, for at most `timeout`.
+    pub async fn wait_event(
+        &mut self,
+        timeout: Duration,
+        mut pick: impl FnMut(&anchorage_shared::Event) -> bool,
+    ) -> Result<anchorage_shared::Event> {
+        use anchorage_shared::protocol::ServerMessage;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.next())
+                .await
+                .context("the event never came")??;
+            if let ServerMessage::Events { events } | ServerMessage::Done { events, .. } = message
+                && let Some(event) = events.into_iter().find(&mut pick)
+            {
+                return Ok(event);
+            }
+        }
+    }
+
+    /// Sends a raw text frame.
+    pub async fn send_text(&mut self, text: &str) -> Result<()> {
+        use futures_util::SinkExt;
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::text(text))
+            .await?;
+        Ok(())
+    }
+
+    /// Carries out a command: its events, or the engine's error.
+    pub async fn command(
+        &mut self,
+        command: anchorage_shared::Command,
+    ) -> Result<Result<Vec<anchorage_shared::Event>, anchorage_shared::EngineError>> {
+        use anchorage_shared::protocol::{ClientMessage, ServerMessage};
+        let id = self.next_id;
+        self.next_id += 1;
+        let frame = ClientMessage::Command {
+            id,
+            command: Box::new(command),
+        }
+        .to_json();
+        self.send_text(&frame).await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.next())
+                .await
+                .context("the command was never answered")??;
+            match message {
+                ServerMessage::Done { id: done, events } if done == id => return Ok(Ok(events)),
+                ServerMessage::Error {
+                    id: Some(failed),
+                    engine_error,
+                    message,
+                    ..
+                } if failed == id => {
+                    return Ok(Err(
+                        engine_error.unwrap_or(anchorage_shared::EngineError::Refused(message))
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// One message from the socket; `None` for frames that are not text.
+async fn read(socket: &mut Socket) -> Result<Option<anchorage_shared::protocol::ServerMessage>> {
+    use futures_util::StreamExt;
+    let frame = tokio::time::timeout(Duration::from_secs(30), socket.next())
+        .await
+        .context("the server said nothing for 30 s")?
+        .context("the server closed the connection")??;
+    Ok(match frame {
+        tokio_tungstenite::tungstenite::Message::Text(text) => Some(
+            serde_json::from_str(&text)
+                .with_context(|| format!("a message that does not decode: {text}"))?,
+        ),
+        _ => None,
+    })
+}
+
+/// A data directory for real containers that removes every container
+/// made in it when dropped, even when a test fails half-way: no cgroup,
+/// mount or process outlives the test.
+pub struct DataDir {
+    dir: tempfile::TempDir,
+}
+
+impl DataDir {
+    pub fn new() -> Result<DataDir> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir()?;
+        // Supervisors and rootless users read it.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+        Ok(DataDir { dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let run = |args: &[&str]| {
+            std::process::Command::new(anchorage_bin())
+                .args(args)
+                .env("ANCHORAGE_DATA_DIR", self.dir.path())
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+        };
+        if let Ok(ids) = run(&["ps", "-aq"]) {
+            for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+                let _ = run(&["rm", "-f", id]);
+            }
+        }
+    }
+}

@@ -3,7 +3,9 @@
 use anchorage_shared::container::ContainerSpec;
 use anchorage_shared::protocol::{ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerMessage};
 use anchorage_shared::{Command, EngineError, EngineKind, Event};
-use anchorage_tests::Server;
+use anchorage_tests::{DataDir, LiveClient, Server};
+
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -57,7 +59,7 @@ async fn a_client_gets_hello_and_a_snapshot_then_runs_a_container() {
     };
     assert_eq!(protocol, PROTOCOL_VERSION);
     assert_eq!(engine.kind, EngineKind::Simulated);
-    let ServerMessage::Snapshot { snapshot } = next_message(&mut socket).await else {
+    let ServerMessage::Snapshot { snapshot, .. } = next_message(&mut socket).await else {
         panic!("the second message is a snapshot");
     };
     assert!(snapshot.containers.is_empty());
@@ -67,25 +69,17 @@ async fn a_client_gets_hello_and_a_snapshot_then_runs_a_container() {
             .iter()
             .any(|i| i.names.contains(&"workshop".to_string()))
     );
+    drop(socket);
 
+    let mut client = LiveClient::connect(&server).await.unwrap();
     let mut spec = ContainerSpec::new("workshop");
     spec.name = Some("web".into());
     spec.command = vec!["sleep".into(), "600".into()];
-    send(
-        &mut socket,
-        &ClientMessage::Command {
-            id: 1,
-            command: Box::new(Command::Run { spec }),
-        },
-    )
-    .await;
-    let done = wait_for(&mut socket, |m| {
-        matches!(m, ServerMessage::Done { id: 1, .. })
-    })
-    .await;
-    let ServerMessage::Done { events, .. } = done else {
-        unreachable!()
-    };
+    let events = client
+        .command(Command::Run { spec })
+        .await
+        .unwrap()
+        .unwrap();
     assert!(matches!(&events[0], Event::ContainerCreated { name, .. } if name == "web"));
     assert!(
         events
@@ -93,27 +87,83 @@ async fn a_client_gets_hello_and_a_snapshot_then_runs_a_container() {
             .any(|e| matches!(e, Event::ContainerStarted { .. }))
     );
 
-    let snapshot = wait_for(&mut socket, |m| {
-        matches!(m, ServerMessage::Snapshot { snapshot } if snapshot.container("web").is_some())
-    })
-    .await;
-    let ServerMessage::Snapshot { snapshot } = snapshot else {
-        unreachable!()
-    };
-    let web = snapshot.container("web").unwrap();
-    let init = snapshot.process(web.init_pid.unwrap()).unwrap();
-    assert_eq!(init.inner_pid(), 1);
-    assert_ne!(init.pid, 1);
-
-    // A second client sees the same host.
-    let (mut other, _) = tokio_tungstenite::connect_async(server.ws_url())
+    // The container arrives as a delta onto the first snapshot.
+    let state = client
+        .wait_state(TIMEOUT, |s| s.container("web").is_some())
         .await
         .unwrap();
-    next_message(&mut other).await;
-    let ServerMessage::Snapshot { snapshot } = next_message(&mut other).await else {
-        panic!("snapshot");
+    let web = state.container("web").unwrap();
+    let init = state.process(web.init_pid.unwrap()).unwrap();
+    assert_eq!(init.inner_pid(), 1);
+    assert_ne!(init.pid, 1);
+    assert!(state.cgroup(&web.cgroup).is_some());
+
+    // A second client sees the same host, and both agree sample by sample.
+    let mut other = LiveClient::connect(&server).await.unwrap();
+    assert!(other.state.container("web").is_some());
+    let events = client
+        .command(Command::Exec {
+            container: "web".into(),
+            argv: vec!["sleep".into(), "300".into()],
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let Some(Event::ProcessStarted { pid, .. }) = events.first().cloned() else {
+        panic!("{events:?}")
     };
-    assert!(snapshot.container("web").is_some());
+    let seen = other
+        .wait_state(TIMEOUT, |s| s.process(pid).is_some())
+        .await
+        .unwrap()
+        .clone();
+    let mine = client
+        .wait_state(TIMEOUT, |s| s.process(pid).is_some())
+        .await
+        .unwrap();
+    assert_eq!(seen.process(pid), mine.process(pid));
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn deltas_carry_only_what_changed() {
+    let server = Server::start().await.unwrap();
+    let mut client = LiveClient::connect(&server).await.unwrap();
+    for name in ["idle-1", "idle-2", "idle-3"] {
+        let mut spec = ContainerSpec::new("workshop");
+        spec.name = Some(name.into());
+        spec.command = vec!["sleep".into(), "6000".into()];
+        client
+            .command(Command::Run { spec })
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let mut spec = ContainerSpec::new("workshop");
+    spec.name = Some("busy".into());
+    spec.command = vec!["cpuburn".into()];
+    client
+        .command(Command::Run { spec })
+        .await
+        .unwrap()
+        .unwrap();
+    client
+        .wait_state(TIMEOUT, |s| s.containers.len() == 4)
+        .await
+        .unwrap();
+    let busy_id = client.state.container("busy").unwrap().id.clone();
+    // A few samples later: each delta names the busy container's process
+    // and cgroup, never the idle ones.
+    let mut deltas = 0;
+    while deltas < 4 {
+        if let ServerMessage::Delta { delta, .. } = client.next().await.unwrap() {
+            deltas += 1;
+            for process in &delta.processes.changed {
+                assert_eq!(process.container.as_deref(), Some(busy_id.as_str()));
+            }
+            assert!(delta.containers.is_empty() || deltas == 1, "{delta:?}");
+        }
+    }
     server.stop().await.unwrap();
 }
 
@@ -277,59 +327,98 @@ async fn as_root_the_server_runs_real_containers() {
         eprintln!("skipped: real containers need root here");
         return;
     }
-    let data = tempfile::tempdir().unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = DataDir::new().unwrap();
     let server = Server::start_with_env(
         &["--listen", "127.0.0.1:0", "--engine", "real"],
         &[("ANCHORAGE_DATA_DIR", data.path())],
     )
     .await
     .unwrap();
-    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url())
-        .await
-        .unwrap();
-    let ServerMessage::Hello { engine, .. } = next_message(&mut socket).await else {
-        panic!("hello first");
-    };
-    assert_eq!(engine.kind, EngineKind::Real);
+    let mut client = LiveClient::connect(&server).await.unwrap();
+    assert_eq!(client.engine.kind, EngineKind::Real);
     let mut spec = ContainerSpec::new("workshop");
     spec.name = Some("live".into());
     spec.command = vec!["sleep".into(), "100".into()];
-    send(
-        &mut socket,
-        &ClientMessage::Command {
-            id: 1,
-            command: Box::new(Command::Run { spec }),
-        },
-    )
-    .await;
-    let snapshot = wait_for(&mut socket, |m| {
-        matches!(m, ServerMessage::Snapshot { snapshot } if snapshot.container("live").is_some_and(|c| c.init_pid.is_some()))
-    })
-    .await;
-    let ServerMessage::Snapshot { snapshot } = snapshot else {
-        unreachable!()
-    };
-    let live = snapshot.container("live").unwrap();
-    let init = snapshot.process(live.init_pid.unwrap()).unwrap();
+    client
+        .command(Command::Run { spec })
+        .await
+        .unwrap()
+        .unwrap();
+    let state = client
+        .wait_state(TIMEOUT, |s| {
+            s.container("live")
+                .and_then(|c| c.init_pid)
+                .is_some_and(|pid| s.process(pid).is_some())
+        })
+        .await
+        .unwrap();
+    let live = state.container("live").unwrap();
+    let init = state.process(live.init_pid.unwrap()).unwrap();
     assert_eq!(init.ns_pids.last(), Some(&1), "PID 1 inside");
     assert!(live.namespaces.len() >= 7);
-    send(
-        &mut socket,
-        &ClientMessage::Command {
-            id: 2,
-            command: Box::new(Command::Remove {
-                container: "live".into(),
-                force: true,
-            }),
-        },
-    )
-    .await;
-    wait_for(&mut socket, |m| {
-        matches!(m, ServerMessage::Events { events } if events.iter().any(|e| matches!(e, Event::ContainerRemoved { .. })))
-    })
-    .await;
+    client
+        .command(Command::Remove {
+            container: "live".into(),
+            force: true,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    client
+        .wait_state(TIMEOUT, |s| s.container("live").is_none())
+        .await
+        .unwrap();
+
+    // A process inside that the OOM killer kills arrives as an event at
+    // once, and the cgroup's counters say so in the next sample.
+    let mut spec = ContainerSpec::new("workshop");
+    spec.name = Some("tight".into());
+    spec.command = vec!["sleep".into(), "100".into()];
+    spec.limits.memory_max = Some(32 << 20);
+    client
+        .command(Command::Run { spec })
+        .await
+        .unwrap()
+        .unwrap();
+    let events = client
+        .command(Command::Exec {
+            container: "tight".into(),
+            argv: vec!["memhog".into(), "200m".into()],
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let Some(Event::ProcessStarted { pid: hog, .. }) = events.first().cloned() else {
+        panic!("{events:?}")
+    };
+    let oom = client
+        .wait_event(TIMEOUT, |e| matches!(e, Event::OomKill { .. }))
+        .await
+        .unwrap();
+    let Event::OomKill { pid, container, .. } = oom else {
+        unreachable!()
+    };
+    assert_eq!(pid, hog, "the exec'd memhog is the one killed");
+    let tight = client
+        .wait_state(TIMEOUT, |s| {
+            s.container("tight")
+                .and_then(|c| s.cgroup(&c.cgroup))
+                .is_some_and(|g| g.usage.oom_kill >= 1)
+        })
+        .await
+        .unwrap()
+        .container("tight")
+        .unwrap();
+    assert_eq!(Some(&tight.id), container.as_ref());
+    assert!(tight.init_pid.is_some(), "the init lives on");
+    client
+        .command(Command::Remove {
+            container: "tight".into(),
+            force: true,
+        })
+        .await
+        .unwrap()
+        .unwrap();
     server.stop().await.unwrap();
 }
 

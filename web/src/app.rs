@@ -58,6 +58,9 @@ pub struct App {
     /// Which connection's signals count; older ones are ignored.
     generation: u32,
     snapshot: Option<Rc<HostSnapshot>>,
+    /// The number of the server's snapshot that `snapshot` is (live only):
+    /// deltas apply onto it.
+    seq: u64,
     log: VecDeque<String>,
     error: Option<String>,
     /// The simulated host's terminal: what it printed, oldest first.
@@ -121,6 +124,7 @@ impl Component for App {
             pending: None,
             generation: 0,
             snapshot: None,
+            seq: 0,
             log: VecDeque::new(),
             error: None,
             terminal: VecDeque::new(),
@@ -163,10 +167,26 @@ impl Component for App {
                 match signal {
                     LiveSignal::Message(message) => match message {
                         ServerMessage::Hello { .. } => self.mode = Mode::Live,
-                        ServerMessage::Snapshot { snapshot } => {
+                        ServerMessage::Snapshot { seq, snapshot } => {
                             self.mode = Mode::Live;
+                            self.seq = seq;
                             self.snapshot = Some(Rc::from(snapshot));
                         }
+                        ServerMessage::Delta { from, to, delta } => match &self.snapshot {
+                            Some(current) if from == self.seq => {
+                                let mut next = HostSnapshot::clone(current);
+                                delta.apply_to(&mut next);
+                                self.seq = to;
+                                self.snapshot = Some(Rc::new(next));
+                            }
+                            _ if to <= self.seq => return false,
+                            _ => {
+                                self.error = Some(format!(
+                                    "the server sent changes to snapshot {from}, but this page has snapshot {}: reload the page",
+                                    self.seq
+                                ));
+                            }
+                        },
                         ServerMessage::Events { events } => self.record(&events),
                         ServerMessage::Done { .. } => {}
                         ServerMessage::Error { message, .. } => self.error = Some(message),

@@ -8,7 +8,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anchorage_shared::engine::{EngineError, Event, Stream};
 use anchorage_shared::namespace::NamespaceKind;
@@ -23,9 +23,17 @@ use crate::process::shim::LaunchConfig;
 
 /// A process started by `exec`, followed until it ends.
 pub struct ExecProcess {
-    /// The host pid the engine reports it by (the process that joined the
-    /// namespaces; the command is its child, PID 1's sibling inside).
+    /// The command's host pid (PID 1's sibling inside the container).
     pub pid: u32,
+    /// Its pid at each pid-namespace level, the host's first.
+    pub ns_pids: Vec<u32>,
+    /// The container it runs in.
+    pub container: String,
+    /// The process that joined the namespaces and waits for the command:
+    /// the engine's child, which passes the command's status on.
+    joiner: u32,
+    /// Whether the engine waited for the joiner once output closed.
+    settled: bool,
     streams: Vec<(OwnedFd, Stream, Vec<u8>)>,
     status: Option<ExitStatus>,
     reported: bool,
@@ -66,7 +74,7 @@ impl ExecProcess {
                 let text = String::from_utf8_lossy(&pending[..cut]).into_owned();
                 pending.drain(..cut);
                 events.push(Event::Output {
-                    container: None,
+                    container: Some(self.container.clone()),
                     pid: self.pid,
                     stream: *stream,
                     text,
@@ -76,14 +84,33 @@ impl ExecProcess {
         for index in ended.into_iter().rev() {
             self.streams.remove(index);
         }
-        if self.status.is_none() {
-            let pid = nix::unistd::Pid::from_raw(self.pid as i32);
+        // Output closed: the command has most likely ended, and its joiner
+        // follows within a moment. Wait that moment once, so the exit goes
+        // out with the output's end (and an OOM kill finds its victim).
+        let settle = self.streams.is_empty() && !self.settled;
+        self.settled |= settle;
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(20);
+        while self.status.is_none() {
+            let pid = nix::unistd::Pid::from_raw(self.joiner as i32);
             match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(_, code)) => self.status = Some(ExitStatus::Code(code)),
-                Ok(WaitStatus::Signaled(_, _, _)) => self.status = Some(ExitStatus::Code(137)),
+                Ok(WaitStatus::Signaled(_, signal, _)) => {
+                    self.status = Some(
+                        signal
+                            .as_str()
+                            .trim_start_matches("SIG")
+                            .parse()
+                            .map_or(ExitStatus::Code(128 + signal as i32), ExitStatus::Signaled),
+                    )
+                }
                 Err(nix::errno::Errno::ECHILD) => self.status = Some(ExitStatus::Code(255)),
+                _ if settle && std::time::Instant::now() < until => {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    continue;
+                }
                 _ => {}
             }
+            break;
         }
         if let Some(status) = self.status
             && self.streams.is_empty()
@@ -92,9 +119,9 @@ impl ExecProcess {
             self.reported = true;
             events.push(Event::ProcessExited {
                 pid: self.pid,
-                ns_pids: vec![self.pid],
+                ns_pids: self.ns_pids.clone(),
                 status,
-                container: None,
+                container: Some(self.container.clone()),
             });
         }
         events
@@ -105,9 +132,31 @@ impl ExecProcess {
         self.streams.iter().map(|(fd, _, _)| fd.as_fd())
     }
 
+    /// The joiner's host pid (it sits in the container's cgroup too).
+    pub fn joiner(&self) -> u32 {
+        self.joiner
+    }
+
     pub fn finished(&self) -> bool {
         self.reported
     }
+}
+
+/// A process's pid at each pid-namespace level, from `NSpid` in its status.
+pub fn ns_pids(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|line| {
+                line.strip_prefix("NSpid:").map(|pids| {
+                    pids.split_whitespace()
+                        .filter_map(|p| p.parse().ok())
+                        .collect()
+                })
+            })
+        })
+        .filter(|pids: &Vec<u32>| !pids.is_empty())
+        .unwrap_or_else(|| vec![pid])
 }
 
 fn c(text: &str) -> Result<CString, EngineError> {
@@ -130,8 +179,9 @@ fn die(message: &[u8], status: i32) -> ! {
     }
 }
 
-/// Starts `argv` in the container whose init is `init_pid`.
+/// Starts `argv` in the container `container` whose init is `init_pid`.
 pub fn spawn(
+    container: &str,
     init_pid: u32,
     argv: &[String],
     launch: &LaunchConfig,
@@ -206,6 +256,10 @@ pub fn spawn(
     let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| EngineError::Refused(format!("pipe: {}", e.desc())))?;
     let (out_wr, err_wr) = (out_w.as_raw_fd(), err_w.as_raw_fd());
+    // The joiner tells the engine the command's host pid through this.
+    let (pid_r, pid_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .map_err(|e| EngineError::Refused(format!("pipe: {}", e.desc())))?;
+    let pid_wr = pid_w.as_raw_fd();
 
     // SAFETY: after fork the children use raw system calls on data made
     // above, and end in execve or _exit.
@@ -302,24 +356,44 @@ pub fn spawn(
                 libc::execve(program.as_ptr(), argv_p.as_ptr(), env_p.as_ptr());
                 die(b"anchorage exec: the command cannot run\n", 126);
             }
-            // The joiner: wait for the command and pass on its status.
+            // The joiner: say the command's host pid, wait for it and
+            // pass on its status, a signal as the same signal.
             libc::close(out_wr);
             libc::close(err_wr);
+            let bytes = (child as u32).to_ne_bytes();
+            libc::write(pid_wr, bytes.as_ptr().cast(), bytes.len());
+            libc::close(pid_wr);
             let mut status = 0;
             while libc::waitpid(child, &mut status, 0) < 0 {}
             if libc::WIFEXITED(status) {
                 libc::_exit(libc::WEXITSTATUS(status));
             }
-            libc::_exit(128 + libc::WTERMSIG(status));
+            let signal = libc::WTERMSIG(status);
+            libc::signal(signal, libc::SIG_DFL);
+            libc::kill(libc::getpid(), signal);
+            libc::_exit(128 + signal);
         }
     }
-    drop((out_w, err_w));
+    drop((out_w, err_w, pid_w));
     for fd in [&out_r, &err_r] {
         let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
     }
-    let _ = Path::new("");
+    // The command's pid, or nothing when the joiner failed (it said why on
+    // stderr, and its status says so): then the joiner stands for it.
+    let mut bytes = [0u8; 4];
+    let command_pid = loop {
+        match nix::unistd::read(pid_r.as_fd(), &mut bytes) {
+            Ok(4) => break u32::from_ne_bytes(bytes),
+            Err(nix::errno::Errno::EINTR) => continue,
+            _ => break pid as u32,
+        }
+    };
     Ok(ExecProcess {
-        pid: pid as u32,
+        pid: command_pid,
+        ns_pids: ns_pids(command_pid),
+        container: container.to_string(),
+        joiner: pid as u32,
+        settled: false,
         streams: vec![
             (out_r, Stream::Stdout, Vec::new()),
             (err_r, Stream::Stderr, Vec::new()),

@@ -37,7 +37,7 @@ use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anchorage_shared::cgroup::CgroupLimits;
+use anchorage_shared::cgroup::{CgroupLimits, CgroupUsage};
 use anchorage_shared::container::{Container, ContainerSpec, ContainerState};
 use anchorage_shared::engine::{Command, Engine, EngineError, Event, LogLine, Stream};
 use anchorage_shared::host::{EngineInfo, EngineKind, HostSnapshot, find_container};
@@ -58,7 +58,21 @@ struct Follow {
     console_offset: u64,
     /// Whether its exit was reported.
     exit_reported: bool,
+    /// Its cgroup's path.
+    cgroup: String,
+    /// `oom_kill` in its cgroup's memory events at the last look.
+    oom_kills: u64,
+    /// The processes in its cgroup at the last look.
+    pids: Vec<u32>,
+    /// The processes already reported killed by the OOM killer.
+    oom_victims: Vec<u32>,
+    /// Kills counted whose victim is not known yet, and since when.
+    unnamed_kills: Vec<Instant>,
 }
+
+/// How long a counted OOM kill waits for its victim to be seen ending
+/// before it is reported with pid 0.
+const OOM_VICTIM_GRACE: Duration = Duration::from_secs(2);
 
 /// A `stop` waiting for its grace period to end.
 #[derive(Debug)]
@@ -87,6 +101,8 @@ pub struct RealEngine {
     /// or returns at once (a server, whose timer paces it).
     waiting: bool,
     execs: Vec<exec::ExecProcess>,
+    /// The running containers' cgroup usage at the last sample, by path.
+    usage: HashMap<String, CgroupUsage>,
     info: EngineInfo,
 }
 
@@ -184,6 +200,7 @@ impl RealEngine {
             watch: Vec::new(),
             waiting: true,
             execs: Vec::new(),
+            usage: HashMap::new(),
             info,
         };
         engine.recover();
@@ -196,6 +213,14 @@ impl RealEngine {
                 Follow {
                     console_offset: fs::metadata(dir.join("console.jsonl")).map_or(0, |m| m.len()),
                     exit_reported: matches!(state, ContainerState::Exited { .. }),
+                    cgroup: container.cgroup.clone(),
+                    // Kills from before this engine are not news.
+                    oom_kills: engine
+                        .layout
+                        .as_ref()
+                        .and_then(|layout| Cgroup::open(layout, &container.cgroup).usage().ok())
+                        .map_or(0, |usage| usage.oom_kill),
+                    ..Follow::default()
                 },
             );
         }
@@ -746,6 +771,9 @@ impl RealEngine {
     /// console lines, then its exit once recorded.
     fn collect_from(follow: &mut Follow, dir: &Path, record: &Container) -> Vec<Event> {
         let mut events = Vec::new();
+        if follow.cgroup.is_empty() {
+            follow.cgroup = record.cgroup.clone();
+        }
         let state = shim::read_state(dir);
         let init_pid = state.as_ref().and_then(|s| s.init_pid).unwrap_or(0);
         // Output first: it was written before the exit was recorded.
@@ -786,7 +814,7 @@ impl RealEngine {
                     container: Some(record.id.clone()),
                 });
             }
-            if state.oom_killed {
+            if state.oom_killed && !follow.oom_victims.contains(&init_pid) {
                 events.push(Event::OomKill {
                     pid: init_pid,
                     cgroup: record.cgroup.clone(),
@@ -802,8 +830,9 @@ impl RealEngine {
         events
     }
 
-    /// Waits until a watched pipe has something (or closes), at most `ms`.
-    fn wait_for_activity(&mut self, ms: u64) {
+    /// Waits until a watched pipe has something (or closes), at most `ms`:
+    /// whether one did.
+    fn poll_activity(&mut self, ms: u64) -> bool {
         let mut fds: Vec<PollFd> = self
             .watch
             .iter()
@@ -820,23 +849,29 @@ impl RealEngine {
             if ms > 0 {
                 std::thread::sleep(Duration::from_millis(ms));
             }
-            return;
+            return false;
         }
-        let _ = nix::poll::poll(&mut fds, timeout);
-        let closed: Vec<bool> = fds[..self.watch.len()]
+        if !matches!(nix::poll::poll(&mut fds, timeout), Ok(n) if n > 0) {
+            return false;
+        }
+        let states: Vec<PollFlags> = fds[..self.watch.len()]
             .iter()
-            .map(|p| {
-                p.revents()
-                    .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR))
-            })
+            .map(|p| p.revents().unwrap_or(PollFlags::empty()))
             .collect();
         drop(fds);
         let mut index = 0;
-        self.watch.retain(|_| {
-            let keep = !closed[index];
+        self.watch.retain(|fd| {
+            let revents = states[index];
             index += 1;
-            keep
+            if revents.contains(PollFlags::POLLIN) {
+                // A supervisor's report (`exited ...`): its state file says
+                // the same, so the bytes are only a wake-up.
+                let mut buf = [0u8; 512];
+                let _ = nix::unistd::read(fd.as_fd(), &mut buf);
+            }
+            !revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR)
         });
+        true
     }
 
     /// Turns what supervisors wrote since the last call into events.
@@ -869,6 +904,88 @@ impl RealEngine {
             events.push(Event::ContainerRemoved { id });
         }
         events
+    }
+
+    /// Reads each running container's cgroup: its usage, for the next
+    /// snapshot, and its OOM kills, as events. The kernel counts kills in
+    /// `memory.events` without saying whom; the victim is the process of
+    /// that container that ended SIGKILLed (an `exec`), or else the one
+    /// that left the cgroup since the last look. When neither tells, the
+    /// event says pid 0.
+    fn sample_cgroups(&mut self, events: &mut Vec<Event>, joiners: &[u32]) {
+        let Some(layout) = &self.layout else {
+            return;
+        };
+        self.usage.clear();
+        let mut kills = Vec::new();
+        for (id, follow) in self.follow.iter_mut() {
+            if follow.exit_reported || follow.cgroup.is_empty() {
+                continue;
+            }
+            let cgroup = Cgroup::open(layout, &follow.cgroup);
+            let Ok(usage) = cgroup.usage() else {
+                continue;
+            };
+            self.usage.insert(follow.cgroup.clone(), usage);
+            let pids = cgroup.processes().unwrap_or_default();
+            let new_kills = usage.oom_kill.saturating_sub(follow.oom_kills);
+            follow.oom_kills = usage.oom_kill;
+            let now = Instant::now();
+            follow
+                .unnamed_kills
+                .extend((0..new_kills.min(64)).map(|_| now));
+            if !follow.unnamed_kills.is_empty() {
+                let mut candidates: Vec<u32> = events
+                    .iter()
+                    .filter_map(|e| match e {
+                        Event::ProcessExited {
+                            pid,
+                            status: ExitStatus::Signaled(Signal::Kill),
+                            container: Some(c),
+                            ..
+                        } if c == id => Some(*pid),
+                        _ => None,
+                    })
+                    .collect();
+                for pid in &follow.pids {
+                    if !pids.contains(pid) && !joiners.contains(pid) && !candidates.contains(pid) {
+                        candidates.push(*pid);
+                    }
+                }
+                candidates.retain(|pid| !follow.oom_victims.contains(pid));
+                let mut candidates = candidates.into_iter();
+                follow.unnamed_kills.retain(|since| {
+                    let pid = match candidates.next() {
+                        Some(pid) => pid,
+                        None if since.elapsed() >= OOM_VICTIM_GRACE => 0,
+                        None => return true,
+                    };
+                    if pid != 0 {
+                        follow.oom_victims.push(pid);
+                    }
+                    kills.push(Event::OomKill {
+                        pid,
+                        cgroup: follow.cgroup.clone(),
+                        container: Some(id.clone()),
+                    });
+                    false
+                });
+            }
+            follow.pids = pids;
+        }
+        // Each kill goes before the victim's exit, as it happened.
+        for kill in kills {
+            let Event::OomKill { pid, .. } = &kill else {
+                continue;
+            };
+            let at = events
+                .iter()
+                .position(
+                    |e| matches!(e, Event::ProcessExited { pid: p, .. } if p == pid && *pid != 0),
+                )
+                .unwrap_or(events.len());
+            events.insert(at, kill);
+        }
     }
 
     /// Deletes what `--rm` containers left that no one read in a minute.
@@ -971,11 +1088,11 @@ impl Engine for RealEngine {
                     .layout
                     .as_ref()
                     .map(|layout| Cgroup::open(layout, &record.cgroup));
-                let process = exec::spawn(pid, &argv, &launch, cgroup.as_ref())?;
+                let process = exec::spawn(&record.id, pid, &argv, &launch, cgroup.as_ref())?;
                 let event = Event::ProcessStarted {
                     pid: process.pid,
                     ppid: 0,
-                    ns_pids: vec![process.pid],
+                    ns_pids: process.ns_pids.clone(),
                     argv,
                     container: Some(record.id),
                 };
@@ -1006,11 +1123,15 @@ impl Engine for RealEngine {
         }
     }
 
+    fn wait_for_activity(&mut self, max_ms: u64) -> Option<bool> {
+        Some(self.poll_activity(max_ms))
+    }
+
     fn advance(&mut self, elapsed_ms: u64) -> Vec<Event> {
         // Time passes on its own here: wait up to `elapsed_ms` for
         // something to happen (a supervisor ending, exec output).
         let wait = if self.waiting { elapsed_ms.min(100) } else { 0 };
-        self.wait_for_activity(wait);
+        self.poll_activity(wait);
         let now = Instant::now();
         let (due, waiting): (Vec<PendingStop>, Vec<PendingStop>) =
             self.stops.drain(..).partition(|s| s.kill_at <= now);
@@ -1029,8 +1150,10 @@ impl Engine for RealEngine {
         for process in &mut self.execs {
             events.extend(process.collect());
         }
+        let joiners: Vec<u32> = self.execs.iter().map(|p| p.joiner()).collect();
         self.execs.retain(|p| !p.finished());
         events.extend(self.collect());
+        self.sample_cgroups(&mut events, &joiners);
         events
     }
 
@@ -1045,7 +1168,10 @@ impl Engine for RealEngine {
             Some(layout) => containers
                 .iter()
                 .map(|c| {
-                    let usage = Cgroup::open(layout, &c.cgroup).usage().unwrap_or_default();
+                    let usage = match self.usage.get(&c.cgroup) {
+                        Some(usage) => *usage,
+                        None => Cgroup::open(layout, &c.cgroup).usage().unwrap_or_default(),
+                    };
                     Arc::new(anchorage_shared::cgroup::Cgroup {
                         path: c.cgroup.clone(),
                         limits: c.limits,

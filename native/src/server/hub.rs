@@ -1,34 +1,68 @@
-//! The hub: the one task that owns the engine.
+//! The hub: the one thread that owns the engine.
+//!
+//! It runs on its own OS thread, not a tokio task, because the engine's
+//! calls block (a container start waits on its supervisor; sampling reads
+//! /proc and cgroupfs): on the runtime they would stall every connection.
+//!
+//! The thread applies commands from every client in arrival order, samples
+//! the engine at the configured rate, and publishes each change once,
+//! already encoded: events as they happen (a real engine wakes it when a
+//! container's init ends, so exits and OOM kills go out at once), and a
+//! numbered delta for each sample that changed something. The latest full
+//! snapshot is kept for new clients and for `/metrics`, encoded on demand.
 
-use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, oneshot};
 
+use anchorage_shared::delta::SnapshotDelta;
 use anchorage_shared::protocol::{PROTOCOL_VERSION, ServerMessage};
-use anchorage_shared::{Command, Engine, EngineError, EngineInfo, Event};
+use anchorage_shared::{Command, Engine, EngineError, EngineInfo, Event, HostSnapshot};
 
 /// How many published messages a slow client may fall behind before it is
 /// resynchronised with a fresh snapshot.
 const UPDATE_BUFFER: usize = 256;
+
+/// The longest a command waits for the engine thread to notice it while the
+/// engine waits on its containers.
+const COMMAND_LATENCY: Duration = Duration::from_millis(10);
 
 struct Request {
     command: Command,
     reply: oneshot::Sender<Result<Vec<Event>, EngineError>>,
 }
 
-/// A handle on the engine task; cheap to clone, one per connection.
+/// One published message.
+#[derive(Clone, Debug)]
+pub enum Update {
+    /// Events, encoded.
+    Events(Arc<str>),
+    /// A delta from snapshot number `from` to `to`, encoded.
+    Delta { from: u64, to: u64, json: Arc<str> },
+}
+
+/// The newest snapshot, and its encoding once someone asked for it.
+struct Latest {
+    seq: u64,
+    snapshot: Arc<HostSnapshot>,
+    json: Option<Arc<str>>,
+}
+
+/// A handle on the engine thread; cheap to clone, one per connection.
 #[derive(Clone)]
 pub struct Hub {
     requests: mpsc::Sender<Request>,
-    updates: broadcast::Sender<Arc<str>>,
-    snapshot: watch::Receiver<Arc<str>>,
+    updates: broadcast::Sender<Update>,
+    latest: Arc<Mutex<Latest>>,
     hello: Arc<str>,
 }
 
 impl Hub {
-    /// Starts the engine's task on the current tokio runtime.
-    pub fn start(mut engine: Box<dyn Engine + Send>, tick: Duration) -> Hub {
+    /// Starts the engine's thread; it samples every `tick` and ends when
+    /// the last handle is dropped.
+    pub fn start(engine: Box<dyn Engine + Send>, tick: Duration) -> Hub {
         let info: EngineInfo = engine.info();
         let hello: Arc<str> = ServerMessage::Hello {
             protocol: PROTOCOL_VERSION,
@@ -36,44 +70,25 @@ impl Hub {
         }
         .to_json()
         .into();
-        let (requests, mut inbox) = mpsc::channel::<Request>(64);
+        let (requests, inbox) = mpsc::channel::<Request>();
         let (updates, _) = broadcast::channel(UPDATE_BUFFER);
-        let (snapshot_tx, snapshot) = watch::channel(snapshot_json(engine.as_ref()));
+        let latest = Arc::new(Mutex::new(Latest {
+            seq: 0,
+            snapshot: Arc::new(engine.snapshot()),
+            json: None,
+        }));
         let publisher = Publisher {
             updates: updates.clone(),
-            snapshot: snapshot_tx,
+            latest: latest.clone(),
         };
-        tokio::spawn(async move {
-            let mut timer = tokio::time::interval(tick);
-            timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut last = Instant::now();
-            let mut carried = Duration::ZERO;
-            loop {
-                tokio::select! {
-                    _ = timer.tick() => {
-                        let now = Instant::now();
-                        carried += now - last;
-                        last = now;
-                        let ms = carried.as_millis() as u64;
-                        carried -= Duration::from_millis(ms);
-                        let events = engine.advance(ms);
-                        publisher.publish(engine.as_ref(), &events);
-                    }
-                    request = inbox.recv() => {
-                        let Some(Request { command, reply }) = request else { break };
-                        let result = engine.apply(command);
-                        if let Ok(events) = &result {
-                            publisher.publish(engine.as_ref(), events);
-                        }
-                        let _ = reply.send(result);
-                    }
-                }
-            }
-        });
+        std::thread::Builder::new()
+            .name("anchorage-engine".into())
+            .spawn(move || run(engine, inbox, publisher, tick))
+            .expect("the engine thread starts");
         Hub {
             requests,
             updates,
-            snapshot,
+            latest,
             hello,
         }
     }
@@ -83,7 +98,6 @@ impl Hub {
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(Request { command, reply })
-            .await
             .map_err(|_| EngineError::Refused("the server is shutting down".into()))?;
         answer
             .await
@@ -95,45 +109,150 @@ impl Hub {
         self.hello.clone()
     }
 
-    /// The latest `snapshot` message, encoded.
-    pub fn snapshot_message(&self) -> Arc<str> {
-        self.snapshot.borrow().clone()
+    /// The latest `snapshot` message, encoded, and its number.
+    pub fn snapshot_message(&self) -> (u64, Arc<str>) {
+        let mut latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
+        let seq = latest.seq;
+        let json = match &latest.json {
+            Some(json) => json.clone(),
+            None => {
+                let json: Arc<str> = ServerMessage::Snapshot {
+                    seq,
+                    snapshot: Box::new((*latest.snapshot).clone()),
+                }
+                .to_json()
+                .into();
+                latest.json = Some(json.clone());
+                json
+            }
+        };
+        (seq, json)
+    }
+
+    /// The latest snapshot itself.
+    pub fn snapshot(&self) -> Arc<HostSnapshot> {
+        self.latest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .snapshot
+            .clone()
     }
 
     /// Every message published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Update> {
         self.updates.subscribe()
     }
 }
 
+/// The engine thread's loop.
+fn run(
+    mut engine: Box<dyn Engine + Send>,
+    inbox: mpsc::Receiver<Request>,
+    publisher: Publisher,
+    tick: Duration,
+) {
+    let mut last_advance = Instant::now();
+    let mut carried = Duration::ZERO;
+    let mut next_sample = Instant::now() + tick;
+    let mut advance = |engine: &mut Box<dyn Engine + Send>| {
+        let now = Instant::now();
+        carried += now - last_advance;
+        last_advance = now;
+        let ms = carried.as_millis() as u64;
+        carried -= Duration::from_millis(ms);
+        engine.advance(ms)
+    };
+    loop {
+        // Commands first, in arrival order.
+        loop {
+            match inbox.try_recv() {
+                Ok(request) => apply(engine.as_mut(), request, &publisher),
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => return,
+            }
+        }
+        let now = Instant::now();
+        if now >= next_sample {
+            let events = advance(&mut engine);
+            publisher.publish(engine.as_ref(), &events);
+            next_sample += tick;
+            if next_sample <= now {
+                // Fell behind (a slow command): sample again a tick from now.
+                next_sample = now + tick;
+            }
+            continue;
+        }
+        let wait = (next_sample - now).min(COMMAND_LATENCY);
+        match engine.wait_for_activity(wait.as_millis() as u64) {
+            // An init ended, or output came: out at once.
+            Some(true) => {
+                let events = advance(&mut engine);
+                if !events.is_empty() {
+                    publisher.publish(engine.as_ref(), &events);
+                }
+            }
+            Some(false) => {}
+            // The engine keeps no real time: wait for a command or the tick.
+            None => match inbox.recv_timeout(next_sample - now) {
+                Ok(request) => apply(engine.as_mut(), request, &publisher),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            },
+        }
+    }
+}
+
+fn apply(engine: &mut (dyn Engine + Send), Request { command, reply }: Request, out: &Publisher) {
+    let result = engine.apply(command);
+    if let Ok(events) = &result {
+        out.publish(engine, events);
+    }
+    let _ = reply.send(result);
+}
+
 struct Publisher {
-    updates: broadcast::Sender<Arc<str>>,
-    snapshot: watch::Sender<Arc<str>>,
+    updates: broadcast::Sender<Update>,
+    latest: Arc<Mutex<Latest>>,
 }
 
 impl Publisher {
-    /// Sends the events, then the snapshot if it changed.
-    fn publish(&self, engine: &dyn Engine, events: &[Event]) {
+    /// Sends the events, then a delta if the snapshot changed.
+    fn publish(&self, engine: &(dyn Engine + Send), events: &[Event]) {
         if !events.is_empty() {
             let message: Arc<str> = ServerMessage::Events {
                 events: events.to_vec(),
             }
             .to_json()
             .into();
-            let _ = self.updates.send(message);
+            let _ = self.updates.send(Update::Events(message));
         }
-        let fresh = snapshot_json(engine);
-        if *self.snapshot.borrow() != fresh {
-            self.snapshot.send_replace(fresh.clone());
-            let _ = self.updates.send(fresh);
+        let fresh = Arc::new(engine.snapshot());
+        let previous = self
+            .latest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .snapshot
+            .clone();
+        let delta = SnapshotDelta::between(&previous, &fresh);
+        if delta.is_empty() {
+            return;
         }
+        let mut latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
+        let from = latest.seq;
+        let to = from + 1;
+        *latest = Latest {
+            seq: to,
+            snapshot: fresh,
+            json: None,
+        };
+        drop(latest);
+        let json: Arc<str> = ServerMessage::Delta {
+            from,
+            to,
+            delta: Box::new(delta),
+        }
+        .to_json()
+        .into();
+        let _ = self.updates.send(Update::Delta { from, to, json });
     }
-}
-
-fn snapshot_json(engine: &dyn Engine) -> Arc<str> {
-    ServerMessage::Snapshot {
-        snapshot: Box::new(engine.snapshot()),
-    }
-    .to_json()
-    .into()
 }

@@ -1,9 +1,9 @@
 //! `anchorage serve`: the web UI, and an engine's state streamed over a
 //! websocket at `/ws` in the shared protocol.
 //!
-//! One task owns the engine (the [`hub`]); it advances the engine on a timer,
-//! applies commands from every client in arrival order, and publishes each
-//! change once, already encoded, to all connected clients.
+//! One thread owns the engine (the [`hub`]); it samples the engine on a
+//! timer, applies commands from every client in arrival order, and publishes
+//! each change once, already encoded, to all connected clients.
 
 pub mod hub;
 pub mod metrics;
@@ -258,12 +258,7 @@ async fn prometheus(
     if !state.authorized(&headers, uri.query()) {
         return unauthorized();
     }
-    let message = state.hub.snapshot_message();
-    let snapshot = match serde_json::from_str::<anchorage_shared::protocol::ServerMessage>(&message)
-    {
-        Ok(anchorage_shared::protocol::ServerMessage::Snapshot { snapshot }) => snapshot,
-        _ => return (StatusCode::SERVICE_UNAVAILABLE, "no snapshot yet\n").into_response(),
-    };
+    let snapshot = state.hub.snapshot();
     (
         [(
             header::CONTENT_TYPE,
@@ -282,7 +277,7 @@ async fn snapshot(
     if !state.authorized(&headers, uri.query()) {
         return unauthorized();
     }
-    let snapshot: Arc<str> = state.hub.snapshot_message();
+    let (_, snapshot) = state.hub.snapshot_message();
     (
         [(
             header::CONTENT_TYPE,

@@ -5,6 +5,9 @@ use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::time::Duration;
+
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -13,7 +16,7 @@ use anchorage_shared::protocol::{
 };
 
 use super::AppState;
-use super::hub::Hub;
+use super::hub::{Hub, Update};
 
 /// Upgrades `/ws`, refusing pages of other origins (cross-site websocket
 /// hijacking: a page elsewhere must not drive this host's containers).
@@ -58,11 +61,16 @@ fn check_origin(headers: &HeaderMap) -> Result<(), String> {
     }
 }
 
+/// How long a client may take to accept one message before it is dropped:
+/// a stuck client must not keep its connection (and its memory) forever.
+const SEND_TIMEOUT: Duration = Duration::from_secs(20);
+
 async fn session(socket: WebSocket, hub: Hub) {
     let (mut sink, mut stream) = socket.split();
     let mut updates = hub.subscribe();
-    for message in [hub.hello_json(), hub.snapshot_message()] {
-        if sink.send(text(&message)).await.is_err() {
+    let (mut seq, snapshot) = hub.snapshot_message();
+    for message in [hub.hello_json(), snapshot] {
+        if !send(&mut sink, &message).await {
             return;
         }
     }
@@ -70,12 +78,23 @@ async fn session(socket: WebSocket, hub: Hub) {
         tokio::select! {
             update = updates.recv() => {
                 let message = match update {
-                    Ok(message) => message,
-                    // Too slow to keep up: skip to the present.
-                    Err(RecvError::Lagged(_)) => hub.snapshot_message(),
+                    Ok(Update::Events(json)) => json,
+                    // Already in the snapshot this client has.
+                    Ok(Update::Delta { to, .. }) if to <= seq => continue,
+                    Ok(Update::Delta { from, to, json }) if from == seq => {
+                        seq = to;
+                        json
+                    }
+                    // Too slow to keep up (or a gap): skip to the present,
+                    // coalescing everything missed into one snapshot.
+                    Ok(Update::Delta { .. }) | Err(RecvError::Lagged(_)) => {
+                        let (now, snapshot) = hub.snapshot_message();
+                        seq = now;
+                        snapshot
+                    }
                     Err(RecvError::Closed) => break,
                 };
-                if sink.send(text(&message)).await.is_err() {
+                if !send(&mut sink, &message).await {
                     break;
                 }
             }
@@ -91,13 +110,21 @@ async fn session(socket: WebSocket, hub: Hub) {
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 };
                 if let Some(reply) = reply
-                    && sink.send(text(&reply.to_json())).await.is_err()
+                    && !send(&mut sink, &reply.to_json()).await
                 {
                     break;
                 }
             }
         }
     }
+}
+
+/// Sends one message; false when the client is gone or stuck.
+async fn send(sink: &mut SplitSink<WebSocket, Message>, message: &str) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, sink.send(text(message))).await,
+        Ok(Ok(()))
+    )
 }
 
 /// Answers one client frame.
