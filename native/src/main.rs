@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use anchorage::server::{ServeOptions, Server};
 use anchorage::{assets, images, site};
 use anchorage_shared::Engine;
+use anchorage_shared::cgroup::CpuMax;
 use anchorage_shared::cli::Verb;
 use anchorage_shared::sim::SimEngine;
 
@@ -52,6 +53,19 @@ enum Commands {
         /// simulated kernel, or (auto) real where this host can run them.
         #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
         engine: EngineChoice,
+        /// The most containers the server holds, running or not.
+        #[arg(long, default_value_t = 64, value_name = "N")]
+        max_containers: usize,
+        /// The memory limit of every real container that asks for none
+        /// (`max`: none).
+        #[arg(long, default_value = "512m", value_name = "SIZE", value_parser = parse_default_memory)]
+        default_memory: DefaultLimit<u64>,
+        /// The pids limit of every real container that asks for none.
+        #[arg(long, default_value = "512", value_name = "N", value_parser = parse_default_pids)]
+        default_pids_limit: DefaultLimit<u64>,
+        /// The CPUs of every real container that asks for no limit.
+        #[arg(long, default_value = "1", value_name = "CPUS", value_parser = parse_default_cpus)]
+        default_cpus: DefaultLimit<CpuMax>,
     },
     /// Write the browser-only site into DIR, for any static web host or for
     /// opening DIR/index.html straight from disk. The page runs the
@@ -138,6 +152,41 @@ enum ImageCommand {
     },
 }
 
+/// A default limit for `serve`, or `max` for none.
+#[derive(Clone, Copy, Debug)]
+struct DefaultLimit<T>(Option<T>);
+
+fn parse_default_memory(text: &str) -> Result<DefaultLimit<u64>, String> {
+    if text == "max" {
+        return Ok(DefaultLimit(None));
+    }
+    let bytes = anchorage_shared::cgroup::parse_size(text).map_err(|e| e.to_string())?;
+    if bytes < anchorage_shared::container::MIN_MEMORY_BYTES {
+        return Err(format!(
+            "`{text}` is below the smallest memory limit, 6m: give a larger size, or `max` for none"
+        ));
+    }
+    Ok(DefaultLimit(Some(bytes)))
+}
+
+fn parse_default_pids(text: &str) -> Result<DefaultLimit<u64>, String> {
+    anchorage_shared::cgroup::parse_pids_limit(text)
+        .map(DefaultLimit)
+        .map_err(|e| e.to_string())
+}
+
+fn parse_default_cpus(text: &str) -> Result<DefaultLimit<CpuMax>, String> {
+    if text == "max" {
+        return Ok(DefaultLimit(None));
+    }
+    let cpus: f64 = text.parse().map_err(|_| {
+        format!("`{text}` is not a CPU count: write a number such as 0.5 or 2, or `max` for none")
+    })?;
+    CpuMax::from_cpus(cpus)
+        .map(|quota| DefaultLimit(Some(quota)))
+        .map_err(|e| e.to_string())
+}
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(hz) if (0.5..=60.0).contains(&hz) => Ok(hz),
@@ -162,7 +211,22 @@ fn main() -> ExitCode {
             rate,
             token,
             engine,
-        } => serve(listen, rate, token, engine),
+            max_containers,
+            default_memory,
+            default_pids_limit,
+            default_cpus,
+        } => serve(
+            listen,
+            rate,
+            token,
+            engine,
+            anchorage::server::hub::Policy {
+                max_containers,
+                default_memory: default_memory.0,
+                default_pids: default_pids_limit.0,
+                default_cpu: default_cpus.0.unwrap_or_default(),
+            },
+        ),
         Commands::ExportSite { dir } => export_site(dir),
         Commands::Sim {
             script,
@@ -271,6 +335,7 @@ fn serve(
     rate: f64,
     token: Option<String>,
     choice: EngineChoice,
+    policy: anchorage::server::hub::Policy,
 ) -> anyhow::Result<()> {
     if !listen.ip().is_loopback() && token.is_none() {
         anyhow::bail!(
@@ -301,6 +366,7 @@ fn serve(
             listen,
             tick: Duration::from_secs_f64(1.0 / rate),
             token,
+            policy,
         };
         let info = engine.info();
         let server = Server::bind(&options, engine).await?;
@@ -310,6 +376,20 @@ fn serve(
             "Engine: {:?} on {} ({})",
             info.kind, info.hostname, info.note
         );
+        if info.kind == anchorage_shared::EngineKind::Real && !info.rootless {
+            let memory = policy
+                .default_memory
+                .map_or("no".into(), anchorage_shared::cgroup::format_size);
+            let pids = policy.default_pids.map_or("no".into(), |n| n.to_string());
+            let cpus = policy
+                .default_cpu
+                .cpus()
+                .map_or("no".into(), |c| c.to_string());
+            println!(
+                "Containers that ask for no limits get {memory} memory, {pids} pids and {cpus} CPU at most; the server holds up to {} containers.",
+                policy.max_containers
+            );
+        }
         if !assets::has_ui() {
             println!("Warning: {}", assets::NO_UI_MESSAGE.trim_end());
         }

@@ -168,6 +168,48 @@ async fn deltas_carry_only_what_changed() {
 }
 
 #[tokio::test]
+async fn a_server_holds_at_most_its_cap_of_containers() {
+    let server = Server::start_with(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--engine",
+        "simulated",
+        "--token",
+        anchorage_tests::TEST_TOKEN,
+        "--max-containers",
+        "2",
+    ])
+    .await
+    .unwrap();
+    let mut client = LiveClient::connect(&server).await.unwrap();
+    let run = |name: &str| {
+        let mut spec = ContainerSpec::new("workshop");
+        spec.name = Some(name.into());
+        spec.command = vec!["sleep".into(), "600".into()];
+        Command::Run { spec }
+    };
+    client.command(run("one")).await.unwrap().unwrap();
+    client.command(run("two")).await.unwrap().unwrap();
+    let refused = client.command(run("three")).await.unwrap().unwrap_err();
+    let EngineError::Refused(reason) = refused else {
+        panic!("{refused:?}")
+    };
+    assert!(reason.contains("at most 2 containers"), "{reason}");
+    assert!(reason.contains("--max-containers"), "{reason}");
+    // Room again once one is gone.
+    client
+        .command(Command::Remove {
+            container: "one".into(),
+            force: true,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    client.command(run("three")).await.unwrap().unwrap();
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn bad_messages_get_errors_and_the_connection_lives_on() {
     let server = Server::start().await.unwrap();
     let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url())
@@ -223,6 +265,80 @@ async fn bad_messages_get_errors_and_the_connection_lives_on() {
         engine_error,
         Some(EngineError::NoSuchContainer("ghost".into()))
     );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn garbage_frames_never_take_the_server_down() {
+    let server = Server::start().await.unwrap();
+    let mut client = LiveClient::connect(&server).await.unwrap();
+    let valid = ClientMessage::Command {
+        id: 1,
+        command: Box::new(Command::Kill {
+            container: "nobody".into(),
+            signal: anchorage_shared::process::Signal::Term,
+        }),
+    }
+    .to_json();
+    // Deterministic mutations of a valid frame: bytes replaced, cut and
+    // repeated, plus an oversized frame and deep nesting.
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut frames = Vec::new();
+    for _ in 0..300 {
+        let mut bytes = valid.clone().into_bytes();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() as usize) % bytes.len();
+            match next() % 3 {
+                0 => bytes[at] = b"{}[]\",:0a\\"[(next() % 10) as usize],
+                1 => {
+                    bytes.truncate(at.max(1));
+                }
+                _ => {
+                    let piece = bytes[at..].to_vec();
+                    bytes.extend_from_slice(&piece);
+                }
+            }
+        }
+        frames.push(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    frames.push("x".repeat(anchorage_shared::protocol::MAX_MESSAGE_BYTES - 10));
+    frames.push(format!(
+        "{{\"type\":\"hello\",\"pad\":\"{}\"}}",
+        "x".repeat(2 * anchorage_shared::protocol::MAX_MESSAGE_BYTES)
+    ));
+    frames.push(format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)));
+    for frame in &frames {
+        client.send_text(frame).await.unwrap();
+    }
+    // Every frame is answered (an error, or the engine's answer to a
+    // frame that still made sense), in order, and the server lives on.
+    let mut answers = 0;
+    let mut too_large = 0;
+    while answers < frames.len() {
+        match client.next().await.unwrap() {
+            ServerMessage::Error { code, .. } => {
+                answers += 1;
+                too_large += usize::from(code == ErrorCode::TooLarge);
+            }
+            ServerMessage::Done { .. } => answers += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(too_large, 1, "the oversized frame is refused as such");
+    let mut spec = ContainerSpec::new("workshop");
+    spec.name = Some("after".into());
+    spec.command = vec!["sleep".into(), "5".into()];
+    client
+        .command(Command::Run { spec })
+        .await
+        .unwrap()
+        .unwrap();
     server.stop().await.unwrap();
 }
 
@@ -356,6 +472,10 @@ async fn as_root_the_server_runs_real_containers() {
     let init = state.process(live.init_pid.unwrap()).unwrap();
     assert_eq!(init.ns_pids.last(), Some(&1), "PID 1 inside");
     assert!(live.namespaces.len() >= 7);
+    // It asked for no limits: the server's defaults hold it.
+    assert_eq!(live.limits.memory_max, Some(512 << 20));
+    assert_eq!(live.limits.pids_max, Some(512));
+    assert_eq!(live.limits.cpu_max.cpus(), Some(1.0));
     client
         .command(Command::Remove {
             container: "live".into(),

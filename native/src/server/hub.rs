@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, oneshot};
 
+use anchorage_shared::cgroup::CpuMax;
 use anchorage_shared::delta::SnapshotDelta;
 use anchorage_shared::protocol::{PROTOCOL_VERSION, ServerMessage};
-use anchorage_shared::{Command, Engine, EngineError, EngineInfo, Event, HostSnapshot};
+use anchorage_shared::{Command, Engine, EngineError, EngineInfo, EngineKind, Event, HostSnapshot};
 
 /// How many published messages a slow client may fall behind before it is
 /// resynchronised with a fresh snapshot.
@@ -28,6 +29,67 @@ const UPDATE_BUFFER: usize = 256;
 /// The longest a command waits for the engine thread to notice it while the
 /// engine waits on its containers.
 const COMMAND_LATENCY: Duration = Duration::from_millis(10);
+
+/// What a server allows its clients, whatever they ask.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Policy {
+    /// The most containers (running or not) the engine may hold.
+    pub max_containers: usize,
+    /// Limits every container of a real engine gets where it asks for
+    /// none (`None` here: no default for that one), so no client can
+    /// starve the host by accident. The simulation keeps
+    /// what it is given: it has no real host to protect, and its lessons
+    /// show what an unlimited container does.
+    pub default_memory: Option<u64>,
+    pub default_pids: Option<u64>,
+    pub default_cpu: CpuMax,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_containers: 64,
+            default_memory: Some(512 << 20),
+            default_pids: Some(512),
+            default_cpu: CpuMax::from_cpus(1.0).expect("1 CPU is a quota"),
+        }
+    }
+}
+
+impl Policy {
+    /// Checks a command against the policy and fills in default limits.
+    fn admit(
+        &self,
+        command: &mut Command,
+        engine: &EngineInfo,
+        snapshot: &HostSnapshot,
+    ) -> Result<(), EngineError> {
+        let limits = match command {
+            Command::Run { spec } | Command::Create { spec } => {
+                if snapshot.containers.len() >= self.max_containers {
+                    return Err(EngineError::Refused(format!(
+                        "this server holds at most {} containers and has {}: remove some first (`anchorage rm`), or restart it with a larger --max-containers",
+                        self.max_containers,
+                        snapshot.containers.len()
+                    )));
+                }
+                &mut spec.limits
+            }
+            Command::SetLimits { limits, .. } => limits,
+            _ => return Ok(()),
+        };
+        // Rootless, the kernel gives no cgroups (v1: root only), so there
+        // is nothing to hold a default.
+        if engine.kind == EngineKind::Real && !engine.rootless {
+            limits.memory_max = limits.memory_max.or(self.default_memory);
+            limits.pids_max = limits.pids_max.or(self.default_pids);
+            if limits.cpu_max.quota_usec.is_none() {
+                limits.cpu_max = self.default_cpu;
+            }
+        }
+        Ok(())
+    }
+}
 
 struct Request {
     command: Command,
@@ -62,7 +124,7 @@ pub struct Hub {
 impl Hub {
     /// Starts the engine's thread; it samples every `tick` and ends when
     /// the last handle is dropped.
-    pub fn start(engine: Box<dyn Engine + Send>, tick: Duration) -> Hub {
+    pub fn start(engine: Box<dyn Engine + Send>, tick: Duration, policy: Policy) -> Hub {
         let info: EngineInfo = engine.info();
         let hello: Arc<str> = ServerMessage::Hello {
             protocol: PROTOCOL_VERSION,
@@ -80,6 +142,7 @@ impl Hub {
         let publisher = Publisher {
             updates: updates.clone(),
             latest: latest.clone(),
+            policy,
         };
         std::thread::Builder::new()
             .name("anchorage-engine".into())
@@ -202,8 +265,22 @@ fn run(
     }
 }
 
-fn apply(engine: &mut (dyn Engine + Send), Request { command, reply }: Request, out: &Publisher) {
-    let result = engine.apply(command);
+fn apply(
+    engine: &mut (dyn Engine + Send),
+    Request { mut command, reply }: Request,
+    out: &Publisher,
+) {
+    let info = engine.info();
+    let latest = out
+        .latest
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .snapshot
+        .clone();
+    let result = out
+        .policy
+        .admit(&mut command, &info, &latest)
+        .and_then(|()| engine.apply(command));
     if let Ok(events) = &result {
         out.publish(engine, events);
     }
@@ -213,6 +290,7 @@ fn apply(engine: &mut (dyn Engine + Send), Request { command, reply }: Request, 
 struct Publisher {
     updates: broadcast::Sender<Update>,
     latest: Arc<Mutex<Latest>>,
+    policy: Policy,
 }
 
 impl Publisher {

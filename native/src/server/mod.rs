@@ -34,6 +34,8 @@ pub struct ServeOptions {
     /// What `/ws` and `/api/snapshot` require (`?token=` or
     /// `Authorization: Bearer`).
     pub token: String,
+    /// The container cap and default limits.
+    pub policy: hub::Policy,
 }
 
 impl ServeOptions {
@@ -163,7 +165,7 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(|e| ServeError::Bind(options.listen, e))?;
-        let hub = Hub::start(engine, options.tick);
+        let hub = Hub::start(engine, options.tick, options.policy);
         Ok(Server {
             listener,
             app: router(AppState {

@@ -32,8 +32,11 @@ pub(super) async fn upgrade(
     if let Err(reason) = check_origin(&headers) {
         return (StatusCode::FORBIDDEN, reason).into_response();
     }
-    ws.max_message_size(MAX_MESSAGE_BYTES)
-        .max_frame_size(MAX_MESSAGE_BYTES)
+    // Frames up to 16 times the protocol's limit are read, so that an
+    // oversized message gets a `too_large` reply; beyond that the
+    // connection closes before the server holds it in memory.
+    ws.max_message_size(MAX_MESSAGE_BYTES * 16)
+        .max_frame_size(MAX_MESSAGE_BYTES * 16)
         .on_upgrade(move |socket| session(socket, state.hub))
 }
 
