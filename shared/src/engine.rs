@@ -40,6 +40,48 @@ pub enum Command {
         container: String,
         limits: CgroupLimits,
     },
+    /// Start `argv` (a shell when empty) in a running container on a new
+    /// terminal (`exec -it`): its output comes as [`Event::TerminalOutput`].
+    OpenTerminal {
+        container: String,
+        #[serde(default)]
+        argv: Vec<String>,
+        size: TerminalSize,
+    },
+    /// Keys typed on a terminal, as the bytes a terminal sends (`\r` for
+    /// Enter, `\u{3}` for Ctrl-C: the terminal turns it into SIGINT).
+    TerminalInput { terminal: u64, data: String },
+    /// The terminal's window changed size (its processes get SIGWINCH).
+    ResizeTerminal { terminal: u64, size: TerminalSize },
+    /// Hang up a terminal: its processes get SIGHUP.
+    CloseTerminal { terminal: u64 },
+}
+
+/// A terminal's size in character cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalSize {
+    pub cols: u16,
+    pub rows: u16,
+}
+
+impl TerminalSize {
+    /// Whether a terminal can have this size (1 to 1000 cells each way).
+    pub fn check(self) -> Result<TerminalSize, EngineError> {
+        if (1..=1000).contains(&self.cols) && (1..=1000).contains(&self.rows) {
+            Ok(self)
+        } else {
+            Err(EngineError::InvalidSpec(format!(
+                "a terminal of {}x{} cells cannot be: give 1 to 1000 columns and rows",
+                self.cols, self.rows
+            )))
+        }
+    }
+}
+
+impl Default for TerminalSize {
+    fn default() -> Self {
+        TerminalSize { cols: 80, rows: 24 }
+    }
 }
 
 /// Which output stream a line came from.
@@ -110,6 +152,36 @@ pub enum Event {
     ContainerRemoved {
         id: String,
     },
+    /// A terminal was opened: `pid` is its first process.
+    TerminalOpened {
+        terminal: u64,
+        container: String,
+        pid: Pid,
+    },
+    /// What a terminal's processes wrote to it (its echo of typed keys
+    /// included), as the terminal shows it: escape sequences and all.
+    TerminalOutput {
+        terminal: u64,
+        data: String,
+    },
+    /// A terminal's first process ended, and the terminal with it.
+    TerminalExited {
+        terminal: u64,
+        status: ExitStatus,
+    },
+}
+
+impl Event {
+    /// The terminal an event is about: it goes only to the client that
+    /// opened that terminal.
+    pub fn terminal(&self) -> Option<u64> {
+        match self {
+            Event::TerminalOpened { terminal, .. }
+            | Event::TerminalOutput { terminal, .. }
+            | Event::TerminalExited { terminal, .. } => Some(*terminal),
+            _ => None,
+        }
+    }
 }
 
 fn short(id: &str) -> &str {
@@ -184,6 +256,21 @@ impl fmt::Display for Event {
                 limits.cpu_max
             ),
             Event::ContainerRemoved { id } => write!(f, "container {} removed", short(id)),
+            Event::TerminalOpened {
+                terminal,
+                container,
+                pid,
+            } => write!(
+                f,
+                "terminal {terminal} opened in container {}: pid {pid}",
+                short(container)
+            ),
+            Event::TerminalOutput { terminal, data } => {
+                write!(f, "terminal {terminal}: {} bytes", data.len())
+            }
+            Event::TerminalExited { terminal, status } => {
+                write!(f, "terminal {terminal} closed: {status}")
+            }
         }
     }
 }

@@ -627,3 +627,182 @@ async fn prometheus_reads_the_containers_under_cadvisors_names() {
     assert!(limit.contains("image=\"workshop\""), "{limit}");
     server.stop().await.unwrap();
 }
+
+/// A terminal's output as it comes, read up to what a test waits for.
+struct Screen {
+    terminal: u64,
+    pending: String,
+}
+
+impl Screen {
+    /// The output up to and including the first `want`, waiting at most
+    /// 15 s for it; what follows stays for the next read.
+    async fn read_until(&mut self, client: &mut LiveClient, want: &str) -> String {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        while !self.pending.contains(want) {
+            let message = tokio::time::timeout_at(deadline, client.next())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("no {want:?} on the terminal; it showed {:?}", self.pending)
+                })
+                .unwrap();
+            if let ServerMessage::Events { events } = message {
+                for event in events {
+                    match event {
+                        Event::TerminalOutput { terminal, data } if terminal == self.terminal => {
+                            self.pending.push_str(&data)
+                        }
+                        Event::TerminalExited { terminal, status } if terminal == self.terminal => {
+                            panic!(
+                                "the terminal closed ({status}); it showed {:?}",
+                                self.pending
+                            )
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let end = self.pending.find(want).unwrap() + want.len();
+        self.pending.drain(..end).collect()
+    }
+}
+
+#[tokio::test]
+async fn as_root_a_terminal_into_a_container() {
+    if !nix_is_root() {
+        eprintln!("skipped: real containers need root here");
+        return;
+    }
+    use anchorage_shared::engine::TerminalSize;
+    let data = DataDir::new().unwrap();
+    let server = Server::start_with_env(
+        &["--listen", "127.0.0.1:0", "--engine", "real"],
+        &[("ANCHORAGE_DATA_DIR", data.path())],
+    )
+    .await
+    .unwrap();
+    let mut client = LiveClient::connect(&server).await.unwrap();
+    let mut spec = ContainerSpec::new("workshop");
+    spec.name = Some("box".into());
+    spec.command = vec!["sleep".into(), "1000".into()];
+    client
+        .command(Command::Run { spec })
+        .await
+        .unwrap()
+        .unwrap();
+    let events = client
+        .command(Command::OpenTerminal {
+            container: "box".into(),
+            argv: Vec::new(),
+            size: TerminalSize { cols: 80, rows: 24 },
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let Some(Event::TerminalOpened { terminal, pid, .. }) = events
+        .iter()
+        .find(|e| matches!(e, Event::TerminalOpened { .. }))
+        .cloned()
+    else {
+        panic!("{events:?}")
+    };
+    let mut screen = Screen {
+        terminal,
+        pending: String::new(),
+    };
+    // The shell's prompt, as container root.
+    screen.read_until(&mut client, "/ # ").await;
+
+    // What is typed is echoed by the terminal and run by the shell.
+    let input = |data: &str| Command::TerminalInput {
+        terminal,
+        data: data.into(),
+    };
+    client.command(input("echo $$\r")).await.unwrap().unwrap();
+    let shown = screen.read_until(&mut client, "/ # ").await;
+    assert!(shown.contains("echo $$\r\n"), "{shown:?}");
+    // The shell's pid inside is not 1 (that is the container's init), and
+    // the host sees the same process under its own pid.
+    let inner: u32 = shown
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{shown:?}"));
+    assert_ne!(inner, 1);
+    let state = client
+        .wait_state(TIMEOUT, |s| s.process(pid).is_some())
+        .await
+        .unwrap();
+    assert_eq!(state.process(pid).unwrap().inner_pid(), inner);
+
+    // A resize reaches the terminal's programs.
+    client
+        .command(Command::ResizeTerminal {
+            terminal,
+            size: TerminalSize {
+                cols: 132,
+                rows: 43,
+            },
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    client.command(input("stty size\r")).await.unwrap().unwrap();
+    let shown = screen.read_until(&mut client, "43 132").await;
+    assert!(shown.contains("43 132"), "{shown:?}");
+    screen.read_until(&mut client, "/ # ").await;
+
+    // Ctrl-C interrupts the command, not the shell.
+    client.command(input("sleep 300\r")).await.unwrap().unwrap();
+    screen.read_until(&mut client, "sleep 300\r\n").await;
+    client.command(input("\u{3}")).await.unwrap().unwrap();
+    screen.read_until(&mut client, "/ # ").await;
+    client
+        .command(input("echo still here\r"))
+        .await
+        .unwrap()
+        .unwrap();
+    screen.read_until(&mut client, "still here\r\n").await;
+
+    // Another connection can neither see nor type on it.
+    let mut other = LiveClient::connect(&server).await.unwrap();
+    let refused = other.command(input("exit\r")).await.unwrap().unwrap_err();
+    assert!(
+        matches!(&refused, EngineError::Refused(r) if r.contains("not open on this connection")),
+        "{refused:?}"
+    );
+
+    // `exit` ends the shell and the terminal.
+    client.command(input("exit 3\r")).await.unwrap().unwrap();
+    let exited = client
+        .wait_event(TIMEOUT, |e| matches!(e, Event::TerminalExited { .. }))
+        .await
+        .unwrap();
+    assert!(
+        matches!(exited, Event::TerminalExited { terminal: t, status: anchorage_shared::process::ExitStatus::Code(3) } if t == terminal),
+        "{exited:?}"
+    );
+    // Gone: typing on it is refused.
+    assert!(client.command(input("x")).await.unwrap().is_err());
+
+    // A client that leaves hangs up its terminals.
+    let events = other
+        .command(Command::OpenTerminal {
+            container: "box".into(),
+            argv: vec!["sleep".into(), "500".into()],
+            size: TerminalSize::default(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let Some(Event::ProcessStarted { pid: sleeper, .. }) = events.first().cloned() else {
+        panic!("{events:?}")
+    };
+    drop(other);
+    client
+        .wait_state(TIMEOUT, |s| s.process(sleeper).is_none())
+        .await
+        .unwrap();
+    server.stop().await.unwrap();
+}

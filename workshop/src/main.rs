@@ -76,6 +76,7 @@ pub fn run_applet(name: &str, args: &[String]) -> i32 {
         "memhog" => report(tools::memhog(args)),
         "cpuburn" => report(tools::cpuburn(args)),
         "forkbomb" => tools::forkbomb(),
+        "stty" => report(tools::stty(args)),
         "toolbox" => {
             println!(
                 "toolbox: the workshop image's userland. Applets: {}",

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -89,13 +89,62 @@ pub fn main(args: &[String]) -> i32 {
     shell.status
 }
 
-/// A prompt, a line, its jobs; until end of input or `exit`.
+/// Set by SIGINT (Ctrl-C on the terminal) while the shell is interactive.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: nix::libc::c_int) {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Reads a line from the terminal; `Ok(None)` at end of input, and
+/// `Err(Interrupted)` when Ctrl-C discarded the line being typed.
+fn read_line() -> io::Result<Option<String>> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match nix::unistd::read(io::stdin().as_fd(), &mut byte) {
+            Ok(0) if line.is_empty() => return Ok(None),
+            Ok(0) => break,
+            Ok(_) => {
+                line.push(byte[0]);
+                if byte[0] == b'\n' {
+                    break;
+                }
+            }
+            Err(nix::errno::Errno::EINTR) => {
+                if INTERRUPTED.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(Some(String::from_utf8_lossy(&line).into_owned()))
+}
+
+/// A prompt, a line, its jobs; until end of input or `exit`. Ctrl-C
+/// interrupts the command running (it shares the shell's process group),
+/// not the shell, and at the prompt discards the line, as shells do.
 fn interactive() -> i32 {
     let mut shell = Shell {
         status: 0,
         vars: HashMap::new(),
     };
-    let stdin = io::stdin();
+    // A handler, not SIG_IGN: commands the shell runs get the default
+    // action back at exec, so Ctrl-C stops them. No SA_RESTART, so a read
+    // at the prompt returns on Ctrl-C.
+    let action = nix::sys::signal::SigAction::new(
+        nix::sys::signal::SigHandler::Handler(on_interrupt),
+        nix::sys::signal::SaFlags::empty(),
+        nix::sys::signal::SigSet::empty(),
+    );
+    for signal in [
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGQUIT,
+    ] {
+        // SAFETY: the handler only stores to an atomic.
+        let _ = unsafe { nix::sys::signal::sigaction(signal, &action) };
+    }
     loop {
         let prompt = if nix::unistd::geteuid().is_root() {
             "# "
@@ -106,19 +155,29 @@ fn interactive() -> i32 {
             .map(|p| p.display().to_string())
             .unwrap_or_default();
         eprint!("{cwd} {prompt}");
-        let mut line = String::new();
-        match stdin.lock().read_line(&mut line) {
-            Ok(0) | Err(_) => {
+        let line = match read_line() {
+            Ok(Some(line)) => line,
+            Ok(None) => {
                 eprintln!();
                 return shell.status;
             }
-            Ok(_) => {}
-        }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {
+                eprintln!();
+                shell.status = 130;
+                continue;
+            }
+            Err(_) => return shell.status,
+        };
         match parse_script(&line) {
             Ok(jobs) => {
                 for job in jobs {
                     if let Some(code) = shell.run(&job) {
                         return code;
+                    }
+                    // Ctrl-C during a command ends the line, as in shells.
+                    if INTERRUPTED.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                        eprintln!();
+                        break;
                     }
                 }
             }

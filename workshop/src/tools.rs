@@ -73,6 +73,27 @@ pub fn memhog(args: &[String]) -> Result<i32, Failure> {
     Ok(0)
 }
 
+/// `stty [size]`: the terminal's size as `ROWS COLS` (what programs size
+/// their screen by, and what a resize changes); without a terminal, says so.
+pub fn stty(args: &[String]) -> Result<i32, Failure> {
+    let mut size = nix::libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize through the pointer.
+    if unsafe { nix::libc::ioctl(0, nix::libc::TIOCGWINSZ, &mut size) } != 0 {
+        return Err(("stty: standard input: Not a tty".into(), 1));
+    }
+    match args.first().map(String::as_str) {
+        Some("size") => println!("{} {}", size.ws_row, size.ws_col),
+        None | Some("-a") => println!("rows {}; columns {};", size.ws_row, size.ws_col),
+        Some(other) => return Err((format!("stty: invalid argument '{other}'"), 1)),
+    }
+    Ok(0)
+}
+
 /// `cpuburn [SECONDS]`: spins one CPU; at the end says how much CPU it got
 /// for the wall time (less than all of it under a `cpu.max` quota).
 pub fn cpuburn(args: &[String]) -> Result<i32, Failure> {

@@ -10,7 +10,7 @@ use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
-use anchorage_shared::engine::{EngineError, Event, Stream};
+use anchorage_shared::engine::{EngineError, Event, Stream, TerminalSize};
 use anchorage_shared::namespace::NamespaceKind;
 use anchorage_shared::process::ExitStatus;
 use nix::fcntl::OFlag;
@@ -35,8 +35,46 @@ pub struct ExecProcess {
     /// Whether the engine waited for the joiner once output closed.
     settled: bool,
     streams: Vec<(OwnedFd, Stream, Vec<u8>)>,
+    /// The terminal it runs on, for `OpenTerminal`.
+    terminal: Option<Terminal>,
+    /// When its terminal was hung up.
+    hung_up: Option<std::time::Instant>,
     status: Option<ExitStatus>,
     reported: bool,
+}
+
+/// The engine's side of a pseudo-terminal.
+struct Terminal {
+    id: u64,
+    master: OwnedFd,
+    /// The start of a UTF-8 character split between two reads.
+    carry: Vec<u8>,
+    /// Whether every process closed its side (reads give EIO).
+    closed: bool,
+}
+
+/// Where an exec'd command's standard streams go.
+#[derive(Clone, Copy, Debug)]
+pub enum Io {
+    /// stdin from /dev/null; stdout and stderr to pipes, as `Output`.
+    Pipes,
+    /// All three on a new pseudo-terminal of this size, which becomes the
+    /// command's controlling terminal (so Ctrl-C is SIGINT to it).
+    Terminal { id: u64, size: TerminalSize },
+}
+
+/// The longest valid UTF-8 text at the start of `bytes`, with invalid bytes
+/// replaced; an incomplete character at the end is left in `bytes`.
+fn take_text(bytes: &mut Vec<u8>, at_end: bool) -> String {
+    let keep = match std::str::from_utf8(bytes) {
+        Ok(_) => 0,
+        Err(err) if err.error_len().is_none() && !at_end => bytes.len() - err.valid_up_to(),
+        Err(_) => 0,
+    };
+    let rest = bytes.split_off(bytes.len() - keep);
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    *bytes = rest;
+    text
 }
 
 impl ExecProcess {
@@ -44,6 +82,61 @@ impl ExecProcess {
     pub fn collect(&mut self) -> Vec<Event> {
         let mut events = Vec::new();
         let mut buf = [0u8; 16 << 10];
+        if let Some(since) = self.hung_up
+            && since.elapsed() > std::time::Duration::from_secs(2)
+            && self.status.is_none()
+        {
+            let group = nix::unistd::Pid::from_raw(-(self.pid as i32));
+            let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
+        }
+        if let Some(terminal) = &mut self.terminal {
+            let mut closed = terminal.closed;
+            while !closed {
+                match nix::unistd::read(terminal.master.as_fd(), &mut buf) {
+                    Ok(0) => {
+                        closed = true;
+                        break;
+                    }
+                    Ok(n) => terminal.carry.extend_from_slice(&buf[..n]),
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(nix::errno::Errno::EAGAIN) => break,
+                    // EIO: every process closed the terminal's other side.
+                    Err(_) => {
+                        closed = true;
+                        break;
+                    }
+                }
+                if terminal.carry.len() >= 64 << 10 {
+                    break;
+                }
+            }
+            let data = take_text(&mut terminal.carry, closed);
+            if !data.is_empty() {
+                events.push(Event::TerminalOutput {
+                    terminal: terminal.id,
+                    data,
+                });
+            }
+            terminal.closed = closed;
+            if closed {
+                let id = terminal.id;
+                let status = self.wait_joiner(true);
+                if let Some(status) = status {
+                    events.push(Event::TerminalExited {
+                        terminal: id,
+                        status,
+                    });
+                    events.push(Event::ProcessExited {
+                        pid: self.pid,
+                        ns_pids: self.ns_pids.clone(),
+                        status,
+                        container: Some(self.container.clone()),
+                    });
+                    self.reported = true;
+                }
+            }
+            return events;
+        }
         let mut ended = Vec::new();
         for (index, (fd, stream, pending)) in self.streams.iter_mut().enumerate() {
             loop {
@@ -87,7 +180,36 @@ impl ExecProcess {
         // Output closed: the command has most likely ended, and its joiner
         // follows within a moment. Wait that moment once, so the exit goes
         // out with the output's end (and an OOM kill finds its victim).
-        let settle = self.streams.is_empty() && !self.settled;
+        self.wait_joiner(self.streams.is_empty());
+        if let Some(status) = self.status
+            && self.streams.is_empty()
+            && !self.reported
+        {
+            self.reported = true;
+            events.push(Event::ProcessExited {
+                pid: self.pid,
+                ns_pids: self.ns_pids.clone(),
+                status,
+                container: Some(self.container.clone()),
+            });
+        }
+        events
+    }
+
+    /// The pipes (or terminal) still open, to wait on.
+    pub fn fds(&self) -> impl Iterator<Item = std::os::fd::BorrowedFd<'_>> {
+        self.streams.iter().map(|(fd, _, _)| fd.as_fd()).chain(
+            self.terminal
+                .as_ref()
+                .filter(|t| !t.closed)
+                .map(|t| t.master.as_fd()),
+        )
+    }
+
+    /// Reaps the joiner if it ended; once after output closed (`settle`),
+    /// waits up to 20 ms for it.
+    fn wait_joiner(&mut self, settle: bool) -> Option<ExitStatus> {
+        let settle = settle && !self.settled;
         self.settled |= settle;
         let until = std::time::Instant::now() + std::time::Duration::from_millis(20);
         while self.status.is_none() {
@@ -112,24 +234,76 @@ impl ExecProcess {
             }
             break;
         }
-        if let Some(status) = self.status
-            && self.streams.is_empty()
-            && !self.reported
-        {
-            self.reported = true;
-            events.push(Event::ProcessExited {
-                pid: self.pid,
-                ns_pids: self.ns_pids.clone(),
-                status,
-                container: Some(self.container.clone()),
-            });
-        }
-        events
+        self.status
     }
 
-    /// The pipes still open, to wait on.
-    pub fn fds(&self) -> impl Iterator<Item = std::os::fd::BorrowedFd<'_>> {
-        self.streams.iter().map(|(fd, _, _)| fd.as_fd())
+    /// The terminal this process runs on, if any.
+    pub fn terminal_id(&self) -> Option<u64> {
+        self.terminal.as_ref().map(|t| t.id)
+    }
+
+    /// Types on its terminal.
+    pub fn type_keys(&self, data: &[u8]) -> Result<(), EngineError> {
+        let Some(terminal) = &self.terminal else {
+            return Ok(());
+        };
+        let mut rest = data;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while !rest.is_empty() {
+            match nix::unistd::write(terminal.master.as_fd(), rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(nix::errno::Errno::EAGAIN) if std::time::Instant::now() < deadline => {
+                    // The terminal's input queue is full: its program is
+                    // not reading. Give it a moment.
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(nix::errno::Errno::EAGAIN) => {
+                    return Err(EngineError::Refused(
+                        "the terminal takes no more input: its program is not reading it".into(),
+                    ));
+                }
+                Err(err) => {
+                    return Err(EngineError::Refused(format!(
+                        "the terminal is closed: {}",
+                        err.desc()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets its terminal's size; the kernel sends SIGWINCH.
+    pub fn resize(&self, size: TerminalSize) -> Result<(), EngineError> {
+        let Some(terminal) = &self.terminal else {
+            return Ok(());
+        };
+        let winsize = libc::winsize {
+            ws_row: size.rows,
+            ws_col: size.cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads one winsize from the pointer.
+        let rc = unsafe { libc::ioctl(terminal.master.as_raw_fd(), libc::TIOCSWINSZ, &winsize) };
+        if rc != 0 {
+            return Err(EngineError::Refused(format!(
+                "cannot resize the terminal: {}",
+                nix::errno::Errno::last().desc()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Hangs up its terminal: SIGHUP to the command's process group (it
+    /// leads its own session), then SIGKILL if it has not ended in 2 s.
+    pub fn hang_up(&mut self) {
+        if self.terminal.is_some() && self.hung_up.is_none() {
+            let group = nix::unistd::Pid::from_raw(-(self.pid as i32));
+            let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGHUP);
+            self.hung_up = Some(std::time::Instant::now());
+        }
     }
 
     /// The joiner's host pid (it sits in the container's cgroup too).
@@ -186,6 +360,7 @@ pub fn spawn(
     argv: &[String],
     launch: &LaunchConfig,
     cgroup: Option<&Cgroup>,
+    io: Io,
 ) -> Result<ExecProcess, EngineError> {
     // Everything the children need, made now.
     let root = PathBuf::from(format!("/proc/{init_pid}/root"));
@@ -226,12 +401,11 @@ pub fn spawn(
     };
     let program = c(&program)?;
     let argv_c: Vec<CString> = argv.iter().map(|a| c(a)).collect::<Result<_, _>>()?;
-    let env_c: Vec<CString> = launch
-        .plan
-        .env
-        .iter()
-        .map(|e| c(e))
-        .collect::<Result<_, _>>()?;
+    let mut env = launch.plan.env.clone();
+    if matches!(io, Io::Terminal { .. }) && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm-256color".into());
+    }
+    let env_c: Vec<CString> = env.iter().map(|e| c(e)).collect::<Result<_, _>>()?;
     let mut argv_p: Vec<*const libc::c_char> = argv_c.iter().map(|a| a.as_ptr()).collect();
     argv_p.push(std::ptr::null());
     let mut env_p: Vec<*const libc::c_char> = env_c.iter().map(|e| e.as_ptr()).collect();
@@ -260,6 +434,28 @@ pub fn spawn(
     let (pid_r, pid_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| EngineError::Refused(format!("pipe: {}", e.desc())))?;
     let pid_wr = pid_w.as_raw_fd();
+    let pty = match io {
+        Io::Pipes => None,
+        Io::Terminal { id, size } => {
+            let winsize = nix::pty::Winsize {
+                ws_row: size.rows,
+                ws_col: size.cols,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
+            let pty = nix::pty::openpty(Some(&winsize), None)
+                .map_err(|e| EngineError::Refused(format!("openpty: {}", e.desc())))?;
+            for fd in [&pty.master, &pty.slave] {
+                let _ = nix::fcntl::fcntl(
+                    fd,
+                    nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+                );
+            }
+            Some((id, pty))
+        }
+    };
+    let slave_fd = pty.as_ref().map_or(-1, |(_, pty)| pty.slave.as_raw_fd());
+    let master_fd = pty.as_ref().map_or(-1, |(_, pty)| pty.master.as_raw_fd());
 
     // SAFETY: after fork the children use raw system calls on data made
     // above, and end in execve or _exit.
@@ -300,10 +496,20 @@ pub fn spawn(
                 die(b"anchorage exec: fork failed\n", 126);
             }
             if child == 0 {
-                let devnull = libc::open(null.as_ptr(), libc::O_RDONLY);
-                libc::dup2(devnull, 0);
-                libc::dup2(out_wr, 1);
-                libc::dup2(err_wr, 2);
+                if slave_fd >= 0 {
+                    // Its own session, with the terminal as controlling
+                    // terminal: Ctrl-C there is SIGINT here.
+                    libc::setsid();
+                    libc::dup2(slave_fd, 0);
+                    libc::dup2(slave_fd, 1);
+                    libc::dup2(slave_fd, 2);
+                    libc::ioctl(0, libc::TIOCSCTTY, 0);
+                } else {
+                    let devnull = libc::open(null.as_ptr(), libc::O_RDONLY);
+                    libc::dup2(devnull, 0);
+                    libc::dup2(out_wr, 1);
+                    libc::dup2(err_wr, 2);
+                }
                 // Not dumpable: the container cannot open this process's
                 // (host) binary through /proc before the exec (CVE-2019-5736).
                 libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -360,6 +566,10 @@ pub fn spawn(
             // pass on its status, a signal as the same signal.
             libc::close(out_wr);
             libc::close(err_wr);
+            if slave_fd >= 0 {
+                libc::close(slave_fd);
+                libc::close(master_fd);
+            }
             let bytes = (child as u32).to_ne_bytes();
             libc::write(pid_wr, bytes.as_ptr().cast(), bytes.len());
             libc::close(pid_wr);
@@ -388,16 +598,36 @@ pub fn spawn(
             _ => break pid as u32,
         }
     };
+    let terminal = pty.map(|(id, pty)| {
+        drop(pty.slave);
+        let _ = nix::fcntl::fcntl(
+            &pty.master,
+            nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK),
+        );
+        Terminal {
+            id,
+            master: pty.master,
+            carry: Vec::new(),
+            closed: false,
+        }
+    });
+    let streams = if terminal.is_some() {
+        Vec::new()
+    } else {
+        vec![
+            (out_r, Stream::Stdout, Vec::new()),
+            (err_r, Stream::Stderr, Vec::new()),
+        ]
+    };
     Ok(ExecProcess {
         pid: command_pid,
         ns_pids: ns_pids(command_pid),
         container: container.to_string(),
         joiner: pid as u32,
         settled: false,
-        streams: vec![
-            (out_r, Stream::Stdout, Vec::new()),
-            (err_r, Stream::Stderr, Vec::new()),
-        ],
+        streams,
+        terminal,
+        hung_up: None,
         status: None,
         reported: false,
     })

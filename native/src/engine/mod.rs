@@ -101,6 +101,8 @@ pub struct RealEngine {
     /// or returns at once (a server, whose timer paces it).
     waiting: bool,
     execs: Vec<exec::ExecProcess>,
+    /// The last terminal number given.
+    next_terminal: u64,
     /// The running containers' cgroup usage at the last sample, by path.
     usage: HashMap<String, CgroupUsage>,
     info: EngineInfo,
@@ -201,6 +203,7 @@ impl RealEngine {
             waiting: true,
             execs: Vec::new(),
             usage: HashMap::new(),
+            next_terminal: 0,
             info,
         };
         engine.recover();
@@ -988,6 +991,51 @@ impl RealEngine {
         }
     }
 
+    /// Starts a process in a running container.
+    fn exec(
+        &mut self,
+        container: &str,
+        argv: Vec<String>,
+        io: exec::Io,
+    ) -> Result<Vec<Event>, EngineError> {
+        if argv.is_empty() {
+            return Err(EngineError::InvalidSpec(
+                "exec needs a command to run, such as `ps`".into(),
+            ));
+        }
+        let (dir, record, pid) = self.running_init(container)?;
+        let launch: LaunchConfig = serde_json::from_slice(
+            &fs::read(dir.join("launch.json")).map_err(io_refused("read launch.json"))?,
+        )
+        .map_err(|e| EngineError::Refused(format!("launch.json: {e}")))?;
+        let cgroup = self
+            .layout
+            .as_ref()
+            .map(|layout| Cgroup::open(layout, &record.cgroup));
+        let process = exec::spawn(&record.id, pid, &argv, &launch, cgroup.as_ref(), io)?;
+        let event = Event::ProcessStarted {
+            pid: process.pid,
+            ppid: 0,
+            ns_pids: process.ns_pids.clone(),
+            argv,
+            container: Some(record.id),
+        };
+        self.execs.push(process);
+        Ok(vec![event])
+    }
+
+    /// An open terminal, by its number.
+    fn terminal(&mut self, id: u64) -> Result<&mut exec::ExecProcess, EngineError> {
+        self.execs
+            .iter_mut()
+            .find(|p| p.terminal_id() == Some(id) && !p.finished())
+            .ok_or_else(|| {
+                EngineError::Refused(format!(
+                    "there is no terminal {id}: it was closed (its program ended), or never opened"
+                ))
+            })
+    }
+
     /// Deletes what `--rm` containers left that no one read in a minute.
     fn sweep_retired(&self) {
         let retired = shim::retired_dir(&self.containers_dir());
@@ -1078,26 +1126,47 @@ impl Engine for RealEngine {
                 Ok(Vec::new())
             }
             Command::Remove { container, force } => self.remove(&container, force),
-            Command::Exec { container, argv } => {
-                let (dir, record, pid) = self.running_init(&container)?;
-                let launch: LaunchConfig = serde_json::from_slice(
-                    &fs::read(dir.join("launch.json")).map_err(io_refused("read launch.json"))?,
-                )
-                .map_err(|e| EngineError::Refused(format!("launch.json: {e}")))?;
-                let cgroup = self
-                    .layout
-                    .as_ref()
-                    .map(|layout| Cgroup::open(layout, &record.cgroup));
-                let process = exec::spawn(&record.id, pid, &argv, &launch, cgroup.as_ref())?;
-                let event = Event::ProcessStarted {
-                    pid: process.pid,
-                    ppid: 0,
-                    ns_pids: process.ns_pids.clone(),
-                    argv,
-                    container: Some(record.id),
+            Command::Exec { container, argv } => self.exec(&container, argv, exec::Io::Pipes),
+            Command::OpenTerminal {
+                container,
+                argv,
+                size,
+            } => {
+                let size = size.check()?;
+                let argv = if argv.is_empty() {
+                    vec!["sh".to_string()]
+                } else {
+                    argv
                 };
-                self.execs.push(process);
-                Ok(vec![event])
+                self.next_terminal += 1;
+                let id = self.next_terminal;
+                let mut events = self.exec(&container, argv, exec::Io::Terminal { id, size })?;
+                if let Some(Event::ProcessStarted {
+                    pid,
+                    container: Some(container),
+                    ..
+                }) = events.first().cloned()
+                {
+                    events.push(Event::TerminalOpened {
+                        terminal: id,
+                        container,
+                        pid,
+                    });
+                }
+                Ok(events)
+            }
+            Command::TerminalInput { terminal, data } => {
+                self.terminal(terminal)?.type_keys(data.as_bytes())?;
+                Ok(Vec::new())
+            }
+            Command::ResizeTerminal { terminal, size } => {
+                let size = size.check()?;
+                self.terminal(terminal)?.resize(size)?;
+                Ok(Vec::new())
+            }
+            Command::CloseTerminal { terminal } => {
+                self.terminal(terminal)?.hang_up();
+                Ok(Vec::new())
             }
             Command::SetLimits { container, limits } => {
                 let (dir, mut record) = self.find(&container)?;

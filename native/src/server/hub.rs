@@ -103,6 +103,13 @@ pub enum Update {
     Events(Arc<str>),
     /// A delta from snapshot number `from` to `to`, encoded.
     Delta { from: u64, to: u64, json: Arc<str> },
+    /// Events of one terminal, encoded: for the client that opened it.
+    Terminal {
+        terminal: u64,
+        /// Whether it is the terminal's end.
+        ended: bool,
+        json: Arc<str>,
+    },
 }
 
 /// The newest snapshot, and its encoding once someone asked for it.
@@ -237,7 +244,7 @@ fn run(
         let now = Instant::now();
         if now >= next_sample {
             let events = advance(&mut engine);
-            publisher.publish(engine.as_ref(), &events);
+            publisher.publish(engine.as_ref(), &events, true);
             next_sample += tick;
             if next_sample <= now {
                 // Fell behind (a slow command): sample again a tick from now.
@@ -250,9 +257,12 @@ fn run(
             // An init ended, or output came: out at once.
             Some(true) => {
                 let events = advance(&mut engine);
-                if !events.is_empty() {
-                    publisher.publish(engine.as_ref(), &events);
-                }
+                // Output alone changes nothing a snapshot shows: no need
+                // to take one for each keystroke's echo.
+                let changed = events
+                    .iter()
+                    .any(|e| !matches!(e, Event::Output { .. } | Event::TerminalOutput { .. }));
+                publisher.publish(engine.as_ref(), &events, changed);
             }
             Some(false) => {}
             // The engine keeps no real time: wait for a command or the tick.
@@ -282,7 +292,7 @@ fn apply(
         .admit(&mut command, &info, &latest)
         .and_then(|()| engine.apply(command));
     if let Ok(events) = &result {
-        out.publish(engine, events);
+        out.publish(engine, events, true);
     }
     let _ = reply.send(result);
 }
@@ -294,15 +304,39 @@ struct Publisher {
 }
 
 impl Publisher {
-    /// Sends the events, then a delta if the snapshot changed.
-    fn publish(&self, engine: &(dyn Engine + Send), events: &[Event]) {
-        if !events.is_empty() {
+    /// Sends the events, then (when `sample`) a delta if the snapshot
+    /// changed. A terminal's events go apart, to its client only; its
+    /// opening is in the answer to the command that opened it.
+    fn publish(&self, engine: &(dyn Engine + Send), events: &[Event], sample: bool) {
+        let (terminal, shared): (Vec<&Event>, Vec<&Event>) =
+            events.iter().partition(|e| e.terminal().is_some());
+        if !shared.is_empty() {
             let message: Arc<str> = ServerMessage::Events {
-                events: events.to_vec(),
+                events: shared.into_iter().cloned().collect(),
             }
             .to_json()
             .into();
             let _ = self.updates.send(Update::Events(message));
+        }
+        for event in terminal {
+            if let (Some(id), false) = (
+                event.terminal(),
+                matches!(event, Event::TerminalOpened { .. }),
+            ) {
+                let json: Arc<str> = ServerMessage::Events {
+                    events: vec![event.clone()],
+                }
+                .to_json()
+                .into();
+                let _ = self.updates.send(Update::Terminal {
+                    terminal: id,
+                    ended: matches!(event, Event::TerminalExited { .. }),
+                    json,
+                });
+            }
+        }
+        if !sample {
+            return;
         }
         let fresh = Arc::new(engine.snapshot());
         let previous = self

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::stream::SplitSink;
@@ -14,6 +15,7 @@ use tokio::sync::broadcast::error::RecvError;
 use anchorage_shared::protocol::{
     ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, ServerMessage,
 };
+use anchorage_shared::{Command, EngineError, Event};
 
 use super::AppState;
 use super::hub::{Hub, Update};
@@ -71,6 +73,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 async fn session(socket: WebSocket, hub: Hub) {
     let (mut sink, mut stream) = socket.split();
     let mut updates = hub.subscribe();
+    // The terminals this client opened: only it sees and types on them.
+    let mut terminals: HashSet<u64> = HashSet::new();
     let (mut seq, snapshot) = hub.snapshot_message();
     for message in [hub.hello_json(), snapshot] {
         if !send(&mut sink, &message).await {
@@ -82,6 +86,15 @@ async fn session(socket: WebSocket, hub: Hub) {
             update = updates.recv() => {
                 let message = match update {
                     Ok(Update::Events(json)) => json,
+                    Ok(Update::Terminal { terminal, ended, json }) => {
+                        if !terminals.contains(&terminal) {
+                            continue;
+                        }
+                        if ended {
+                            terminals.remove(&terminal);
+                        }
+                        json
+                    }
                     // Already in the snapshot this client has.
                     Ok(Update::Delta { to, .. }) if to <= seq => continue,
                     Ok(Update::Delta { from, to, json }) if from == seq => {
@@ -103,7 +116,9 @@ async fn session(socket: WebSocket, hub: Hub) {
             }
             incoming = stream.next() => {
                 let reply = match incoming {
-                    Some(Ok(Message::Text(frame))) => handle(&hub, frame.as_str()).await,
+                    Some(Ok(Message::Text(frame))) => {
+                        handle(&hub, frame.as_str(), &mut terminals).await
+                    }
                     Some(Ok(Message::Binary(_))) => Some(ServerMessage::error(
                         None,
                         ErrorCode::Malformed,
@@ -120,6 +135,10 @@ async fn session(socket: WebSocket, hub: Hub) {
             }
         }
     }
+    // A client gone hangs up its terminals.
+    for terminal in terminals {
+        let _ = hub.apply(Command::CloseTerminal { terminal }).await;
+    }
 }
 
 /// Sends one message; false when the client is gone or stuck.
@@ -131,7 +150,7 @@ async fn send(sink: &mut SplitSink<WebSocket, Message>, message: &str) -> bool {
 }
 
 /// Answers one client frame.
-async fn handle(hub: &Hub, frame: &str) -> Option<ServerMessage> {
+async fn handle(hub: &Hub, frame: &str, terminals: &mut HashSet<u64>) -> Option<ServerMessage> {
     match ClientMessage::decode(frame) {
         Err(err) => Some(ServerMessage::error(None, err.code(), err.to_string())),
         Ok(ClientMessage::Hello { protocol }) if protocol != PROTOCOL_VERSION => {
@@ -144,10 +163,31 @@ async fn handle(hub: &Hub, frame: &str) -> Option<ServerMessage> {
             ))
         }
         Ok(ClientMessage::Hello { .. }) => None,
-        Ok(ClientMessage::Command { id, command }) => Some(match hub.apply(*command).await {
-            Ok(events) => ServerMessage::Done { id, events },
-            Err(err) => ServerMessage::engine_error(id, err),
-        }),
+        Ok(ClientMessage::Command { id, command }) => {
+            if let Command::TerminalInput { terminal, .. }
+            | Command::ResizeTerminal { terminal, .. }
+            | Command::CloseTerminal { terminal } = &*command
+                && !terminals.contains(terminal)
+            {
+                return Some(ServerMessage::engine_error(
+                    id,
+                    EngineError::Refused(format!(
+                        "terminal {terminal} is not open on this connection: open one with `open_terminal`"
+                    )),
+                ));
+            }
+            Some(match hub.apply(*command).await {
+                Ok(events) => {
+                    for event in &events {
+                        if let Event::TerminalOpened { terminal, .. } = event {
+                            terminals.insert(*terminal);
+                        }
+                    }
+                    ServerMessage::Done { id, events }
+                }
+                Err(err) => ServerMessage::engine_error(id, err),
+            })
+        }
     }
 }
 

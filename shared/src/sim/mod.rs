@@ -1562,6 +1562,12 @@ impl Engine for SimEngine {
                 self.make_room(&cgroup, 0, &mut events);
                 Ok(events)
             }
+            Command::OpenTerminal { .. }
+            | Command::TerminalInput { .. }
+            | Command::ResizeTerminal { .. }
+            | Command::CloseTerminal { .. } => Err(EngineError::Refused(
+                "the simulated kernel has no terminals to open: its host's terminal is on the page, and `anchorage exec` runs commands in a container".into(),
+            )),
         }
     }
 

@@ -427,6 +427,11 @@ impl SimEngine {
             }
             "true" => 0,
             "false" => 1,
+            // The simulated host's processes have no terminal.
+            "stty" => {
+                io.err = "stty: standard input: Not a tty\n".into();
+                1
+            }
             "hostname" => self.cmd_hostname(pid, &args, &mut io),
             "id" => self.cmd_id(pid, &mut io),
             "uname" => self.cmd_uname(pid, &args, &mut io),
