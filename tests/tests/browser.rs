@@ -232,3 +232,87 @@ async fn the_exported_site_runs_the_simulation_from_disk() {
     browser.close().await.unwrap();
     result.unwrap();
 }
+
+/// Waits until the page's terminal screen shows `expect`; returns its text.
+async fn screen_shows(browser: &Browser, expect: &str) -> Result<String> {
+    let mut text = String::new();
+    for _ in 0..150 {
+        text = browser
+            .wait_for("section.pty .screen")
+            .await?
+            .text()
+            .await?;
+        if text.contains(expect) {
+            return Ok(text);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the terminal never showed {expect:?}:\n{text}")
+}
+
+#[tokio::test]
+async fn as_root_the_page_opens_a_terminal_into_a_real_container() {
+    if !anchorage_tests::is_root() {
+        eprintln!("skipped: real containers need root here");
+        return;
+    }
+    let data = anchorage_tests::DataDir::new().unwrap();
+    let server = Server::start_with_env(
+        &["--listen", "127.0.0.1:0", "--engine", "real"],
+        &[("ANCHORAGE_DATA_DIR", data.path())],
+    )
+    .await
+    .unwrap();
+    let browser = Browser::start().await.unwrap();
+    let result = async {
+        browser.client.goto(&server.url()).await?;
+        browser.wait_for("#mode[data-mode=live]").await?;
+        let engine = browser.wait_for("#engine-kind").await?.text().await?;
+        ensure!(engine == "real Linux kernel", "engine shown as {engine:?}");
+        run_from_the_form(&browser, "shell").await?;
+        browser
+            .wait_for("article.container[data-name=shell] button.open-terminal")
+            .await?
+            .click()
+            .await?;
+        let screen = browser.wait_for("section.pty .screen").await?;
+        screen_shows(&browser, "/ #").await?;
+        screen.click().await?;
+        // Keys typed on the page reach the container's shell.
+        screen.send_keys("echo hello from page\u{E007}").await?;
+        let text = screen_shows(&browser, "from page\n/ #").await?;
+        ensure!(text.contains("/ # echo"), "{text}");
+        // Ctrl-C (WebDriver's Control key, then c) interrupts a command.
+        screen.send_keys("sleep 300\u{E007}").await?;
+        screen_shows(&browser, "sleep 300").await?;
+        screen.send_keys("\u{E009}c\u{E009}").await?;
+        screen.send_keys("echo back\u{E007}").await?;
+        screen_shows(&browser, "back\n/ #").await?;
+        // A resize reaches the terminal's programs.
+        browser
+            .client
+            .find(Locator::Css("section.pty select"))
+            .await?
+            .select_by_index(2)
+            .await?;
+        screen.click().await?;
+        screen.send_keys("stty size\u{E007}").await?;
+        screen_shows(&browser, "43 132").await?;
+        // Leaving the shell ends the terminal.
+        screen.send_keys("exit\u{E007}").await?;
+        let ended = browser
+            .wait_for("section.pty p.ended")
+            .await?
+            .text()
+            .await?;
+        ensure!(ended.contains("exited with code 0"), "{ended}");
+        Ok(())
+    }
+    .await;
+    let body = browser.body_text().await.unwrap_or_default();
+    browser.close().await.unwrap();
+    server.stop().await.unwrap();
+    result
+        .with_context(|| format!("the page showed:\n{body}"))
+        .unwrap();
+}

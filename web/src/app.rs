@@ -1,16 +1,17 @@
 //! The root component: picks a backend, keeps the latest snapshot and a log
 //! of events, and routes the user's commands to the backend.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
+use anchorage_shared::engine::TerminalSize;
 use anchorage_shared::protocol::ServerMessage;
 use anchorage_shared::{Command, Event, HostSnapshot};
 use gloo::timers::callback::Interval;
 use yew::{Component, Context, Html, html};
 
 use crate::backend::{self, Live, LiveSignal, Simulated};
-use crate::view;
+use crate::{pty, view};
 
 /// How often the in-page simulation advances, in milliseconds.
 const SIM_TICK_MS: u32 = 250;
@@ -44,6 +45,11 @@ pub enum Msg {
     DismissError,
     /// A line typed at the simulated host's terminal.
     TerminalLine(String),
+    /// Keys typed on a container's terminal (live).
+    PtyKeys(u64, String),
+    PtyResize(u64, TerminalSize),
+    /// Hang up a terminal, or dismiss one that ended.
+    PtyClose(u64),
 }
 
 /// How many terminal lines the page keeps.
@@ -65,6 +71,10 @@ pub struct App {
     error: Option<String>,
     /// The simulated host's terminal: what it printed, oldest first.
     terminal: VecDeque<view::TermLine>,
+    /// Terminals into containers (live), oldest first.
+    ptys: Vec<pty::LiveTerminal>,
+    /// `open_terminal` commands awaiting their answer: their size.
+    opening: HashMap<u64, TerminalSize>,
 }
 
 impl App {
@@ -105,11 +115,47 @@ impl App {
         self.mode = Mode::Simulated { why };
     }
 
+    /// Logs events; a terminal's go to its screen instead.
     fn record(&mut self, events: &[Event]) {
         for event in events {
-            self.log.push_front(event.to_string());
+            match event {
+                Event::TerminalOutput { terminal, data } => {
+                    if let Some(pty) = self.ptys.iter_mut().find(|p| p.id == *terminal) {
+                        pty.write(data);
+                    }
+                }
+                Event::TerminalExited { terminal, status } => {
+                    if let Some(pty) = self.ptys.iter_mut().find(|p| p.id == *terminal) {
+                        pty.ended = Some(*status);
+                    }
+                }
+                _ => self.log.push_front(event.to_string()),
+            }
         }
         self.log.truncate(LOG_LINES);
+    }
+
+    /// A terminal the server opened for this page.
+    fn opened(&mut self, events: &[Event], size: TerminalSize) {
+        for event in events {
+            if let Event::TerminalOpened {
+                terminal,
+                container,
+                ..
+            } = event
+            {
+                let name = self
+                    .snapshot
+                    .as_ref()
+                    .and_then(|s| s.container(container))
+                    .map_or_else(
+                        || container[..12.min(container.len())].to_string(),
+                        |c| c.name.clone(),
+                    );
+                self.ptys
+                    .push(pty::LiveTerminal::new(*terminal, name, size));
+            }
+        }
     }
 }
 
@@ -128,6 +174,8 @@ impl Component for App {
             log: VecDeque::new(),
             error: None,
             terminal: VecDeque::new(),
+            ptys: Vec::new(),
+            opening: HashMap::new(),
         };
         if backend::served_live() {
             app.connect(ctx);
@@ -188,8 +236,17 @@ impl Component for App {
                             }
                         },
                         ServerMessage::Events { events } => self.record(&events),
-                        ServerMessage::Done { .. } => {}
-                        ServerMessage::Error { message, .. } => self.error = Some(message),
+                        ServerMessage::Done { id, events } => {
+                            if let Some(size) = self.opening.remove(&id) {
+                                self.opened(&events, size);
+                            }
+                        }
+                        ServerMessage::Error { id, message, .. } => {
+                            if let Some(id) = id {
+                                self.opening.remove(&id);
+                            }
+                            self.error = Some(message);
+                        }
                     },
                     LiveSignal::Garbled(err) => {
                         self.error = Some(format!(
@@ -225,7 +282,16 @@ impl Component for App {
             Msg::Command(command) => {
                 self.error = None;
                 match &mut self.backend {
-                    Backend::Live(live) => live.command(command),
+                    Backend::Live(live) => {
+                        let size = match &command {
+                            Command::OpenTerminal { size, .. } => Some(*size),
+                            _ => None,
+                        };
+                        let id = live.command(command);
+                        if let Some(size) = size {
+                            self.opening.insert(id, size);
+                        }
+                    }
                     Backend::Simulated { sim, .. } => match sim.command(command) {
                         Ok(events) => {
                             let snapshot = sim.snapshot();
@@ -244,6 +310,34 @@ impl Component for App {
             }
             Msg::DismissError => {
                 self.error = None;
+                true
+            }
+            Msg::PtyKeys(terminal, data) => {
+                if let Backend::Live(live) = &mut self.backend {
+                    live.command(Command::TerminalInput { terminal, data });
+                }
+                false
+            }
+            Msg::PtyResize(terminal, size) => {
+                if let Some(pty) = self.ptys.iter_mut().find(|p| p.id == terminal) {
+                    pty.resize(size);
+                }
+                if let Backend::Live(live) = &mut self.backend {
+                    live.command(Command::ResizeTerminal { terminal, size });
+                }
+                true
+            }
+            Msg::PtyClose(terminal) => {
+                let ended = self
+                    .ptys
+                    .iter()
+                    .find(|p| p.id == terminal)
+                    .is_none_or(|p| p.ended.is_some());
+                if ended {
+                    self.ptys.retain(|p| p.id != terminal);
+                } else if let Backend::Live(live) = &mut self.backend {
+                    live.command(Command::CloseTerminal { terminal });
+                }
                 true
             }
             Msg::TerminalLine(line) => {
@@ -302,6 +396,19 @@ impl Component for App {
                             on_line={ctx.link().callback(Msg::TerminalLine)}
                         />
                     }
+                    { for self.ptys.iter().map(|p| html! {
+                        <pty::PtyView
+                            key={p.id.to_string()}
+                            id={p.id}
+                            title={format!("Terminal {} in {}", p.id, p.container)}
+                            frame={p.frame()}
+                            size={p.size}
+                            ended={p.ended}
+                            on_keys={ctx.link().callback(|(id, keys)| Msg::PtyKeys(id, keys))}
+                            on_resize={ctx.link().callback(|(id, size)| Msg::PtyResize(id, size))}
+                            on_close={ctx.link().callback(Msg::PtyClose)}
+                        />
+                    }) }
                     <view::EventLog lines={self.log.iter().cloned().collect::<Vec<_>>()} />
                 </main>
             </>

@@ -107,14 +107,16 @@ impl Live {
         let _ = self.outbox.unbounded_send(message.to_json());
     }
 
-    /// Sends a command; the answer arrives as a `done` or `error` message.
-    pub fn command(&mut self, command: Command) {
+    /// Sends a command; the answer arrives as a `done` or `error` message
+    /// with the id returned.
+    pub fn command(&mut self, command: Command) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         self.send(&ClientMessage::Command {
             id,
             command: Box::new(command),
         });
+        id
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod app;
 mod backend;
+mod pty;
 mod view;
 
 use wasm_bindgen::prelude::wasm_bindgen;

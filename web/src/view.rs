@@ -126,6 +126,7 @@ pub fn HostView(props: &HostProps) -> Html {
                         cgroup={snap.cgroups.iter().find(|g| g.path == c.cgroup).cloned()}
                         image={snap.images.iter().find(|i| i.id.0 == c.image_id).cloned()}
                         host_namespaces={host_namespaces.clone()}
+                        terminals={engine.kind == EngineKind::Real}
                         on_command={props.on_command.clone()}
                     />
                 }) }
@@ -241,6 +242,8 @@ pub struct CardProps {
     pub cgroup: Option<Arc<Cgroup>>,
     pub image: Option<Arc<ImageInfo>>,
     pub host_namespaces: Rc<Vec<NamespaceId>>,
+    /// Whether terminals can be opened into it (real containers).
+    pub terminals: bool,
     pub on_command: Callback<Command>,
 }
 
@@ -268,6 +271,13 @@ pub fn ContainerCard(props: &CardProps) -> Html {
                 <span class={classes!("state", c.state.label())}>{ state }</span>
                 <code class="cmd">{ c.command.join(" ") }</code>
                 <span class="actions">
+                    if running && props.terminals {
+                        { button("Terminal", "open-terminal", Command::OpenTerminal {
+                            container: c.id.clone(),
+                            argv: Vec::new(),
+                            size: crate::pty::SIZES[0],
+                        }) }
+                    }
                     if running {
                         { button("Stop", "stop", Command::Stop { container: c.id.clone(), timeout_ms: 10_000 }) }
                         { button("Kill", "kill", Command::Kill { container: c.id.clone(), signal: Signal::Kill }) }
