@@ -102,6 +102,11 @@ impl Server {
         format!("ws://{}/ws?token={}", self.addr, self.token)
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Stops the server and waits until it is gone.
     pub async fn stop(mut self) -> Result<()> {
         self.child.kill().await?;

@@ -301,14 +301,15 @@ fn ensure_packages(packages: &[(&str, &str)]) -> Result<()> {
 }
 
 /// Runs the benchmarks of BENCHMARKS.md.
-/// `cargo xtask bench [containers]`: all the benchmarks, or only the real
-/// engine's.
+/// `cargo xtask bench [containers|live]`: all the benchmarks, or only the
+/// real engine's, or only the live server's.
 fn bench(only: Option<&str>) -> Result<()> {
     match only {
         None => {}
         Some("containers") => return bench_containers(),
+        Some("live") => return bench_live(),
         Some(other) => bail!(
-            "no benchmark `{other}`: run `cargo xtask bench`, or `cargo xtask bench containers`"
+            "no benchmark `{other}`: run `cargo xtask bench`, `cargo xtask bench containers` or `cargo xtask bench live`"
         ),
     }
     step("criterion: the simulated kernel, natively");
@@ -349,7 +350,24 @@ fn bench(only: Option<&str>) -> Result<()> {
         .arg("--no-warnings")
         .arg(&runner)
         .arg(&wasm))?;
-    bench_containers()
+    bench_containers()?;
+    bench_live()
+}
+
+/// The live server under load: 200 viewers, 50 containers at 4 Hz.
+fn bench_live() -> Result<()> {
+    step("the live server: 200 viewers watching 50 containers at 4 Hz");
+    let dist = dist()?;
+    run(cargo()
+        .args(["build", "--quiet", "--release", "--package", "anchorage"])
+        .env("ANCHORAGE_WEB_DIST", &dist)
+        .env("ANCHORAGE_TOOLBOX", toolbox_path()))?;
+    run(cargo()
+        .args(["bench", "--package", "anchorage-tests", "--bench", "live"])
+        .env(
+            "ANCHORAGE_BIN",
+            target_dir().join("release").join("anchorage"),
+        ))
 }
 
 fn bench_containers() -> Result<()> {

@@ -1232,7 +1232,21 @@ impl Engine for RealEngine {
             .iter()
             .map(|(dir, record)| self.compose(dir, record))
             .collect();
-        let (processes, namespaces) = observe::processes(&containers);
+        // Each container's processes, from its cgroup where it has one.
+        let members: Option<std::collections::BTreeMap<String, Vec<u32>>> =
+            self.layout.as_ref().map(|layout| {
+                containers
+                    .iter()
+                    .filter(|c| c.init_pid.is_some())
+                    .map(|c| {
+                        let pids = Cgroup::open(layout, &c.cgroup)
+                            .processes()
+                            .unwrap_or_default();
+                        (c.id.clone(), pids)
+                    })
+                    .collect()
+            });
+        let (processes, namespaces) = observe::processes(&containers, members.as_ref());
         let cgroups = match &self.layout {
             Some(layout) => containers
                 .iter()

@@ -150,8 +150,13 @@ fn read_process(pid: u32, container: Option<String>) -> Option<Process> {
 }
 
 /// The processes of the running containers (those in each one's pid
-/// namespace) and the namespaces they are anchored to.
-pub fn processes(containers: &[Container]) -> (Vec<Arc<Process>>, Vec<Arc<Namespace>>) {
+/// namespace) and the namespaces they are anchored to. `members` lists
+/// each container's cgroup's processes where it has one (the cheap way);
+/// without cgroups every process on the host is looked at.
+pub fn processes(
+    containers: &[Container],
+    members: Option<&BTreeMap<String, Vec<u32>>>,
+) -> (Vec<Arc<Process>>, Vec<Arc<Namespace>>) {
     let by_pid_ns: BTreeMap<u64, &Container> = containers
         .iter()
         .filter_map(|c| {
@@ -159,26 +164,34 @@ pub fn processes(containers: &[Container]) -> (Vec<Arc<Process>>, Vec<Arc<Namesp
             Some((pid_ns.inode, c))
         })
         .collect();
+    let candidates: Vec<u32> = match members {
+        Some(members) => containers
+            .iter()
+            .filter_map(|c| members.get(&c.id))
+            .flatten()
+            .copied()
+            .collect(),
+        None if by_pid_ns.is_empty() => Vec::new(),
+        None => fs::read_dir("/proc")
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
     let mut processes = Vec::new();
-    if !by_pid_ns.is_empty()
-        && let Ok(entries) = fs::read_dir("/proc")
-    {
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            let Some(inode) = ns_inode(pid, NamespaceKind::Pid) else {
-                continue;
-            };
-            if let Some(container) = by_pid_ns.get(&inode)
-                && let Some(process) = read_process(pid, Some(container.id.clone()))
-            {
-                processes.push(process);
-            }
+    for pid in candidates {
+        // In the container's pid namespace: not an exec's joiner, which
+        // shares the cgroup from the host's.
+        let Some(inode) = ns_inode(pid, NamespaceKind::Pid) else {
+            continue;
+        };
+        if let Some(container) = by_pid_ns.get(&inode)
+            && let Some(process) = read_process(pid, Some(container.id.clone()))
+        {
+            processes.push(process);
         }
     }
     processes.sort_by_key(|p| p.pid);

@@ -30,6 +30,10 @@ const UPDATE_BUFFER: usize = 256;
 /// engine waits on its containers.
 const COMMAND_LATENCY: Duration = Duration::from_millis(10);
 
+/// The least time between two snapshots taken for changes (the timer's
+/// samples come every tick regardless).
+const SAMPLE_GAP: Duration = Duration::from_millis(50);
+
 /// What a server allows its clients, whatever they ask.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Policy {
@@ -62,15 +66,14 @@ impl Policy {
         &self,
         command: &mut Command,
         engine: &EngineInfo,
-        snapshot: &HostSnapshot,
+        containers: usize,
     ) -> Result<(), EngineError> {
         let limits = match command {
             Command::Run { spec } | Command::Create { spec } => {
-                if snapshot.containers.len() >= self.max_containers {
+                if containers >= self.max_containers {
                     return Err(EngineError::Refused(format!(
-                        "this server holds at most {} containers and has {}: remove some first (`anchorage rm`), or restart it with a larger --max-containers",
+                        "this server holds at most {} containers and has {containers}: remove some first (`anchorage rm`), or restart it with a larger --max-containers",
                         self.max_containers,
-                        snapshot.containers.len()
                     )));
                 }
                 &mut spec.limits
@@ -223,7 +226,8 @@ fn run(
 ) {
     let mut last_advance = Instant::now();
     let mut carried = Duration::ZERO;
-    let mut next_sample = Instant::now() + tick;
+    let mut last_sample = Instant::now();
+    let mut next_sample = last_sample + tick;
     let mut advance = |engine: &mut Box<dyn Engine + Send>| {
         let now = Instant::now();
         carried += now - last_advance;
@@ -232,11 +236,19 @@ fn run(
         carried -= Duration::from_millis(ms);
         engine.advance(ms)
     };
+    // A change (a command carried out, a container ending) is sampled
+    // soon, but at most once per SAMPLE_GAP: a burst of commands from many
+    // clients costs one snapshot, not one each.
+    let soon = |next: Instant, last: Instant| next.min(last + SAMPLE_GAP);
     loop {
         // Commands first, in arrival order.
         loop {
             match inbox.try_recv() {
-                Ok(request) => apply(engine.as_mut(), request, &publisher),
+                Ok(request) => {
+                    if apply(engine.as_mut(), request, &publisher) {
+                        next_sample = soon(next_sample, last_sample);
+                    }
+                }
                 Err(mpsc::TryRecvError::Empty) => break,
                 Err(mpsc::TryRecvError::Disconnected) => return,
             }
@@ -245,29 +257,33 @@ fn run(
         if now >= next_sample {
             let events = advance(&mut engine);
             publisher.publish(engine.as_ref(), &events, true);
-            next_sample += tick;
-            if next_sample <= now {
-                // Fell behind (a slow command): sample again a tick from now.
-                next_sample = now + tick;
-            }
+            last_sample = now;
+            next_sample = now + tick;
             continue;
         }
         let wait = (next_sample - now).min(COMMAND_LATENCY);
         match engine.wait_for_activity(wait.as_millis() as u64) {
-            // An init ended, or output came: out at once.
+            // An init ended, or output came: its events out at once.
             Some(true) => {
                 let events = advance(&mut engine);
+                publisher.publish(engine.as_ref(), &events, false);
                 // Output alone changes nothing a snapshot shows: no need
-                // to take one for each keystroke's echo.
-                let changed = events
+                // to sample for each keystroke's echo.
+                if events
                     .iter()
-                    .any(|e| !matches!(e, Event::Output { .. } | Event::TerminalOutput { .. }));
-                publisher.publish(engine.as_ref(), &events, changed);
+                    .any(|e| !matches!(e, Event::Output { .. } | Event::TerminalOutput { .. }))
+                {
+                    next_sample = soon(next_sample, last_sample);
+                }
             }
             Some(false) => {}
             // The engine keeps no real time: wait for a command or the tick.
             None => match inbox.recv_timeout(next_sample - now) {
-                Ok(request) => apply(engine.as_mut(), request, &publisher),
+                Ok(request) => {
+                    if apply(engine.as_mut(), request, &publisher) {
+                        next_sample = soon(next_sample, last_sample);
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             },
@@ -275,26 +291,32 @@ fn run(
     }
 }
 
+/// Carries out a command and publishes its events: whether it succeeded.
 fn apply(
     engine: &mut (dyn Engine + Send),
     Request { mut command, reply }: Request,
     out: &Publisher,
-) {
+) -> bool {
     let info = engine.info();
-    let latest = out
-        .latest
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .snapshot
-        .clone();
+    // The count of containers now, not as of the last sample: a burst of
+    // runs must not slip past the cap.
+    let count = match &command {
+        Command::Run { .. } | Command::Create { .. } => engine.snapshot().containers.len(),
+        _ => 0,
+    };
     let result = out
         .policy
-        .admit(&mut command, &info, &latest)
+        .admit(&mut command, &info, count)
         .and_then(|()| engine.apply(command));
-    if let Ok(events) = &result {
-        out.publish(engine, events, true);
-    }
+    let ok = match &result {
+        Ok(events) => {
+            out.publish(engine, events, false);
+            true
+        }
+        Err(_) => false,
+    };
     let _ = reply.send(result);
+    ok
 }
 
 struct Publisher {

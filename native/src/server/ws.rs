@@ -39,6 +39,10 @@ pub(super) async fn upgrade(
     // connection closes before the server holds it in memory.
     ws.max_message_size(MAX_MESSAGE_BYTES * 16)
         .max_frame_size(MAX_MESSAGE_BYTES * 16)
+        // Clients send small commands; a large read buffer would be
+        // zeroed on every poll of every connection (measured: a tenth of
+        // the server's CPU with 200 viewers at the default 128 KiB).
+        .read_buffer_size(4096)
         .on_upgrade(move |socket| session(socket, state.hub))
 }
 
