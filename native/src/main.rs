@@ -303,6 +303,7 @@ fn choose_engine(choice: EngineChoice) -> anyhow::Result<Box<dyn Engine + Send>>
         let mut engine = anchorage::engine::RealEngine::open(&data_dir, binary)?;
         // The server's timer paces it; it must never wait itself.
         engine.set_waiting(false);
+        engine.set_host_view(true);
         Ok(engine)
     };
     Ok(match choice {

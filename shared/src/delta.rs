@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cgroup::Cgroup;
 use crate::container::Container;
-use crate::host::HostSnapshot;
+use crate::host::{HostSnapshot, HostView};
 use crate::namespace::{Namespace, NamespaceId};
 use crate::process::{Pid, Process};
 use crate::tarball::{Digest, ImageInfo};
@@ -178,6 +178,9 @@ pub struct SnapshotDelta {
     pub containers: Changes<Container>,
     #[serde(default, skip_serializing_if = "Changes::is_empty")]
     pub images: Changes<ImageInfo>,
+    /// The host view, whole, when it changed (it is sampled less often).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<Arc<HostView>>,
 }
 
 impl SnapshotDelta {
@@ -190,6 +193,7 @@ impl SnapshotDelta {
             cgroups: Changes::between(&old.cgroups, &new.cgroups),
             containers: Changes::between(&old.containers, &new.containers),
             images: Changes::between(&old.images, &new.images),
+            host: (old.host != new.host).then(|| new.host.clone()).flatten(),
         }
     }
 
@@ -200,6 +204,7 @@ impl SnapshotDelta {
             && self.cgroups.is_empty()
             && self.containers.is_empty()
             && self.images.is_empty()
+            && self.host.is_none()
     }
 
     /// Brings a snapshot up to date.
@@ -210,6 +215,9 @@ impl SnapshotDelta {
         self.cgroups.apply_to(&mut snapshot.cgroups);
         self.containers.apply_to(&mut snapshot.containers);
         self.images.apply_to(&mut snapshot.images);
+        if let Some(host) = &self.host {
+            snapshot.host = Some(host.clone());
+        }
     }
 }
 

@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cgroup::Cgroup;
+use crate::cgroup::{Cgroup, CgroupLimits, CgroupUsage};
 use crate::container::Container;
-use crate::namespace::Namespace;
-use crate::process::Process;
+use crate::namespace::{Namespace, NamespaceId};
+use crate::process::{Pid, Process};
 use crate::tarball::ImageInfo;
 
 /// Which engine produced a snapshot.
@@ -73,6 +73,70 @@ pub struct HostSnapshot {
     /// Containers in creation order.
     pub containers: Vec<Arc<Container>>,
     pub images: Vec<Arc<ImageInfo>>,
+    /// The rest of a real host, read-only: its namespaces, its top-level
+    /// cgroups and other runtimes' containers. `None` in simulation (the
+    /// simulated host is all in the lists above).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<Arc<HostView>>,
+}
+
+/// What a real host holds besides this engine's containers, as `lsns`,
+/// `systemd-cgls` and other runtimes' `ps` would show it. Read from `/proc`
+/// and cgroupfs, and never changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostView {
+    /// Every namespace a process is in, by kind then inode.
+    pub namespaces: Vec<HostNamespace>,
+    /// The cgroups just under the root, by path.
+    pub cgroups: Vec<HostCgroup>,
+    /// Containers that other runtimes run here.
+    pub others: Vec<ForeignContainer>,
+    /// How many processes the host has.
+    pub processes: u32,
+    /// The host's own namespaces (those the engine runs in), one per kind.
+    #[serde(default)]
+    pub own_namespaces: Vec<NamespaceId>,
+}
+
+/// One namespace of the host, as `lsns` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostNamespace {
+    pub id: NamespaceId,
+    /// How many processes are in it.
+    pub processes: u32,
+    /// Its lowest pid, and that process's command.
+    pub pid: Pid,
+    pub command: String,
+}
+
+/// A top-level cgroup of the host (`/system.slice`, `/user.slice`,
+/// `/docker`, `/anchorage`...).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostCgroup {
+    pub path: String,
+    /// Processes in it and below.
+    pub processes: u32,
+    /// Memory charged to it, in bytes, where the memory controller says.
+    pub memory_bytes: Option<u64>,
+}
+
+/// A container another runtime started, seen from `/proc` and cgroupfs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignContainer {
+    /// `docker`, `podman`, `containerd`, `runc`, `crun`, `lxc` or
+    /// `systemd-nspawn`.
+    pub runtime: String,
+    /// The runtime's ID (or name) for it.
+    pub id: String,
+    pub cgroup: String,
+    /// Its init: the process that is PID 1 in its pid namespace.
+    pub init_pid: Option<Pid>,
+    /// Its processes' host pids, ascending.
+    pub pids: Vec<Pid>,
+    /// Its init's namespaces.
+    pub namespaces: Vec<NamespaceId>,
+    pub limits: Option<CgroupLimits>,
+    pub usage: Option<CgroupUsage>,
 }
 
 /// Finds a container by name, full ID, or an unambiguous ID prefix of at

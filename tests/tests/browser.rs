@@ -269,6 +269,10 @@ async fn as_root_the_page_opens_a_terminal_into_a_real_container() {
         browser.wait_for("#mode[data-mode=live]").await?;
         let engine = browser.wait_for("#engine-kind").await?.text().await?;
         ensure!(engine == "real Linux kernel", "engine shown as {engine:?}");
+        // The rest of the host, read-only, beside this engine's containers.
+        let rest = browser.wait_for("#host-rest").await?.text().await?;
+        ensure!(rest.contains("The rest of this host"), "{rest}");
+        ensure!(rest.contains("processes in"), "{rest}");
         run_from_the_form(&browser, "shell").await?;
         browser
             .wait_for("article.container[data-name=shell] button.open-terminal")

@@ -806,3 +806,160 @@ async fn as_root_a_terminal_into_a_container() {
         .unwrap();
     server.stop().await.unwrap();
 }
+
+/// A runc container of its own, removed when dropped.
+struct RuncContainer {
+    id: String,
+    _bundle: tempfile::TempDir,
+}
+
+impl RuncContainer {
+    fn start() -> Option<RuncContainer> {
+        let busybox = std::path::Path::new("/bin/busybox");
+        if !busybox.exists() || !std::path::Path::new("/usr/sbin/runc").exists() {
+            return None;
+        }
+        let bundle = tempfile::tempdir().unwrap();
+        let root = bundle.path().join("rootfs");
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        for dir in ["proc", "dev", "sys", "tmp"] {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
+        let spec = std::process::Command::new("runc")
+            .arg("spec")
+            .current_dir(bundle.path())
+            .status()
+            .unwrap();
+        assert!(spec.success());
+        let path = bundle.path().join("config.json");
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        config["process"]["terminal"] = false.into();
+        config["process"]["args"] = serde_json::json!(["/bin/busybox", "sleep", "1000"]);
+        std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+        let id = format!("anchorage-test-{}", std::process::id());
+        let run = std::process::Command::new("runc")
+            .args(["run", "-d", "--bundle"])
+            .arg(bundle.path())
+            .arg(&id)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .status()
+            .unwrap();
+        assert!(run.success(), "runc run failed");
+        Some(RuncContainer {
+            id,
+            _bundle: bundle,
+        })
+    }
+
+    fn init_pid(&self) -> u32 {
+        let state = std::process::Command::new("runc")
+            .args(["state", &self.id])
+            .output()
+            .unwrap();
+        let state: serde_json::Value = serde_json::from_slice(&state.stdout).unwrap();
+        state["pid"].as_u64().unwrap() as u32
+    }
+}
+
+impl Drop for RuncContainer {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("runc")
+            .args(["delete", "-f", &self.id])
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn as_root_the_host_view_shows_other_runtimes_containers() {
+    if !nix_is_root() {
+        eprintln!("skipped: real containers need root here");
+        return;
+    }
+    let Some(runc) = RuncContainer::start() else {
+        eprintln!("skipped: needs runc and busybox-static (cargo xtask test installs them)");
+        return;
+    };
+    let init = runc.init_pid();
+    let data = DataDir::new().unwrap();
+    let server = Server::start_with_env(
+        &["--listen", "127.0.0.1:0", "--engine", "real"],
+        &[("ANCHORAGE_DATA_DIR", data.path())],
+    )
+    .await
+    .unwrap();
+    let mut client = LiveClient::connect(&server).await.unwrap();
+    let state = client
+        .wait_state(TIMEOUT, |s| {
+            s.host
+                .as_ref()
+                .is_some_and(|h| h.others.iter().any(|c| c.id == runc.id))
+        })
+        .await
+        .unwrap();
+    let host = state.host.as_ref().unwrap();
+    let theirs = host.others.iter().find(|c| c.id == runc.id).unwrap();
+    assert_eq!(theirs.runtime, "runc");
+    assert_eq!(theirs.init_pid, Some(init));
+    assert!(theirs.pids.contains(&init));
+    // Its namespaces are its own, not the host's, and the host view lists
+    // them among every namespace on the host.
+    let own: u64 = std::fs::read_link("/proc/self/ns/pid")
+        .unwrap()
+        .to_string_lossy()
+        .trim_start_matches("pid:[")
+        .trim_end_matches(']')
+        .parse()
+        .unwrap();
+    let host_pid_ns = host
+        .namespaces
+        .iter()
+        .find(|n| n.id.inode == own)
+        .map(|n| n.id)
+        .expect("the host's own pid namespace is listed");
+    let their_pid_ns = theirs
+        .namespaces
+        .iter()
+        .find(|n| n.kind == anchorage_shared::namespace::NamespaceKind::Pid)
+        .copied()
+        .unwrap();
+    assert_ne!(their_pid_ns, host_pid_ns);
+    assert!(host.own_namespaces.contains(&host_pid_ns));
+    let listed = host
+        .namespaces
+        .iter()
+        .find(|n| n.id == their_pid_ns)
+        .unwrap();
+    assert_eq!(listed.pid, init);
+    assert!(theirs.usage.is_some_and(|u| u.memory_current > 0));
+    assert!(host.processes > 10);
+    assert!(host.cgroups.iter().any(|g| g.processes > 0));
+    // Read-only: the engine does not know it as one of its own.
+    let refused = client
+        .command(Command::Kill {
+            container: runc.id.clone(),
+            signal: anchorage_shared::process::Signal::Kill,
+        })
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(refused, EngineError::NoSuchContainer(_)),
+        "{refused:?}"
+    );
+    // Gone from the view once runc removes it.
+    let id = runc.id.clone();
+    drop(runc);
+    client
+        .wait_state(TIMEOUT, |s| {
+            s.host
+                .as_ref()
+                .is_some_and(|h| !h.others.iter().any(|c| c.id == id))
+        })
+        .await
+        .unwrap();
+    server.stop().await.unwrap();
+}

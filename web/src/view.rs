@@ -94,9 +94,11 @@ pub fn HostView(props: &HostProps) -> Html {
         }
     }
     // The host's namespaces are its init's.
+    // (A real host's are in its host view: its processes are not listed.)
     let host_namespaces: Rc<Vec<NamespaceId>> = Rc::new(
         snap.process(1)
             .map(|init| init.namespaces.clone())
+            .or_else(|| snap.host.as_ref().map(|h| h.own_namespaces.clone()))
             .unwrap_or_default(),
     );
     html! {
@@ -114,6 +116,9 @@ pub fn HostView(props: &HostProps) -> Html {
                 <p class="note">{ &engine.note }</p>
                 <RunForm on_command={props.on_command.clone()} images={snap.images.iter().flat_map(|i| i.names.clone()).collect::<Vec<_>>()} />
             </section>
+            if let Some(host) = &snap.host {
+                <HostRest host={host.clone()} />
+            }
             <section class="containers" id="containers">
                 if snap.containers.is_empty() {
                     <p class="empty">{ "No containers yet. Run one above: it starts as a process in new namespaces, under a cgroup of its own." }</p>
@@ -132,6 +137,75 @@ pub fn HostView(props: &HostProps) -> Html {
                 }) }
             </section>
         </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct HostRestProps {
+    pub host: Arc<anchorage_shared::host::HostView>,
+}
+
+/// The rest of a real host, read-only: other runtimes' containers, the
+/// top-level cgroups, and every namespace (as `lsns` lists them).
+#[function_component]
+fn HostRest(props: &HostRestProps) -> Html {
+    let host = &props.host;
+    let memory = |bytes: Option<u64>| bytes.map_or("–".to_string(), format_size);
+    html! {
+        <section class="host-rest" id="host-rest">
+            <h2>{ "The rest of this host" }</h2>
+            <p class="quiet">{ format!(
+                "Read from /proc and cgroupfs, never changed: {} processes in {} namespaces.",
+                host.processes,
+                host.namespaces.len()
+            ) }</p>
+            <h3>{ "Other runtimes' containers" }</h3>
+            if host.others.is_empty() {
+                <p class="empty">{ "None: no Docker, Podman, containerd, runc, LXC or systemd-nspawn container runs here now." }</p>
+            } else {
+                <table class="others">
+                    <thead><tr><th>{ "Runtime" }</th><th>{ "ID" }</th><th>{ "Init (host pid)" }</th><th>{ "Processes" }</th><th>{ "Memory" }</th><th>{ "pid namespace" }</th><th>{ "Cgroup" }</th></tr></thead>
+                    <tbody>
+                        { for host.others.iter().map(|c| {
+                            let pid_ns = c.namespaces.iter().find(|n| n.kind == anchorage_shared::namespace::NamespaceKind::Pid).map_or("–".into(), |n| n.to_string());
+                            html! {
+                                <tr class="other" data-runtime={c.runtime.clone()} data-id={c.id.clone()}>
+                                    <td>{ &c.runtime }</td>
+                                    <td><code title={c.id.clone()}>{ c.id.chars().take(12).collect::<String>() }</code></td>
+                                    <td>{ c.init_pid.map_or("–".into(), |p| p.to_string()) }</td>
+                                    <td>{ c.pids.len() }</td>
+                                    <td>{ memory(c.usage.map(|u| u.memory_current)) }</td>
+                                    <td><code>{ pid_ns }</code></td>
+                                    <td><code>{ &c.cgroup }</code></td>
+                                </tr>
+                            }
+                        }) }
+                    </tbody>
+                </table>
+            }
+            <details>
+                <summary>{ format!("Top-level cgroups ({})", host.cgroups.len()) }</summary>
+                <table class="host-cgroups">
+                    <thead><tr><th>{ "Cgroup" }</th><th>{ "Processes" }</th><th>{ "Memory" }</th></tr></thead>
+                    <tbody>
+                        { for host.cgroups.iter().map(|g| html! {
+                            <tr><td><code>{ &g.path }</code></td><td>{ g.processes }</td><td>{ memory(g.memory_bytes) }</td></tr>
+                        }) }
+                    </tbody>
+                </table>
+            </details>
+            <details>
+                <summary>{ format!("Every namespace ({}), as lsns lists them", host.namespaces.len()) }</summary>
+                <table class="host-namespaces">
+                    <thead><tr><th>{ "Namespace" }</th><th>{ "Processes" }</th><th>{ "First pid" }</th><th>{ "Command" }</th></tr></thead>
+                    <tbody>
+                        { for host.namespaces.iter().map(|n| html! {
+                            <tr><td><code>{ n.id.to_string() }</code></td><td>{ n.processes }</td><td>{ n.pid }</td><td>{ &n.command }</td></tr>
+                        }) }
+                    </tbody>
+                </table>
+            </details>
+        </section>
     }
 }
 

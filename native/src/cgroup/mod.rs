@@ -17,6 +17,7 @@ mod layout;
 mod v1;
 mod v2;
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -149,6 +150,9 @@ pub struct Cgroup {
     /// The cgroup's path from the root of each hierarchy, such as
     /// `/anchorage/0123abcd`.
     path: String,
+    /// Where a v1 controller's path differs (a process another runtime
+    /// placed: each hierarchy may nest it elsewhere).
+    v1_paths: BTreeMap<Controller, String>,
 }
 
 impl Cgroup {
@@ -159,6 +163,7 @@ impl Cgroup {
         let cgroup = Cgroup {
             layout: layout.clone(),
             path: path.to_string(),
+            v1_paths: BTreeMap::new(),
         };
         for dir in cgroup.dirs() {
             let base = dir.0;
@@ -180,6 +185,40 @@ impl Cgroup {
         Cgroup {
             layout: layout.clone(),
             path: path.to_string(),
+            v1_paths: BTreeMap::new(),
+        }
+    }
+
+    /// The cgroup a process is in, from the text of its `/proc/PID/cgroup`
+    /// (`4:memory:/a/b` per v1 hierarchy, `0::/a/b` for cgroup2), to read
+    /// (never to change) what it uses.
+    pub fn of_process(layout: &Layout, proc_cgroup: &str) -> Cgroup {
+        let mut v2 = String::new();
+        let mut v1_paths = BTreeMap::new();
+        for line in proc_cgroup.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (Some(_), Some(controllers), Some(path)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            if controllers.is_empty() {
+                v2 = path.to_string();
+            }
+            for name in controllers.split(',') {
+                if let Some(controller) = Controller::ALL.iter().find(|c| c.name() == name) {
+                    v1_paths.insert(*controller, path.to_string());
+                }
+            }
+        }
+        let path = match layout {
+            Layout::Unified { .. } => v2,
+            _ => v1_paths.get(&Controller::Memory).cloned().unwrap_or(v2),
+        };
+        Cgroup {
+            layout: layout.clone(),
+            path,
+            v1_paths,
         }
     }
 
@@ -281,9 +320,12 @@ impl Cgroup {
     /// Where a v1 controller's files for this cgroup are.
     fn v1_dir(&self, controller: Controller) -> Option<PathBuf> {
         match &self.layout {
-            Layout::Legacy { controllers } | Layout::Hybrid { controllers, .. } => controllers
-                .get(&controller)
-                .map(|m| m.join(self.path.trim_start_matches('/'))),
+            Layout::Legacy { controllers } | Layout::Hybrid { controllers, .. } => {
+                let path = self.v1_paths.get(&controller).unwrap_or(&self.path);
+                controllers
+                    .get(&controller)
+                    .map(|m| m.join(path.trim_start_matches('/')))
+            }
             Layout::Unified { .. } => None,
         }
     }

@@ -234,6 +234,48 @@ fn v1_writes_limits_under_their_v1_names_in_each_hierarchy() {
 }
 
 #[test]
+fn a_process_placed_elsewhere_in_each_hierarchy_is_read_where_it_is() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let mut controllers = BTreeMap::new();
+    for c in Controller::ALL {
+        controllers.insert(c, r.join(c.name()));
+    }
+    let layout = Layout::Hybrid {
+        controllers,
+        unified: r.join("unified"),
+    };
+    // As runc placed a container: nested under the caller's memory cgroup,
+    // at the root of the other hierarchies.
+    let memory = r.join("memory/outer/ctr");
+    let pids = r.join("pids/ctr");
+    let cpuacct = r.join("cpuacct/ctr");
+    let cpu = r.join("cpu/ctr");
+    for dir in [&memory, &pids, &cpuacct, &cpu] {
+        fs::create_dir_all(dir).unwrap();
+    }
+    fs::write(memory.join("memory.usage_in_bytes"), "4096\n").unwrap();
+    fs::write(memory.join("memory.max_usage_in_bytes"), "8192\n").unwrap();
+    fs::write(memory.join("memory.failcnt"), "0\n").unwrap();
+    fs::write(pids.join("pids.current"), "3\n").unwrap();
+    fs::write(cpuacct.join("cpuacct.usage"), "1000000\n").unwrap();
+    fs::write(
+        cpu.join("cpu.stat"),
+        "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n",
+    )
+    .unwrap();
+    let cgroup = Cgroup::of_process(
+        &layout,
+        "9:name=systemd:/ctr\n8:pids:/ctr\n4:memory:/outer/ctr\n2:cpuacct:/ctr\n1:cpu:/ctr\n0::/ctr\n",
+    );
+    assert_eq!(cgroup.path(), "/outer/ctr");
+    let usage = cgroup.usage().unwrap();
+    assert_eq!(usage.memory_current, 4096);
+    assert_eq!(usage.pids_current, 3);
+    assert_eq!(usage.cpu_usage_usec, 1000);
+}
+
+#[test]
 fn weights_map_to_shares_with_the_defaults_matching() {
     assert_eq!(v1::shares(100), 1024);
     assert_eq!(v1::shares(1), 10);

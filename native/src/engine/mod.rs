@@ -24,6 +24,7 @@
 //! its own mount namespace, and went with it).
 
 mod exec;
+mod host_view;
 mod observe;
 
 use std::collections::HashMap;
@@ -40,7 +41,7 @@ use std::time::{Duration, Instant};
 use anchorage_shared::cgroup::{CgroupLimits, CgroupUsage};
 use anchorage_shared::container::{Container, ContainerSpec, ContainerState};
 use anchorage_shared::engine::{Command, Engine, EngineError, Event, LogLine, Stream};
-use anchorage_shared::host::{EngineInfo, EngineKind, HostSnapshot, find_container};
+use anchorage_shared::host::{EngineInfo, EngineKind, HostSnapshot, HostView, find_container};
 use anchorage_shared::process::{ExitStatus, Signal};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
@@ -69,6 +70,9 @@ struct Follow {
     /// Kills counted whose victim is not known yet, and since when.
     unnamed_kills: Vec<Instant>,
 }
+
+/// How often the rest of the host is read (it is a look at every process).
+const HOST_VIEW_EVERY: Duration = Duration::from_secs(2);
 
 /// How long a counted OOM kill waits for its victim to be seen ending
 /// before it is reported with pid 0.
@@ -103,6 +107,10 @@ pub struct RealEngine {
     execs: Vec<exec::ExecProcess>,
     /// The last terminal number given.
     next_terminal: u64,
+    /// Whether to read the rest of the host (for a server's page), and
+    /// that view as last read.
+    observe_host: bool,
+    host_view: Option<(Instant, Arc<HostView>)>,
     /// The running containers' cgroup usage at the last sample, by path.
     usage: HashMap<String, CgroupUsage>,
     info: EngineInfo,
@@ -204,6 +212,8 @@ impl RealEngine {
             execs: Vec::new(),
             usage: HashMap::new(),
             next_terminal: 0,
+            observe_host: false,
+            host_view: None,
             info,
         };
         engine.recover();
@@ -228,6 +238,13 @@ impl RealEngine {
             );
         }
         Ok(engine)
+    }
+
+    /// Whether snapshots carry the rest of the host (other runtimes'
+    /// containers, every namespace): a server's page shows it; commands on
+    /// the terminal do not need it.
+    pub fn set_host_view(&mut self, on: bool) {
+        self.observe_host = on;
     }
 
     /// Whether `advance` may wait for something to happen.
@@ -1223,6 +1240,22 @@ impl Engine for RealEngine {
         self.execs.retain(|p| !p.finished());
         events.extend(self.collect());
         self.sample_cgroups(&mut events, &joiners);
+        if self.observe_host
+            && self
+                .host_view
+                .as_ref()
+                .is_none_or(|(at, _)| at.elapsed() >= HOST_VIEW_EVERY)
+        {
+            let view = host_view::read(self.layout.as_ref(), "/anchorage");
+            let unchanged = self.host_view.as_ref().is_some_and(|(_, v)| **v == view);
+            if unchanged {
+                if let Some((at, _)) = &mut self.host_view {
+                    *at = Instant::now();
+                }
+            } else {
+                self.host_view = Some((Instant::now(), Arc::new(view)));
+            }
+        }
         events
     }
 
@@ -1279,6 +1312,7 @@ impl Engine for RealEngine {
             cgroups,
             containers: containers.into_iter().map(Arc::new).collect(),
             images,
+            host: self.host_view.as_ref().map(|(_, view)| view.clone()),
         }
     }
 

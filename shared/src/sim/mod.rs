@@ -1644,6 +1644,7 @@ impl Engine for SimEngine {
             cgroups: self.cgroups.snapshot(&mut cache.cgroups),
             containers,
             images: cache.images.clone(),
+            host: None,
         }
     }
 
