@@ -66,6 +66,9 @@ enum Commands {
         /// The CPUs of every real container that asks for no limit.
         #[arg(long, default_value = "1", value_name = "CPUS", value_parser = parse_default_cpus)]
         default_cpus: DefaultLimit<CpuMax>,
+        /// The largest image the page may upload (POST /api/images).
+        #[arg(long, default_value = "4g", value_name = "SIZE", value_parser = parse_upload_size)]
+        max_upload: u64,
     },
     /// Write the browser-only site into DIR, for any static web host or for
     /// opening DIR/index.html straight from disk. The page runs the
@@ -187,6 +190,10 @@ fn parse_default_cpus(text: &str) -> Result<DefaultLimit<CpuMax>, String> {
         .map_err(|e| e.to_string())
 }
 
+fn parse_upload_size(text: &str) -> Result<u64, String> {
+    anchorage_shared::cgroup::parse_size(text).map_err(|e| e.to_string())
+}
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(hz) if (0.5..=60.0).contains(&hz) => Ok(hz),
@@ -215,6 +222,7 @@ fn main() -> ExitCode {
             default_memory,
             default_pids_limit,
             default_cpus,
+            max_upload,
         } => serve(
             listen,
             rate,
@@ -226,6 +234,7 @@ fn main() -> ExitCode {
                 default_pids: default_pids_limit.0,
                 default_cpu: default_cpus.0.unwrap_or_default(),
             },
+            max_upload,
         ),
         Commands::ExportSite { dir } => export_site(dir),
         Commands::Sim {
@@ -291,8 +300,11 @@ fn user_namespaces_allowed() -> bool {
 
 /// The engine to serve: real containers where this host can run them,
 /// else the simulated kernel (and every client is told which).
-fn choose_engine(choice: EngineChoice) -> anyhow::Result<Box<dyn Engine + Send>> {
-    let real = || -> Result<anchorage::engine::RealEngine, String> {
+/// With a real engine, its data directory too (where uploads go).
+fn choose_engine(
+    choice: EngineChoice,
+) -> anyhow::Result<(Box<dyn Engine + Send>, Option<PathBuf>)> {
+    let real = || -> Result<(anchorage::engine::RealEngine, PathBuf), String> {
         if !user_namespaces_allowed() {
             return Err("this host does not let this user make user namespaces".into());
         }
@@ -304,20 +316,25 @@ fn choose_engine(choice: EngineChoice) -> anyhow::Result<Box<dyn Engine + Send>>
         // The server's timer paces it; it must never wait itself.
         engine.set_waiting(false);
         engine.set_host_view(true);
-        Ok(engine)
+        Ok((engine, data_dir))
+    };
+    let simulated = || -> (Box<dyn Engine + Send>, Option<PathBuf>) {
+        (Box::new(SimEngine::new(&host_name())), None)
     };
     Ok(match choice {
-        EngineChoice::Simulated => Box::new(SimEngine::new(&host_name())),
-        EngineChoice::Real => Box::new(
-            real().map_err(|e| anyhow::anyhow!("real containers are not possible here: {e}"))?,
-        ),
+        EngineChoice::Simulated => simulated(),
+        EngineChoice::Real => {
+            let (engine, dir) = real()
+                .map_err(|e| anyhow::anyhow!("real containers are not possible here: {e}"))?;
+            (Box::new(engine), Some(dir))
+        }
         EngineChoice::Auto => match real() {
-            Ok(engine) => Box::new(engine),
+            Ok((engine, dir)) => (Box::new(engine), Some(dir)),
             Err(reason) => {
                 eprintln!(
                     "Real containers are not possible here ({reason}): serving the simulated kernel."
                 );
-                Box::new(SimEngine::new(&host_name()))
+                simulated()
             }
         },
     })
@@ -337,6 +354,7 @@ fn serve(
     token: Option<String>,
     choice: EngineChoice,
     policy: anchorage::server::hub::Policy,
+    max_upload: u64,
 ) -> anyhow::Result<()> {
     if !listen.ip().is_loopback() && token.is_none() {
         anyhow::bail!(
@@ -358,7 +376,7 @@ fn serve(
         None => anchorage::server::random_token()
             .map_err(|e| anyhow::anyhow!("cannot make a token: {e}"))?,
     };
-    let engine = choose_engine(choice)?;
+    let (engine, data_dir) = choose_engine(choice)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -368,6 +386,8 @@ fn serve(
             tick: Duration::from_secs_f64(1.0 / rate),
             token,
             policy,
+            data_dir,
+            max_upload,
         };
         let info = engine.info();
         let server = Server::bind(&options, engine).await?;

@@ -169,6 +169,24 @@ pub enum Event {
         terminal: u64,
         status: ExitStatus,
     },
+    /// An image upload under way: `done` of `total` bytes received
+    /// (`unpacking` false) or unpacked (`unpacking` true).
+    ImageImport {
+        file: String,
+        unpacking: bool,
+        done: u64,
+        total: Option<u64>,
+    },
+    /// An uploaded image is in the store.
+    ImageImported {
+        id: String,
+        names: Vec<String>,
+    },
+    /// An upload was refused: nothing of it was kept.
+    ImageImportFailed {
+        file: String,
+        reason: String,
+    },
 }
 
 impl Event {
@@ -270,6 +288,28 @@ impl fmt::Display for Event {
             }
             Event::TerminalExited { terminal, status } => {
                 write!(f, "terminal {terminal} closed: {status}")
+            }
+            Event::ImageImport {
+                file,
+                unpacking,
+                done,
+                total,
+            } => {
+                let verb = if *unpacking { "unpacking" } else { "receiving" };
+                match total {
+                    Some(total) if *total > 0 => write!(
+                        f,
+                        "{verb} {file}: {}%",
+                        (done.saturating_mul(100) / total).min(100)
+                    ),
+                    _ => write!(f, "{verb} {file}: {}", crate::cgroup::format_size(*done)),
+                }
+            }
+            Event::ImageImported { id, names } => {
+                write!(f, "image {} imported: {}", names.join(", "), short(id))
+            }
+            Event::ImageImportFailed { file, reason } => {
+                write!(f, "image upload {file} refused: {reason}")
             }
         }
     }

@@ -310,6 +310,41 @@ async fn as_root_the_page_opens_a_terminal_into_a_real_container() {
             .text()
             .await?;
         ensure!(ended.contains("exited with code 0"), "{ended}");
+
+        // An image imported from the page: a busybox root file system.
+        let work = tempfile::tempdir()?;
+        let root = work.path().join("root");
+        std::fs::create_dir_all(root.join("bin"))?;
+        std::fs::copy("/bin/busybox", root.join("bin/busybox"))?;
+        let tarball = work.path().join("busybox-root.tar");
+        let tar = std::process::Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .arg("-cf")
+            .arg(&tarball)
+            .arg(".")
+            .status()?;
+        ensure!(tar.success());
+        browser
+            .wait_for("#upload-form input[type=file]")
+            .await?
+            .send_keys(tarball.to_str().unwrap())
+            .await?;
+        browser
+            .wait_for("#upload-form input[name=name]")
+            .await?
+            .send_keys("bb:page")
+            .await?;
+        browser.wait_for("#upload").await?.click().await?;
+        let mut log = String::new();
+        for _ in 0..150 {
+            log = browser.wait_for("#log").await?.text().await?;
+            if log.contains("image bb:page imported") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        ensure!(log.contains("image bb:page imported"), "{log}");
         Ok(())
     }
     .await;

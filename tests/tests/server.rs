@@ -765,6 +765,30 @@ async fn as_root_a_terminal_into_a_container() {
         .unwrap();
     screen.read_until(&mut client, "still here\r\n").await;
 
+    // A flood of output on the terminal reaches it whole, and puts no
+    // other viewer behind: it does not go through their channel.
+    let mut viewer = LiveClient::connect(&server).await.unwrap();
+    client
+        .command(input(
+            "cat /bin/toolbox /bin/toolbox /bin/toolbox /bin/toolbox; echo flood-done\r",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    screen.read_until(&mut client, "flood-done\r\n").await;
+    screen.read_until(&mut client, "/ # ").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    while let Ok(message) = tokio::time::timeout_at(deadline, viewer.next()).await {
+        match message.unwrap() {
+            ServerMessage::Snapshot { .. } => panic!("a viewer was resynchronised"),
+            ServerMessage::Events { events } => assert!(
+                events.iter().all(|e| e.terminal().is_none()),
+                "another connection's terminal output reached a viewer"
+            ),
+            _ => {}
+        }
+    }
+
     // Another connection can neither see nor type on it.
     let mut other = LiveClient::connect(&server).await.unwrap();
     let refused = other.command(input("exit\r")).await.unwrap().unwrap_err();
@@ -961,5 +985,139 @@ async fn as_root_the_host_view_shows_other_runtimes_containers() {
         })
         .await
         .unwrap();
+    server.stop().await.unwrap();
+}
+
+/// A plain HTTP/1.1 POST over loopback: status and body.
+async fn http_post(addr: std::net::SocketAddr, path: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+#[tokio::test]
+async fn the_simulated_kernel_takes_no_uploads() {
+    let server = Server::start().await.unwrap();
+    let path = format!("/api/images?file=x.tar&token={}", server.token);
+    let (status, body) = http_post(server.addr, &path, b"anything").await;
+    assert_eq!(status, 501, "{body}");
+    assert!(body.contains("--engine real"), "{body}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn as_root_an_uploaded_image_runs_a_container() {
+    if !nix_is_root() || !std::path::Path::new("/bin/busybox").exists() {
+        eprintln!("skipped: needs root and busybox-static");
+        return;
+    }
+    let data = DataDir::new().unwrap();
+    let server = Server::start_with_env(
+        &["--listen", "127.0.0.1:0", "--engine", "real"],
+        &[("ANCHORAGE_DATA_DIR", data.path())],
+    )
+    .await
+    .unwrap();
+    let mut client = LiveClient::connect(&server).await.unwrap();
+    let images_before = client.state.images.len();
+
+    // Without the token: refused, whatever the body.
+    let (status, _) = http_post(server.addr, "/api/images?file=bb.tar", b"x").await;
+    assert_eq!(status, 401);
+
+    // Not an image: refused with the reason, on the socket too, and
+    // nothing kept.
+    let token = &server.token;
+    let (status, body) = http_post(
+        server.addr,
+        &format!("/api/images?file=junk.tar&token={token}"),
+        b"this is not a tarball at all",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("junk.tar"), "{body}");
+    assert!(!body.contains("uploads/"), "no server paths: {body}");
+    let failed = client
+        .wait_event(TIMEOUT, |e| matches!(e, Event::ImageImportFailed { .. }))
+        .await
+        .unwrap();
+    assert!(matches!(failed, Event::ImageImportFailed { file, .. } if file == "junk.tar"));
+    let leftovers = std::fs::read_dir(data.path().join("uploads"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(leftovers, 0, "the refused upload left files");
+
+    // A root file system tarball: busybox.
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    let tarball = work.path().join("bb.tar");
+    let tar = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&tarball)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    let bytes = std::fs::read(&tarball).unwrap();
+    let (status, body) = http_post(
+        server.addr,
+        &format!("/api/images?file=bb.tar&name=bb%3A1&token={token}"),
+        &bytes,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer[0]["names"][0], "bb:1", "{body}");
+    let imported = client
+        .wait_event(TIMEOUT, |e| matches!(e, Event::ImageImported { .. }))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&imported, Event::ImageImported { names, .. } if names.contains(&"bb:1".to_string())),
+        "{imported:?}"
+    );
+    client
+        .wait_state(TIMEOUT, |s| s.images.len() == images_before + 1)
+        .await
+        .unwrap();
+
+    // And a container runs from it.
+    let mut spec = ContainerSpec::new("bb:1");
+    spec.name = Some("from-upload".into());
+    spec.command = vec!["/bin/busybox".into(), "echo".into(), "uploaded".into()];
+    client
+        .command(Command::Run { spec })
+        .await
+        .unwrap()
+        .unwrap();
+    let output = client
+        .wait_event(
+            TIMEOUT,
+            |e| matches!(e, Event::Output { text, .. } if text.contains("uploaded")),
+        )
+        .await;
+    assert!(output.is_ok(), "{output:?}");
     server.stop().await.unwrap();
 }

@@ -50,6 +50,10 @@ pub enum Msg {
     PtyResize(u64, TerminalSize),
     /// Hang up a terminal, or dismiss one that ended.
     PtyClose(u64),
+    /// Upload an image archive to the server, with a name or none.
+    Upload(web_sys::File, String),
+    /// The server's answer to an upload.
+    Uploaded(Result<String, String>),
 }
 
 /// How many terminal lines the page keeps.
@@ -75,6 +79,8 @@ pub struct App {
     ptys: Vec<pty::LiveTerminal>,
     /// `open_terminal` commands awaiting their answer: their size.
     opening: HashMap<u64, TerminalSize>,
+    /// An image upload under way.
+    upload: Option<view::UploadState>,
 }
 
 impl App {
@@ -129,6 +135,21 @@ impl App {
                         pty.ended = Some(*status);
                     }
                 }
+                // Progress shows beside the upload form, not in the log.
+                Event::ImageImport {
+                    file,
+                    unpacking,
+                    done,
+                    total,
+                } => {
+                    if let Some(upload) = &mut self.upload
+                        && upload.file == *file
+                    {
+                        upload.unpacking = *unpacking;
+                        upload.done = *done;
+                        upload.total = *total;
+                    }
+                }
                 _ => self.log.push_front(event.to_string()),
             }
         }
@@ -176,6 +197,7 @@ impl Component for App {
             terminal: VecDeque::new(),
             ptys: Vec::new(),
             opening: HashMap::new(),
+            upload: None,
         };
         if backend::served_live() {
             app.connect(ctx);
@@ -340,6 +362,27 @@ impl Component for App {
                 }
                 true
             }
+            Msg::Upload(file, name) => {
+                self.error = None;
+                self.upload = Some(view::UploadState {
+                    file: file.name(),
+                    unpacking: false,
+                    done: 0,
+                    total: Some(file.size() as u64),
+                });
+                let done = ctx.link().callback(Msg::Uploaded);
+                wasm_bindgen_futures::spawn_local(async move {
+                    done.emit(backend::upload_image(file, Some(name)).await);
+                });
+                true
+            }
+            Msg::Uploaded(result) => {
+                self.upload = None;
+                if let Err(reason) = result {
+                    self.error = Some(reason);
+                }
+                true
+            }
             Msg::TerminalLine(line) => {
                 let Backend::Simulated { sim, .. } = &mut self.backend else {
                     return false;
@@ -384,7 +427,14 @@ impl Component for App {
                     {
                         match &self.snapshot {
                             Some(snapshot) => html! {
-                                <view::HostView snapshot={snapshot.clone()} on_command={on_command} />
+                                <view::HostView
+                                    snapshot={snapshot.clone()}
+                                    on_command={on_command}
+                                    on_upload={(matches!(self.backend, Backend::Live(_))
+                                        && snapshot.engine.kind == anchorage_shared::EngineKind::Real)
+                                        .then(|| ctx.link().callback(|(file, name)| Msg::Upload(file, name)))}
+                                    upload={self.upload.clone()}
+                                />
                             },
                             None => html! { <p class="waiting">{ "Connecting to the server…" }</p> },
                         }

@@ -28,6 +28,45 @@ pub fn served_live() -> bool {
         .is_some_and(|mode| mode == "live")
 }
 
+/// The server's token, from this page's address (`?token=...`).
+fn page_token() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .and_then(|query| {
+            query
+                .trim_start_matches('?')
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("token=").map(str::to_string))
+        })
+        .unwrap_or_default()
+}
+
+/// Uploads an image archive to the server that served this page: the
+/// server's answer, or why it refused (its own words).
+pub async fn upload_image(file: web_sys::File, name: Option<String>) -> Result<String, String> {
+    let encode = |text: &str| String::from(js_sys::encode_uri_component(text));
+    let mut url = format!(
+        "/api/images?file={}&token={}",
+        encode(&file.name()),
+        encode(&page_token())
+    );
+    if let Some(name) = name.filter(|n| !n.trim().is_empty()) {
+        url.push_str(&format!("&name={}", encode(name.trim())));
+    }
+    let response = gloo::net::http::Request::post(&url)
+        .body(wasm_bindgen::JsValue::from(file))
+        .map_err(|e| e.to_string())?
+        .send()
+        .await
+        .map_err(|e| format!("the upload did not reach the server: {e}"))?;
+    let text = response.text().await.unwrap_or_default();
+    if response.ok() {
+        Ok(text)
+    } else {
+        Err(text.trim_end().to_string())
+    }
+}
+
 /// The websocket address of the server that served this page.
 pub fn socket_url() -> Option<String> {
     let location = web_sys::window()?.location();

@@ -74,6 +74,21 @@ pub fn Header(props: &HeaderProps) -> Html {
 pub struct HostProps {
     pub snapshot: Rc<HostSnapshot>,
     pub on_command: Callback<Command>,
+    /// Image uploads, where the server takes them (real containers).
+    #[prop_or_default]
+    pub on_upload: Option<Callback<(web_sys::File, String)>>,
+    /// The upload under way: what the server last said of it.
+    #[prop_or_default]
+    pub upload: Option<UploadState>,
+}
+
+/// An image upload under way, as the server reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UploadState {
+    pub file: String,
+    pub unpacking: bool,
+    pub done: u64,
+    pub total: Option<u64>,
 }
 
 #[function_component]
@@ -115,6 +130,9 @@ pub fn HostView(props: &HostProps) -> Html {
                 </dl>
                 <p class="note">{ &engine.note }</p>
                 <RunForm on_command={props.on_command.clone()} images={snap.images.iter().flat_map(|i| i.names.clone()).collect::<Vec<_>>()} />
+                if let Some(on_upload) = &props.on_upload {
+                    <UploadForm on_upload={on_upload.clone()} state={props.upload.clone()} />
+                }
             </section>
             if let Some(host) = &snap.host {
                 <HostRest host={host.clone()} />
@@ -137,6 +155,59 @@ pub fn HostView(props: &HostProps) -> Html {
                 }) }
             </section>
         </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct UploadFormProps {
+    pub on_upload: Callback<(web_sys::File, String)>,
+    pub state: Option<UploadState>,
+}
+
+/// Import an image into the server's store: a root file system tarball, a
+/// `docker save` archive or an OCI layout in a tar (plain, gzip or zstd).
+#[function_component]
+fn UploadForm(props: &UploadFormProps) -> Html {
+    let file = use_node_ref();
+    let name = use_node_ref();
+    let onsubmit = {
+        let (file, name) = (file.clone(), name.clone());
+        let on_upload = props.on_upload.clone();
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            let chosen = file
+                .cast::<HtmlInputElement>()
+                .and_then(|input| input.files())
+                .and_then(|files| files.get(0));
+            let name = name
+                .cast::<HtmlInputElement>()
+                .map(|input| input.value())
+                .unwrap_or_default();
+            if let Some(chosen) = chosen {
+                on_upload.emit((chosen, name));
+            }
+        })
+    };
+    let busy = props.state.is_some();
+    html! {
+        <form class="upload" id="upload-form" {onsubmit}>
+            <label>{ "Image archive " }<input ref={file} type="file" name="file" required=true accept=".tar,.gz,.tgz,.zst,.tzst" /></label>
+            <label>{ "Name " }<input ref={name} name="name" placeholder="optional, such as web:1" /></label>
+            <button type="submit" id="upload" disabled={busy}>{ "Import" }</button>
+            if let Some(state) = &props.state {
+                <span class="progress" id="upload-progress">
+                    { format!(
+                        "{} {}: {}",
+                        if state.unpacking { "Unpacking" } else { "Sending" },
+                        state.file,
+                        match state.total {
+                            Some(total) if total > 0 => format!("{}%", (state.done.saturating_mul(100) / total).min(100)),
+                            _ => format_size(state.done),
+                        }
+                    ) }
+                </span>
+            }
+        </form>
     }
 }
 

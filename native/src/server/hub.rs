@@ -15,6 +15,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc as mpsc_async;
 use tokio::sync::{broadcast, oneshot};
 
 use anchorage_shared::cgroup::CpuMax;
@@ -97,7 +98,24 @@ impl Policy {
 struct Request {
     command: Command,
     reply: oneshot::Sender<Result<Vec<Event>, EngineError>>,
+    /// Where a terminal this command opens sends its events.
+    terminal_sink: Option<TerminalSink>,
 }
+
+/// A connection's channel for its terminals' events, encoded.
+pub type TerminalSink = mpsc_async::Sender<TerminalMessage>;
+
+/// One message of a terminal, for the connection that opened it.
+#[derive(Clone, Debug)]
+pub struct TerminalMessage {
+    pub terminal: u64,
+    /// Whether it is the terminal's end.
+    pub ended: bool,
+    pub json: Arc<str>,
+}
+
+/// How many messages a connection's terminals may have waiting for it.
+pub const TERMINAL_BUFFER: usize = 1024;
 
 /// One published message.
 #[derive(Clone, Debug)]
@@ -106,13 +124,6 @@ pub enum Update {
     Events(Arc<str>),
     /// A delta from snapshot number `from` to `to`, encoded.
     Delta { from: u64, to: u64, json: Arc<str> },
-    /// Events of one terminal, encoded: for the client that opened it.
-    Terminal {
-        terminal: u64,
-        /// Whether it is the terminal's end.
-        ended: bool,
-        json: Arc<str>,
-    },
 }
 
 /// The newest snapshot, and its encoding once someone asked for it.
@@ -153,6 +164,7 @@ impl Hub {
             updates: updates.clone(),
             latest: latest.clone(),
             policy,
+            terminals: Mutex::default(),
         };
         std::thread::Builder::new()
             .name("anchorage-engine".into())
@@ -168,13 +180,37 @@ impl Hub {
 
     /// Carries out a command on the engine.
     pub async fn apply(&self, command: Command) -> Result<Vec<Event>, EngineError> {
+        self.apply_with(command, None).await
+    }
+
+    /// Carries out a command; a terminal it opens sends its events to
+    /// `terminal_sink` (and only there).
+    pub async fn apply_with(
+        &self,
+        command: Command,
+        terminal_sink: Option<TerminalSink>,
+    ) -> Result<Vec<Event>, EngineError> {
         let (reply, answer) = oneshot::channel();
         self.requests
-            .send(Request { command, reply })
+            .send(Request {
+                command,
+                reply,
+                terminal_sink,
+            })
             .map_err(|_| EngineError::Refused("the server is shutting down".into()))?;
         answer
             .await
             .map_err(|_| EngineError::Refused("the server is shutting down".into()))?
+    }
+
+    /// Tells every connection of events that happened outside the engine
+    /// (an image upload's progress).
+    pub fn announce(&self, events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        let json: Arc<str> = ServerMessage::Events { events }.to_json().into();
+        let _ = self.updates.send(Update::Events(json));
     }
 
     /// The `hello` message, encoded.
@@ -294,7 +330,11 @@ fn run(
 /// Carries out a command and publishes its events: whether it succeeded.
 fn apply(
     engine: &mut (dyn Engine + Send),
-    Request { mut command, reply }: Request,
+    Request {
+        mut command,
+        reply,
+        terminal_sink,
+    }: Request,
     out: &Publisher,
 ) -> bool {
     let info = engine.info();
@@ -310,6 +350,16 @@ fn apply(
         .and_then(|()| engine.apply(command));
     let ok = match &result {
         Ok(events) => {
+            // Registered before the engine reads the terminal (on this
+            // thread, at a later advance): none of its output is lost.
+            if let Some(sink) = terminal_sink {
+                let mut routes = out.terminals.lock().unwrap_or_else(PoisonError::into_inner);
+                for event in events {
+                    if let Event::TerminalOpened { terminal, .. } = event {
+                        routes.insert(*terminal, sink.clone());
+                    }
+                }
+            }
             out.publish(engine, events, false);
             true
         }
@@ -323,12 +373,16 @@ struct Publisher {
     updates: broadcast::Sender<Update>,
     latest: Arc<Mutex<Latest>>,
     policy: Policy,
+    /// Each open terminal's connection.
+    terminals: Mutex<std::collections::HashMap<u64, TerminalSink>>,
 }
 
 impl Publisher {
     /// Sends the events, then (when `sample`) a delta if the snapshot
-    /// changed. A terminal's events go apart, to its client only; its
-    /// opening is in the answer to the command that opened it.
+    /// changed. A terminal's events go apart, to its connection only (not
+    /// through the broadcast: a flood of output on one terminal must not
+    /// put every viewer behind); its opening is in the answer to the
+    /// command that opened it.
     fn publish(&self, engine: &(dyn Engine + Send), events: &[Event], sample: bool) {
         let (terminal, shared): (Vec<&Event>, Vec<&Event>) =
             events.iter().partition(|e| e.terminal().is_some());
@@ -345,16 +399,32 @@ impl Publisher {
                 event.terminal(),
                 matches!(event, Event::TerminalOpened { .. }),
             ) {
+                let ended = matches!(event, Event::TerminalExited { .. });
                 let json: Arc<str> = ServerMessage::Events {
                     events: vec![event.clone()],
                 }
                 .to_json()
                 .into();
-                let _ = self.updates.send(Update::Terminal {
-                    terminal: id,
-                    ended: matches!(event, Event::TerminalExited { .. }),
-                    json,
-                });
+                let mut routes = self
+                    .terminals
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let gone = match routes.get(&id) {
+                    // A connection that does not keep up with its own
+                    // terminal loses that output, not anyone else's.
+                    Some(sink) => matches!(
+                        sink.try_send(TerminalMessage {
+                            terminal: id,
+                            ended,
+                            json,
+                        }),
+                        Err(mpsc_async::error::TrySendError::Closed(_))
+                    ),
+                    None => false,
+                };
+                if ended || gone {
+                    routes.remove(&id);
+                }
             }
         }
         if !sample {

@@ -7,6 +7,7 @@
 
 pub mod hub;
 pub mod metrics;
+mod upload;
 mod ws;
 
 use std::net::SocketAddr;
@@ -36,6 +37,11 @@ pub struct ServeOptions {
     pub token: String,
     /// The container cap and default limits.
     pub policy: hub::Policy,
+    /// The real engine's data directory, where uploaded images go (`None`
+    /// for the simulated kernel, which takes none).
+    pub data_dir: Option<std::path::PathBuf>,
+    /// The largest image upload taken, in bytes.
+    pub max_upload: u64,
 }
 
 impl ServeOptions {
@@ -60,6 +66,7 @@ pub(crate) struct AppState {
     /// The `Host` values this server answers to (against DNS rebinding);
     /// empty when it listens on every address (the token guards it).
     hosts: Arc<[String]>,
+    uploads: Option<Arc<upload::Uploads>>,
 }
 
 impl AppState {
@@ -172,6 +179,10 @@ impl Server {
                 hub,
                 token: Arc::from(options.token.as_str()),
                 hosts: Arc::from(allowed_hosts(addr)),
+                uploads: options
+                    .data_dir
+                    .clone()
+                    .map(|dir| Arc::new(upload::Uploads::new(dir, options.max_upload))),
             }),
         })
     }
@@ -200,6 +211,10 @@ fn router(state: AppState) -> Router {
         .route("/index.html", get(index))
         .route("/ws", get(ws::upgrade))
         .route("/api/snapshot", get(snapshot))
+        .route(
+            "/api/images",
+            axum::routing::post(upload::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/metrics", get(prometheus))
         .route("/{file}", get(asset))
         .layer(axum::middleware::from_fn_with_state(

@@ -18,7 +18,7 @@ use anchorage_shared::protocol::{
 use anchorage_shared::{Command, EngineError, Event};
 
 use super::AppState;
-use super::hub::{Hub, Update};
+use super::hub::{Hub, TERMINAL_BUFFER, TerminalMessage, TerminalSink, Update};
 
 /// Upgrades `/ws`, refusing pages of other origins (cross-site websocket
 /// hijacking: a page elsewhere must not drive this host's containers).
@@ -77,8 +77,11 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 async fn session(socket: WebSocket, hub: Hub) {
     let (mut sink, mut stream) = socket.split();
     let mut updates = hub.subscribe();
-    // The terminals this client opened: only it sees and types on them.
+    // The terminals this client opened: only it sees and types on them,
+    // and their events come on a channel of its own.
     let mut terminals: HashSet<u64> = HashSet::new();
+    let (terminal_sink, mut terminal_events) =
+        tokio::sync::mpsc::channel::<TerminalMessage>(TERMINAL_BUFFER);
     let (mut seq, snapshot) = hub.snapshot_message();
     for message in [hub.hello_json(), snapshot] {
         if !send(&mut sink, &message).await {
@@ -90,15 +93,6 @@ async fn session(socket: WebSocket, hub: Hub) {
             update = updates.recv() => {
                 let message = match update {
                     Ok(Update::Events(json)) => json,
-                    Ok(Update::Terminal { terminal, ended, json }) => {
-                        if !terminals.contains(&terminal) {
-                            continue;
-                        }
-                        if ended {
-                            terminals.remove(&terminal);
-                        }
-                        json
-                    }
                     // Already in the snapshot this client has.
                     Ok(Update::Delta { to, .. }) if to <= seq => continue,
                     Ok(Update::Delta { from, to, json }) if from == seq => {
@@ -118,10 +112,18 @@ async fn session(socket: WebSocket, hub: Hub) {
                     break;
                 }
             }
+            Some(message) = terminal_events.recv() => {
+                if message.ended {
+                    terminals.remove(&message.terminal);
+                }
+                if !send(&mut sink, &message.json).await {
+                    break;
+                }
+            }
             incoming = stream.next() => {
                 let reply = match incoming {
                     Some(Ok(Message::Text(frame))) => {
-                        handle(&hub, frame.as_str(), &mut terminals).await
+                        handle(&hub, frame.as_str(), &mut terminals, &terminal_sink).await
                     }
                     Some(Ok(Message::Binary(_))) => Some(ServerMessage::error(
                         None,
@@ -154,7 +156,12 @@ async fn send(sink: &mut SplitSink<WebSocket, Message>, message: &str) -> bool {
 }
 
 /// Answers one client frame.
-async fn handle(hub: &Hub, frame: &str, terminals: &mut HashSet<u64>) -> Option<ServerMessage> {
+async fn handle(
+    hub: &Hub,
+    frame: &str,
+    terminals: &mut HashSet<u64>,
+    terminal_sink: &TerminalSink,
+) -> Option<ServerMessage> {
     match ClientMessage::decode(frame) {
         Err(err) => Some(ServerMessage::error(None, err.code(), err.to_string())),
         Ok(ClientMessage::Hello { protocol }) if protocol != PROTOCOL_VERSION => {
@@ -180,7 +187,9 @@ async fn handle(hub: &Hub, frame: &str, terminals: &mut HashSet<u64>) -> Option<
                     )),
                 ));
             }
-            Some(match hub.apply(*command).await {
+            let sink =
+                matches!(*command, Command::OpenTerminal { .. }).then(|| terminal_sink.clone());
+            Some(match hub.apply_with(*command, sink).await {
                 Ok(events) => {
                     for event in &events {
                         if let Event::TerminalOpened { terminal, .. } = event {
