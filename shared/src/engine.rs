@@ -396,4 +396,12 @@ pub trait Engine {
         let _ = max_ms;
         None
     }
+
+    /// Stops (or resumes) reading a terminal's output while its client
+    /// cannot take more: the output waits in the terminal, and a program
+    /// writing a flood of it blocks, as on a slow terminal. Engines without
+    /// terminals ignore it.
+    fn hold_terminal(&mut self, terminal: u64, held: bool) {
+        let _ = (terminal, held);
+    }
 }

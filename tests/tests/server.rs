@@ -770,12 +770,14 @@ async fn as_root_a_terminal_into_a_container() {
     let mut viewer = LiveClient::connect(&server).await.unwrap();
     client
         .command(input(
-            "cat /bin/toolbox /bin/toolbox /bin/toolbox /bin/toolbox; echo flood-done\r",
+            "cat /bin/toolbox /bin/toolbox /bin/toolbox /bin/toolbox; echo \"flood\"-done\r",
         ))
         .await
         .unwrap()
         .unwrap();
-    screen.read_until(&mut client, "flood-done\r\n").await;
+    let flood = screen.read_until(&mut client, "flood-done\r\n").await;
+    let magic_in_four = flood.matches("\u{7f}ELF").count();
+    assert!(magic_in_four >= 4, "{magic_in_four}");
     screen.read_until(&mut client, "/ # ").await;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
     while let Ok(message) = tokio::time::timeout_at(deadline, viewer.next()).await {
@@ -788,6 +790,24 @@ async fn as_root_a_terminal_into_a_container() {
             _ => {}
         }
     }
+
+    // A client that does not read for a while loses nothing: the terminal
+    // is held (its program blocks) until the client has room again.
+    client
+        .command(input(
+            "cat /bin/toolbox /bin/toolbox /bin/toolbox /bin/toolbox /bin/toolbox /bin/toolbox; echo \"held\"-done\r",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let shown = screen.read_until(&mut client, "held-done\r\n").await;
+    assert_eq!(
+        shown.matches("\u{7f}ELF").count(),
+        magic_in_four / 4 * 6,
+        "every copy of the binary came through"
+    );
+    screen.read_until(&mut client, "/ # ").await;
 
     // Another connection can neither see nor type on it.
     let mut other = LiveClient::connect(&server).await.unwrap();

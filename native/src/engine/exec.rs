@@ -51,6 +51,8 @@ struct Terminal {
     carry: Vec<u8>,
     /// Whether every process closed its side (reads give EIO).
     closed: bool,
+    /// Whether its client cannot take more output just now.
+    held: bool,
 }
 
 /// Where an exec'd command's standard streams go.
@@ -90,6 +92,9 @@ impl ExecProcess {
             let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
         }
         if let Some(terminal) = &mut self.terminal {
+            if terminal.held {
+                return events;
+            }
             let mut closed = terminal.closed;
             while !closed {
                 match nix::unistd::read(terminal.master.as_fd(), &mut buf) {
@@ -201,7 +206,7 @@ impl ExecProcess {
         self.streams.iter().map(|(fd, _, _)| fd.as_fd()).chain(
             self.terminal
                 .as_ref()
-                .filter(|t| !t.closed)
+                .filter(|t| !t.closed && !t.held)
                 .map(|t| t.master.as_fd()),
         )
     }
@@ -235,6 +240,13 @@ impl ExecProcess {
             break;
         }
         self.status
+    }
+
+    /// Stops or resumes reading its terminal.
+    pub fn hold(&mut self, held: bool) {
+        if let Some(terminal) = &mut self.terminal {
+            terminal.held = held;
+        }
     }
 
     /// The terminal this process runs on, if any.
@@ -609,6 +621,7 @@ pub fn spawn(
             master: pty.master,
             carry: Vec::new(),
             closed: false,
+            held: false,
         }
     });
     let streams = if terminal.is_some() {

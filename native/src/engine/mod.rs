@@ -1213,6 +1213,16 @@ impl Engine for RealEngine {
         Some(self.poll_activity(max_ms))
     }
 
+    fn hold_terminal(&mut self, terminal: u64, held: bool) {
+        if let Some(process) = self
+            .execs
+            .iter_mut()
+            .find(|p| p.terminal_id() == Some(terminal))
+        {
+            process.hold(held);
+        }
+    }
+
     fn advance(&mut self, elapsed_ms: u64) -> Vec<Event> {
         // Time passes on its own here: wait up to `elapsed_ms` for
         // something to happen (a supervisor ending, exec output).

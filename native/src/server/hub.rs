@@ -114,8 +114,9 @@ pub struct TerminalMessage {
     pub json: Arc<str>,
 }
 
-/// How many messages a connection's terminals may have waiting for it.
-pub const TERMINAL_BUFFER: usize = 1024;
+/// How many messages a connection's terminals may have waiting for it
+/// (each at most 64 KiB of output): past that the terminal is held.
+pub const TERMINAL_BUFFER: usize = 16;
 
 /// One published message.
 #[derive(Clone, Debug)]
@@ -165,6 +166,7 @@ impl Hub {
             latest: latest.clone(),
             policy,
             terminals: Mutex::default(),
+            held: Mutex::default(),
         };
         std::thread::Builder::new()
             .name("anchorage-engine".into())
@@ -277,6 +279,7 @@ fn run(
     // clients costs one snapshot, not one each.
     let soon = |next: Instant, last: Instant| next.min(last + SAMPLE_GAP);
     loop {
+        publisher.flow(engine.as_mut());
         // Commands first, in arrival order.
         loop {
             match inbox.try_recv() {
@@ -375,9 +378,45 @@ struct Publisher {
     policy: Policy,
     /// Each open terminal's connection.
     terminals: Mutex<std::collections::HashMap<u64, TerminalSink>>,
+    /// Terminal messages their connection had no room for, oldest first.
+    held: Mutex<Vec<TerminalMessage>>,
 }
 
 impl Publisher {
+    /// Flow control for terminals: sends what waited for a connection that
+    /// now has room; a terminal with messages still waiting is not read
+    /// (its program blocks once the terminal's buffer is full, as on a
+    /// slow terminal), and is read again once they have gone.
+    fn flow(&self, engine: &mut (dyn Engine + Send)) {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.is_empty() {
+            return;
+        }
+        let routes = self
+            .terminals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let waiting: std::collections::BTreeSet<u64> = held.iter().map(|m| m.terminal).collect();
+        let mut still: Vec<TerminalMessage> = Vec::new();
+        for message in held.drain(..) {
+            let behind = still.iter().any(|m| m.terminal == message.terminal);
+            match routes.get(&message.terminal) {
+                // Its connection went: nothing to wait for.
+                None => {}
+                Some(_) if behind => still.push(message),
+                Some(sink) => match sink.try_send(message) {
+                    Ok(()) | Err(mpsc_async::error::TrySendError::Closed(_)) => {}
+                    Err(mpsc_async::error::TrySendError::Full(message)) => still.push(message),
+                },
+            }
+        }
+        drop(routes);
+        for id in waiting {
+            engine.hold_terminal(id, still.iter().any(|m| m.terminal == id));
+        }
+        *held = still;
+    }
+
     /// Sends the events, then (when `sample`) a delta if the snapshot
     /// changed. A terminal's events go apart, to its connection only (not
     /// through the broadcast: a flood of output on one terminal must not
@@ -405,21 +444,33 @@ impl Publisher {
                 }
                 .to_json()
                 .into();
+                let message = TerminalMessage {
+                    terminal: id,
+                    ended,
+                    json,
+                };
                 let mut routes = self
                     .terminals
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner);
+                let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
                 let gone = match routes.get(&id) {
-                    // A connection that does not keep up with its own
-                    // terminal loses that output, not anyone else's.
-                    Some(sink) => matches!(
-                        sink.try_send(TerminalMessage {
-                            terminal: id,
-                            ended,
-                            json,
-                        }),
-                        Err(mpsc_async::error::TrySendError::Closed(_))
-                    ),
+                    // Behind older messages still waiting: after them.
+                    Some(_) if held.iter().any(|m| m.terminal == id) => {
+                        held.push(message);
+                        false
+                    }
+                    Some(sink) => match sink.try_send(message) {
+                        Ok(()) => false,
+                        // Its connection has no room: the message waits,
+                        // and the terminal is not read until it has gone
+                        // (see `flow`), so nothing is lost.
+                        Err(mpsc_async::error::TrySendError::Full(message)) => {
+                            held.push(message);
+                            false
+                        }
+                        Err(mpsc_async::error::TrySendError::Closed(_)) => true,
+                    },
                     None => false,
                 };
                 if ended || gone {
