@@ -3,6 +3,7 @@
 //! websockets, the simulated host's terminal, and the real engine's parts
 //! (so far: cgroups and safe layer unpacking).
 
+pub mod assess;
 pub mod assets;
 pub mod cgroup;
 pub mod cli;

@@ -70,6 +70,26 @@ enum Commands {
         #[arg(long, default_value = "4g", value_name = "SIZE", value_parser = parse_upload_size)]
         max_upload: u64,
     },
+    /// "Should we use containers in prod?": the talk's closing question,
+    /// for your platform and team.
+    ///
+    /// Asks about the workload, the ecosystem, the team, the motivation and
+    /// the plan (or reads them from --answers), then prints a verdict (go,
+    /// not yet, no-go, or blog post) with its reasons, the gaps and what to
+    /// do about each, and a fit per workload, each tied to the talk's lesson
+    /// and to a workshop exercise that shows it.
+    Assess {
+        /// Answers in a JSON file (`-` for stdin) instead of questions;
+        /// `--save FILE` once gives one to edit.
+        #[arg(long, value_name = "FILE")]
+        answers: Option<PathBuf>,
+        /// How to print the report.
+        #[arg(long, value_enum, default_value_t = anchorage::assess::Format::Text)]
+        format: anchorage::assess::Format,
+        /// Keep the answers in FILE, as JSON.
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
+    },
     /// Write the browser-only site into DIR, for any static web host or for
     /// opening DIR/index.html straight from disk. The page runs the
     /// simulated kernel: no server, no install, works offline.
@@ -237,6 +257,11 @@ fn main() -> ExitCode {
             max_upload,
         ),
         Commands::ExportSite { dir } => export_site(dir),
+        Commands::Assess {
+            answers,
+            format,
+            save,
+        } => anchorage::assess::run(answers.as_deref(), format, save.as_deref()),
         Commands::Sim {
             script,
             trace,

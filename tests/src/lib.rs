@@ -30,6 +30,22 @@ pub fn anchorage_bin() -> PathBuf {
     path
 }
 
+/// Runs `anchorage ARGS...` with `stdin` as its input, to the end.
+pub fn run_anchorage(args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(anchorage_bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("anchorage runs");
+    // A program that exits without reading all of it is fine.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    child.wait_with_output().unwrap()
+}
+
 /// `anchorage serve` on a free loopback port, killed when dropped.
 pub struct Server {
     child: Child,
@@ -220,6 +236,17 @@ impl Browser {
 
     pub async fn body_text(&self) -> Result<String> {
         Ok(self.client.find(Locator::Css("body")).await?.text().await?)
+    }
+
+    /// Ends a test: the browser and the server go, and a failure panics
+    /// with what the page showed when it happened.
+    pub async fn finish(self, server: Server, result: Result<()>) {
+        let body = self.body_text().await.unwrap_or_default();
+        self.close().await.unwrap();
+        server.stop().await.unwrap();
+        result
+            .with_context(|| format!("the page showed:\n{body}"))
+            .unwrap();
     }
 
     /// Ends the session and chromedriver.

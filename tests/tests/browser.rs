@@ -348,10 +348,84 @@ async fn as_root_the_page_opens_a_terminal_into_a_real_container() {
         Ok(())
     }
     .await;
-    let body = browser.body_text().await.unwrap_or_default();
-    browser.close().await.unwrap();
-    server.stop().await.unwrap();
-    result
-        .with_context(|| format!("the page showed:\n{body}"))
-        .unwrap();
+    browser.finish(server, result).await;
+}
+
+#[tokio::test]
+async fn the_lessons_lead_to_the_assessment_which_takes_answers_from_its_link() {
+    let server = Server::start().await.unwrap();
+    let browser = Browser::start().await.unwrap();
+    let result = async {
+        browser.client.goto(&server.url()).await?;
+        browser.wait_for("#mode[data-mode=live]").await?;
+        // From the front page.
+        browser.wait_for("#nav-assess").await?.click().await?;
+        browser.wait_for("#verdict[data-verdict=not-yet]").await?;
+
+        // From the last lesson, after the others: each one's exercise runs
+        // on a simulated host in the page and holds.
+        browser.wait_for("#nav-lessons").await?.click().await?;
+        for slug in ["strengths", "weaknesses", "friends", "headcount"] {
+            browser
+                .wait_for(&format!("#lesson[data-lesson={slug}]"))
+                .await?;
+            browser.wait_for("#run-exercise").await?.click().await?;
+            let result = browser.wait_for("#exercise-result").await?;
+            ensure!(
+                result.attr("data-result").await?.as_deref() == Some("held"),
+                "the {slug} exercise did not hold: {}",
+                browser.body_text().await?
+            );
+            browser.wait_for("#next-lesson").await?.click().await?;
+        }
+        browser.wait_for("#lesson[data-lesson=decision]").await?;
+        let last = browser.wait_for("#lesson").await?.text().await?;
+        ensure!(last.contains("blog post"), "{last}");
+        browser.wait_for("#take-assessment").await?.click().await?;
+        browser.wait_for("#verdict[data-verdict=not-yet]").await?;
+        // A lesson that does not exist says so and shows the first.
+        browser
+            .client
+            .goto(&format!("{}#lessons/kubernetes", server.url()))
+            .await?;
+        browser.wait_for("#lesson[data-lesson=strengths]").await?;
+        let error = browser.wait_for(".error").await?.text().await?;
+        ensure!(error.contains("kubernetes"), "{error}");
+
+        // A link that carries a team's answers.
+        let answers = "stateless=most&stateful=keep-out&platform=large&build=in-place&orchestration=planned&clusters=planned&networking=planned&deployment=in-place&monitoring=in-place&provisioning=planned&debugging=planned&people=6&skills=operations,deployments,tooling,monitoring,kernel,networking,security,adoption,project-management&budget=yes&mandate=yes&support=yes&motivation=real-need&rollout=gradual&end-state=hybrid";
+        browser
+            .client
+            .goto(&format!("{}#assess?{answers}", server.url()))
+            .await?;
+        let verdict = browser.wait_for("#verdict[data-verdict=go]").await?;
+        ensure!(verdict.text().await?.contains("go"));
+        let report = browser.wait_for("#report").await?.text().await?;
+        ensure!(report.contains("ready with conditions"), "{report}");
+        ensure!(report.contains("Lesson 4: containers need headcount"), "{report}");
+
+        // Changing an answer changes the verdict and the link.
+        browser
+            .client
+            .find(Locator::Css("#motivation"))
+            .await?
+            .select_by_value("would-be-rad")
+            .await?;
+        browser.wait_for("#verdict[data-verdict=blog-post]").await?;
+        let link = browser
+            .wait_for("#share-link")
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default();
+        ensure!(link.contains("motivation=would-be-rad"), "{link}");
+        ensure!(link.contains("#assess?stateless=most"), "{link}");
+        ensure!(!link.contains("token"), "the link hands out the token: {link}");
+        // And back to the host.
+        browser.wait_for("#nav-host").await?.click().await?;
+        browser.wait_for("#engine-kind").await?;
+        Ok(())
+    }
+    .await;
+    browser.finish(server, result).await;
 }

@@ -1,27 +1,12 @@
 //! `anchorage sim`, the simulated host on the terminal, as a user runs it:
 //! a script on stdin, a script file, and bad input.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use anchorage_tests::anchorage_bin;
+use anchorage_tests::run_anchorage;
 
 fn sim(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(anchorage_bin())
-        .arg("sim")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("anchorage runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    run_anchorage(&[&["sim"], args].concat(), stdin)
 }
 
 const SCRIPT: &str = "\

@@ -5,13 +5,15 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use anchorage_shared::engine::TerminalSize;
+use anchorage_shared::lessons::Lesson;
 use anchorage_shared::protocol::ServerMessage;
 use anchorage_shared::{Command, Event, HostSnapshot};
 use gloo::timers::callback::Interval;
 use yew::{Component, Context, Html, html};
 
 use crate::backend::{self, Live, LiveSignal, Simulated};
-use crate::{pty, view};
+use crate::{assess, lessons, pty, view};
+use anchorage_shared::readiness::Answers;
 
 /// How often the in-page simulation advances, in milliseconds.
 const SIM_TICK_MS: u32 = 250;
@@ -54,6 +56,44 @@ pub enum Msg {
     Upload(web_sys::File, String),
     /// The server's answer to an upload.
     Uploaded(Result<String, String>),
+    /// The page's address changed (its `#hash`).
+    Route,
+    /// New answers on the assessment page.
+    Answers(Answers),
+}
+
+/// Which page shows.
+#[derive(Clone, Debug, PartialEq)]
+enum Page {
+    /// The host and its containers.
+    Host,
+    /// "Should we use containers in prod?"
+    Assess(Answers),
+    /// The workshop's lessons, at this one.
+    Lessons(Lesson),
+}
+
+/// The page the address asks for, and an error for answers it garbled.
+fn page_of_address() -> (Page, Option<String>) {
+    let hash = web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default();
+    if let Some(lesson) = lessons::lesson_in(&hash) {
+        return match lesson {
+            Ok(lesson) => (Page::Lessons(lesson), None),
+            Err(err) => (Page::Lessons(Lesson::Strengths), Some(err)),
+        };
+    }
+    match assess::answers_in(&hash) {
+        None => (Page::Host, None),
+        Some(Ok(answers)) => (Page::Assess(answers), None),
+        Some(Err(err)) => (
+            Page::Assess(Answers::default()),
+            Some(format!(
+                "the link's answers could not be read ({err}): start from blank answers"
+            )),
+        ),
+    }
 }
 
 /// How many terminal lines the page keeps.
@@ -81,6 +121,9 @@ pub struct App {
     opening: HashMap<u64, TerminalSize>,
     /// An image upload under way.
     upload: Option<view::UploadState>,
+    page: Page,
+    /// Follows the address's `#hash` (the back button, a pasted link).
+    _hash_listener: Option<gloo::events::EventListener>,
 }
 
 impl App {
@@ -198,7 +241,20 @@ impl Component for App {
             ptys: Vec::new(),
             opening: HashMap::new(),
             upload: None,
+            page: Page::Host,
+            _hash_listener: None,
         };
+        let (page, error) = page_of_address();
+        app.page = page;
+        app.error = error;
+        if let Some(window) = web_sys::window() {
+            let link = ctx.link().clone();
+            app._hash_listener = Some(gloo::events::EventListener::new(
+                &window,
+                "hashchange",
+                move |_| link.send_message(Msg::Route),
+            ));
+        }
         if backend::served_live() {
             app.connect(ctx);
         } else {
@@ -383,6 +439,28 @@ impl Component for App {
                 }
                 true
             }
+            Msg::Route => {
+                let (page, error) = page_of_address();
+                if error.is_some() {
+                    self.error = error;
+                }
+                self.page = page;
+                true
+            }
+            Msg::Answers(answers) => {
+                // The address carries the answers, without a history entry
+                // for every choice.
+                let url = format!("{}?{}", assess::HASH, answers.to_query());
+                if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+                    let _ = history.replace_state_with_url(
+                        &wasm_bindgen::JsValue::NULL,
+                        "",
+                        Some(&url),
+                    );
+                }
+                self.page = Page::Assess(answers);
+                true
+            }
             Msg::TerminalLine(line) => {
                 let Backend::Simulated { sim, .. } = &mut self.backend else {
                     return false;
@@ -423,6 +501,14 @@ impl Component for App {
                         <button class="dismiss" onclick={ctx.link().callback(|_| Msg::DismissError)}>{ "Dismiss" }</button>
                     </p>
                 }
+                if let Page::Assess(answers) = &self.page {
+                    <assess::AssessPage
+                        answers={answers.clone()}
+                        on_change={ctx.link().callback(Msg::Answers)}
+                    />
+                } else if let Page::Lessons(lesson) = &self.page {
+                    <lessons::LessonsPage lesson={*lesson} />
+                } else {
                 <main>
                     {
                         match &self.snapshot {
@@ -461,6 +547,7 @@ impl Component for App {
                     }) }
                     <view::EventLog lines={self.log.iter().cloned().collect::<Vec<_>>()} />
                 </main>
+                }
             </>
         }
     }

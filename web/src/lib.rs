@@ -8,7 +8,9 @@
 //!   away); it runs the simulated kernel right here in the browser.
 
 mod app;
+mod assess;
 mod backend;
+mod lessons;
 mod pty;
 mod view;
 

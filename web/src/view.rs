@@ -59,6 +59,11 @@ pub fn Header(props: &HeaderProps) -> Html {
                 { " anchored to " }<span class="noun namespace">{ "namespaces" }</span>
                 { " controlled by " }<span class="noun cgroup">{ "cgroups" }</span>
             </p>
+            <nav class="pages">
+                <a href="#" id="nav-host">{ "Host" }</a>
+                <a href={crate::lessons::HASH} id="nav-lessons">{ "Lessons" }</a>
+                <a href={crate::assess::HASH} id="nav-assess">{ "Should we use containers in prod?" }</a>
+            </nav>
             <div id="mode" class={class} data-mode={data} title={detail.clone()}>
                 <strong>{ label }</strong>
                 <span class="why">{ detail }</span>
