@@ -23,11 +23,6 @@ pub fn run(file: Option<&Path>, format: Format, save: Option<&Path>) -> anyhow::
         Some(path) => read_answers(path)?,
         None => ask(&mut io::stdin().lock(), &mut io::stderr())?,
     };
-    if let Some(save) = save {
-        let json = serde_json::to_string_pretty(&answers).expect("answers encode");
-        std::fs::write(save, json + "\n")
-            .map_err(|e| anyhow::anyhow!("cannot save the answers to {}: {e}", save.display()))?;
-    }
     let report = assess(&answers);
     let text = match format {
         Format::Text => report.to_text(),
@@ -35,6 +30,13 @@ pub fn run(file: Option<&Path>, format: Format, save: Option<&Path>) -> anyhow::
         Format::Markdown => report.to_markdown(),
     };
     io::stdout().write_all(text.as_bytes())?;
+    // After the report, so a failed save loses none of it (and the report
+    // ends with the answers' line, to paste into a file).
+    if let Some(save) = save {
+        let json = serde_json::to_string_pretty(&answers).expect("answers encode");
+        std::fs::write(save, json + "\n")
+            .map_err(|e| anyhow::anyhow!("cannot save the answers to {}: {e}", save.display()))?;
+    }
     Ok(())
 }
 
@@ -45,9 +47,9 @@ fn read_answers(path: &Path) -> anyhow::Result<Answers> {
         std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read the answers in {}: {e}", path.display()))?
     };
-    serde_json::from_str(&text).map_err(|e| {
+    Answers::from_text(&text).map_err(|e| {
         anyhow::anyhow!(
-            "{} is not an answers file: {e}. Run `anchorage assess --save FILE` once to get one to edit",
+            "{} holds no answers: {e}. Give an answers file (`anchorage assess --save FILE` writes one to edit), a saved JSON report, or a link to the assessment page",
             path.display()
         )
     })

@@ -12,12 +12,13 @@
 //!
 //! The rules, in the order they decide:
 //! 1. "It would be rad" is not a reason: **blog post**.
-//! 2. A monolith and a few services with a small team (fewer than 4) or no
-//!    organisational support: **no-go**. So is a platform with nothing
-//!    stateless to move.
-//! 3. Any blocking gap (no dedicated team, no support, a part of the
-//!    ecosystem with no plan at all, databases run DIY in containers, a
-//!    big-bang rollout, questions unanswered): **not yet**.
+//! 2. Nothing stateless to move, or a monolith and a few services with a
+//!    small team (fewer than 4) or no organisational support: **no-go**.
+//! 3. Any blocking gap: **not yet**. The blocking gaps are a team of fewer
+//!    than 4, more than three of the talk's skills missing, no
+//!    organisational support, a part of the ecosystem with no plan at all,
+//!    databases run in containers by the team itself, a big-bang rollout,
+//!    and questions unanswered whose answer could block.
 //! 4. Otherwise **go**, with the remaining gaps as conditions.
 
 use std::fmt::{self, Write as _};
@@ -275,6 +276,9 @@ pub struct Question {
     pub part: &'static str,
     pub text: &'static str,
     pub kind: Kind,
+    /// Whether some answer to it stands in the way of a go, so that leaving
+    /// it unanswered does too.
+    pub blocks: bool,
 }
 
 const WORKLOAD: &str = "Workload (lessons 1 and 2)";
@@ -295,6 +299,7 @@ const fn part_of_ecosystem(key: &'static str, text: &'static str) -> Question {
         part: ECOSYSTEM,
         text,
         kind: Kind::One(LEVELS),
+        blocks: true,
     }
 }
 
@@ -310,6 +315,7 @@ pub const QUESTIONS: [Question; 19] = [
             ("some", "some of it"),
             ("most", "most of it"),
         ]),
+        blocks: true,
     },
     Question {
         key: "stateful",
@@ -323,6 +329,7 @@ pub const QUESTIONS: [Question; 19] = [
             ),
             ("diy", "run in containers, by ourselves"),
         ]),
+        blocks: true,
     },
     Question {
         key: "platform",
@@ -333,6 +340,7 @@ pub const QUESTIONS: [Question; 19] = [
             ("several", "several services"),
             ("large", "large and heterogeneous"),
         ]),
+        blocks: true,
     },
     part_of_ecosystem("build", "How will you handle building container images?"),
     part_of_ecosystem(
@@ -353,30 +361,35 @@ pub const QUESTIONS: [Question; 19] = [
         part: TEAM,
         text: "How many people would work on the container platform full time?",
         kind: Kind::Number,
+        blocks: true,
     },
     Question {
         key: "skills",
         part: TEAM,
         text: "Which skills does that team have?",
         kind: Kind::Many(&SKILLS),
+        blocks: false,
     },
     Question {
         key: "support",
         part: TEAM,
         text: "Does the organisation support it with time and money?",
         kind: Kind::One(YES_NO),
+        blocks: true,
     },
     Question {
         key: "budget",
         part: TEAM,
         text: "Is there a budget to run different cloud providers?",
         kind: Kind::One(YES_NO),
+        blocks: false,
     },
     Question {
         key: "mandate",
         part: TEAM,
         text: "Does the team have a mandate to change other teams' roadmaps?",
         kind: Kind::One(YES_NO),
+        blocks: false,
     },
     Question {
         key: "motivation",
@@ -386,6 +399,7 @@ pub const QUESTIONS: [Question; 19] = [
             ("real-need", "a real need of our platform"),
             ("would-be-rad", "it would be rad"),
         ]),
+        blocks: true,
     },
     Question {
         key: "rollout",
@@ -395,6 +409,7 @@ pub const QUESTIONS: [Question; 19] = [
             ("gradual", "gradual, over about a year"),
             ("big-bang", "everything at once"),
         ]),
+        blocks: true,
     },
     Question {
         key: "end-state",
@@ -404,6 +419,7 @@ pub const QUESTIONS: [Question; 19] = [
             ("hybrid", "hybrid: legacy and containers"),
             ("everything", "everything in containers"),
         ]),
+        blocks: false,
     },
 ];
 
@@ -494,7 +510,8 @@ impl Answers {
     /// Answers one question from its spelling ("" clears it). An error
     /// names the question and what it takes, and changes nothing.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
-        let value = value.trim();
+        let value = value.trim().to_ascii_lowercase();
+        let value = value.as_str();
         match key {
             "stateless" => self.workload.stateless = parse_value(key, value)?,
             "stateful" => self.workload.stateful = parse_value(key, value)?,
@@ -548,16 +565,62 @@ impl Answers {
     /// Reads answers from a URL query; keys it does not know are errors
     /// naming the key (a link from a newer version says so).
     pub fn from_query(query: &str) -> Result<Answers, String> {
+        let (answers, errors) = Answers::from_query_lenient(query);
+        match errors.into_iter().next() {
+            Some(err) => Err(err),
+            None => Ok(answers),
+        }
+    }
+
+    /// Reads what it can of a URL query, and says what it could not. Keys
+    /// and values may be percent-encoded (`%2C`, `+`) and in any case;
+    /// repeated `skills` add up.
+    pub fn from_query_lenient(query: &str) -> (Answers, Vec<String>) {
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(&s.replace('+', " "))
+                .decode_utf8_lossy()
+                .trim()
+                .to_ascii_lowercase()
+        };
         let mut answers = Answers::default();
+        let mut errors = Vec::new();
         for pair in query
             .trim_start_matches('?')
             .split('&')
             .filter(|p| !p.is_empty())
         {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            answers.set(key, value)?;
+            let (key, mut value) = (decode(key), decode(value));
+            if key == "skills" && !value.is_empty() && !answers.team.skills.is_empty() {
+                value = format!("{},{value}", answers.get("skills"));
+            }
+            if let Err(err) = answers.set(&key, &value) {
+                errors.push(err);
+            }
         }
-        Ok(answers)
+        (answers, errors)
+    }
+
+    /// Answers from whatever a team hands over: an answers file (JSON), a
+    /// saved report (JSON, whose answers it carries), a link to the
+    /// assessment page, or the link's query alone.
+    pub fn from_text(text: &str) -> Result<Answers, String> {
+        let text = text.trim();
+        if text.starts_with('{') {
+            let mut value: serde_json::Value =
+                serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+            if value.get("verdict").is_some()
+                && let Some(answers) = value.get_mut("answers")
+            {
+                value = answers.take();
+            }
+            return serde_json::from_value(value).map_err(|e| e.to_string());
+        }
+        let query = match text.split_once("#assess") {
+            Some((_, rest)) => rest,
+            None => text.split_once('?').map_or(text, |(_, query)| query),
+        };
+        Answers::from_query(query)
     }
 }
 
@@ -646,6 +709,8 @@ pub struct Report {
     pub fits: Vec<WorkloadFit>,
     /// The questions left unanswered.
     pub unanswered: Vec<&'static str>,
+    /// What it was assessed from.
+    pub answers: Answers,
 }
 
 /// Assesses a team's answers.
@@ -653,11 +718,11 @@ pub fn assess(answers: &Answers) -> Report {
     let mut reasons = Vec::new();
     let mut gaps = Vec::new();
     // Every question but the skills (where none is an answer) counts.
-    let unanswered: Vec<&'static str> = QUESTIONS
+    let open: Vec<&Question> = QUESTIONS
         .iter()
         .filter(|q| !matches!(q.kind, Kind::Many(_)) && answers.get(q.key).is_empty())
-        .map(|q| q.text)
         .collect();
+    let unanswered: Vec<&'static str> = open.iter().map(|q| q.text).collect();
     let w = &answers.workload;
     let t = &answers.team;
     let mut reason = |lesson: Lesson, text: String| reasons.push(Reason { text, lesson });
@@ -681,18 +746,10 @@ pub fn assess(answers: &Answers) -> Report {
             Lesson::Strengths,
             "some of what would move is stateless: start there".into(),
         ),
-        Some(Share::None) => {
-            reason(
-                Lesson::Strengths,
-                "nothing that would move is stateless: containers' strengths do not apply".into(),
-            );
-            gap(
-                Lesson::Strengths,
-                true,
-                "no stateless service to move first".into(),
-                "find the stateless services (data in, application, data out) and move those first; leave the rest where it is",
-            );
-        }
+        Some(Share::None) => reason(
+            Lesson::Strengths,
+            "nothing that would move is stateless: containers' strengths do not apply".into(),
+        ),
     }
     match w.stateful {
         None => {}
@@ -721,9 +778,11 @@ pub fn assess(answers: &Answers) -> Report {
             Lesson::Decision,
             "several services: some standardization to gain".into(),
         ),
-        Some(Platform::Monolith) => reason(
+        Some(Platform::Monolith) => gap(
             Lesson::Decision,
-            "a monolith and a few services: little to standardize".into(),
+            false,
+            "a monolith and a few services: little for containers to standardize".into(),
+            "weigh what the platform costs (a team of 6 to 8, a year of rollout) against what it gives; start with the stateless services around the monolith",
         ),
     }
 
@@ -775,7 +834,7 @@ pub fn assess(answers: &Answers) -> Report {
         Some(n) if n < 4 => gap(
             Lesson::Headcount,
             true,
-            format!("a team of {n}: fewer than the 4 it takes at the least"),
+            format!("a team of {n}: fewer than the minimum of 4"),
             "grow the team to 6 to 8 people (at least 4) before the rollout",
         ),
         Some(n) if n < 6 => {
@@ -794,7 +853,9 @@ pub fn assess(answers: &Answers) -> Report {
         .filter(|s| !t.skills.contains(s))
         .map(|s| s.label())
         .collect();
-    if missing.is_empty() {
+    if t.people == Some(0) {
+        // No team, so no skills to weigh: the gap above says it all.
+    } else if missing.is_empty() {
         reason(
             Lesson::Headcount,
             "the team has every skill the talk lists".into(),
@@ -803,7 +864,7 @@ pub fn assess(answers: &Answers) -> Report {
         gap(
             Lesson::Headcount,
             missing.len() > 3,
-            format!("the team lacks {}", missing.join(", ")),
+            format!("no one in the team for {}", missing.join("; ")),
             "hire or borrow for these; a container platform fails at its weakest skill, often the kernel or the network",
         );
     }
@@ -861,7 +922,7 @@ pub fn assess(answers: &Answers) -> Report {
         Some(Rollout::BigBang) => gap(
             Lesson::Friends,
             true,
-            "everything at once".into(),
+            "a big-bang rollout (everything at once)".into(),
             "roll out gradually, over about a year: one stateless service first, then the next",
         ),
     }
@@ -878,34 +939,44 @@ pub fn assess(answers: &Answers) -> Report {
             "aim for hybrid: legacy and containers side by side; not everything is worth moving",
         ),
     }
-    if !unanswered.is_empty() {
+    // Unanswered questions block only where an answer could.
+    for blocks in [true, false] {
+        let n = open.iter().filter(|q| q.blocks == blocks).count();
+        if n == 0 {
+            continue;
+        }
+        let what = match (n, blocks) {
+            (1, true) => "a question that decides the verdict is unanswered".to_string(),
+            (n, true) => format!("{n} questions that decide the verdict are unanswered"),
+            (1, false) => "a question is unanswered".to_string(),
+            (n, false) => format!("{n} questions are unanswered"),
+        };
         gap(
             Lesson::Decision,
-            true,
-            match unanswered.len() {
-                1 => "a question unanswered".to_string(),
-                n => format!("{n} questions unanswered"),
-            },
-            "answer them: each one is a conversation the team should have had",
+            blocks,
+            what,
+            "answer them (listed below): each one is a conversation the team should have had",
         );
     }
 
-    let fits = vec![stateless_fit(answers), stateful_fit(answers)];
     let small = t.people.is_some_and(|n| n < 4) || t.support == Some(false);
+    let fits = vec![stateless_fit(answers, small), stateful_fit(answers, small)];
     let (verdict, headline) = if answers.motivation == Some(Motivation::WouldBeRad) {
         (
             Verdict::BlogPost,
             "Do you want containers or a blog post? Write the blog post.",
         )
-    } else if (w.platform == Some(Platform::Monolith) && small)
-        || (w.stateless == Some(Share::None) && w.platform == Some(Platform::Monolith))
+    } else if (w.platform == Some(Platform::Monolith) && small) || w.stateless == Some(Share::None)
     {
         (
             Verdict::NoGo,
             "Boo, containers: not for this platform and team.",
         )
     } else if gaps.iter().any(|g| g.blocking) {
-        (Verdict::NotYet, "Not yet: close the blocking gaps first.")
+        (
+            Verdict::NotYet,
+            "Close the blocking gaps first, then decide again.",
+        )
     } else {
         (
             Verdict::Go,
@@ -919,41 +990,38 @@ pub fn assess(answers: &Answers) -> Report {
         gaps,
         fits,
         unanswered,
+        answers: answers.clone(),
     }
 }
 
-fn stateless_fit(answers: &Answers) -> WorkloadFit {
-    let core = [
-        answers.ecosystem.build,
-        answers.ecosystem.orchestration,
-        answers.ecosystem.networking,
-        answers.ecosystem.deployment,
-        answers.ecosystem.monitoring,
-    ];
+/// The team stands in the way of any workload.
+const NO_TEAM: &str = "no team to run it: fewer than 4 people, or no organisational support";
+
+fn stateless_fit(answers: &Answers, small: bool) -> WorkloadFit {
+    let parts = answers.ecosystem.parts();
+    let without_plan: Vec<&str> = parts
+        .iter()
+        .filter(|(_, _, r)| matches!(r, None | Some(Readiness::None)))
+        .map(|(_, label, _)| *label)
+        .collect();
     let (fit, why) = match answers.workload.stateless {
         None => (
             Fit::NotReady,
             "unanswered: how much is stateless".to_string(),
         ),
         Some(Share::None) => (Fit::NotApplicable, "nothing stateless to move".to_string()),
-        Some(_)
-            if core
-                .iter()
-                .any(|r| matches!(r, None | Some(Readiness::None))) =>
-        {
-            (
-                Fit::NotReady,
-                "building, scheduling, networking, deploying and monitoring need a plan first"
-                    .to_string(),
-            )
-        }
-        Some(_) if core.contains(&Some(Readiness::Planned)) => (
+        Some(_) if small => (Fit::NotReady, NO_TEAM.to_string()),
+        Some(_) if !without_plan.is_empty() => (
+            Fit::NotReady,
+            format!("{} need a plan first", without_plan.join(", ")),
+        ),
+        Some(_) if parts.iter().any(|(_, _, r)| *r == Some(Readiness::Planned)) => (
             Fit::ReadyWithConditions,
             "once the planned parts of the ecosystem are in place".to_string(),
         ),
         Some(_) => (
             Fit::Ready,
-            "stateless, with the ecosystem to build, run and watch it in place".to_string(),
+            "stateless, with the whole ecosystem to build, run and watch it in place".to_string(),
         ),
     };
     WorkloadFit {
@@ -964,12 +1032,17 @@ fn stateless_fit(answers: &Answers) -> WorkloadFit {
     }
 }
 
-fn stateful_fit(answers: &Answers) -> WorkloadFit {
+fn stateful_fit(answers: &Answers, small: bool) -> WorkloadFit {
     let (fit, why) = match answers.workload.stateful {
         None => (Fit::NotReady, "unanswered: what happens to databases".to_string()),
         Some(Stateful::KeepOut) => (
             Fit::NotApplicable,
             "they stay out of containers, as the talk advises unless you are Google".to_string(),
+        ),
+        Some(Stateful::CloudProvider) if small => (Fit::NotReady, NO_TEAM.to_string()),
+        Some(Stateful::CloudProvider) if answers.team.budget == Some(false) => (
+            Fit::NotReady,
+            "a cloud provider's tooling with no budget for a cloud provider".to_string(),
         ),
         Some(Stateful::CloudProvider) => (
             Fit::ReadyWithConditions,
@@ -1020,6 +1093,11 @@ impl Report {
                 let _ = writeln!(out, "  - {q}");
             }
         }
+        let _ = writeln!(
+            out,
+            "\nAnswers (for `anchorage assess --answers` or the page's #assess?...):\n  {}",
+            self.answers.to_query()
+        );
         let _ = writeln!(out, "\nSee for yourself, in the workshop (anchorage sim):");
         for lesson in self.exercises() {
             let exercise = lesson.exercise();
@@ -1068,6 +1146,11 @@ impl Report {
                 let _ = writeln!(out, "- {q}");
             }
         }
+        let _ = writeln!(
+            out,
+            "\n## Answers\n\n`{}`\n\nTo assess them again: `anchorage assess --answers FILE` with this line in FILE, or the assessment page's address ending in `#assess?` and this line.",
+            self.answers.to_query()
+        );
         let _ = writeln!(out, "\n## See for yourself\n");
         for lesson in self.exercises() {
             let exercise = lesson.exercise();
@@ -1098,6 +1181,7 @@ impl Report {
             .collect();
         let mut value = serde_json::to_value(self).expect("reports encode");
         value["lessons"] = serde_json::Value::Array(lessons);
+        value["query"] = serde_json::Value::String(self.answers.to_query());
         serde_json::to_string_pretty(&value).expect("reports encode")
     }
 

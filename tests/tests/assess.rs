@@ -49,6 +49,19 @@ fn an_answers_file_gives_the_report_in_each_format() {
     assert_eq!(code, 0);
     assert!(markdown.starts_with("# Should we use containers in prod?"));
     assert!(markdown.contains("**Verdict: go.**"), "{markdown}");
+    // The saved report, or the page's link, gives the same verdict again.
+    let saved = dir.path().join("report.json");
+    std::fs::write(&saved, &json).unwrap();
+    let (code, again, err) = assess(&["--answers", saved.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(again, text);
+    let link = format!(
+        "http://127.0.0.1:7878/?token=x#assess?{}",
+        report["query"].as_str().unwrap()
+    );
+    let (code, again, err) = assess(&["--answers", "-"], &link);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(again, text);
 }
 
 #[test]

@@ -421,9 +421,26 @@ async fn the_lessons_lead_to_the_assessment_which_takes_answers_from_its_link() 
         ensure!(link.contains("motivation=would-be-rad"), "{link}");
         ensure!(link.contains("#assess?stateless=most"), "{link}");
         ensure!(!link.contains("token"), "the link hands out the token: {link}");
-        // And back to the host.
+        // To the host and back: the answers are still there.
         browser.wait_for("#nav-host").await?.click().await?;
         browser.wait_for("#engine-kind").await?;
+        browser.wait_for("#nav-assess").await?.click().await?;
+        browser.wait_for("#verdict[data-verdict=blog-post]").await?;
+        // A hand-edited link keeps what it can and says what it could not.
+        browser
+            .client
+            .goto(&format!("{}#assess?stateless=MOST&people=lots", server.url()))
+            .await?;
+        browser.wait_for("#verdict[data-verdict=not-yet]").await?;
+        let error = browser.wait_for(".error").await?.text().await?;
+        ensure!(error.contains("lots"), "{error}");
+        let stateless = browser
+            .wait_for("#stateless")
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default();
+        ensure!(stateless == "most", "{stateless}");
         Ok(())
     }
     .await;

@@ -59,7 +59,8 @@ pub enum Msg {
     /// The page's address changed (its `#hash`).
     Route,
     /// New answers on the assessment page.
-    Answers(Answers),
+    /// A question answered on the assessment page: its key, the answer.
+    Answer(&'static str, String),
 }
 
 /// Which page shows.
@@ -67,32 +68,45 @@ pub enum Msg {
 enum Page {
     /// The host and its containers.
     Host,
-    /// "Should we use containers in prod?"
-    Assess(Answers),
+    /// "Should we use containers in prod?", with the app's answers.
+    Assess,
     /// The workshop's lessons, at this one.
     Lessons(Lesson),
 }
 
-/// The page the address asks for, and an error for answers it garbled.
-fn page_of_address() -> (Page, Option<String>) {
+/// The page the address asks for, the answers it carries, and an error for
+/// what it garbled.
+fn page_of_address() -> (Page, Option<Answers>, Option<String>) {
     let hash = web_sys::window()
         .and_then(|w| w.location().hash().ok())
         .unwrap_or_default();
     if let Some(lesson) = lessons::lesson_in(&hash) {
         return match lesson {
-            Ok(lesson) => (Page::Lessons(lesson), None),
-            Err(err) => (Page::Lessons(Lesson::Strengths), Some(err)),
+            Ok(lesson) => (Page::Lessons(lesson), None, None),
+            Err(err) => (Page::Lessons(Lesson::Strengths), None, Some(err)),
         };
     }
-    match assess::answers_in(&hash) {
-        None => (Page::Host, None),
-        Some(Ok(answers)) => (Page::Assess(answers), None),
-        Some(Err(err)) => (
-            Page::Assess(Answers::default()),
-            Some(format!(
-                "the link's answers could not be read ({err}): start from blank answers"
-            )),
-        ),
+    match assess::address(&hash) {
+        assess::Address::Elsewhere => (Page::Host, None, None),
+        assess::Address::Bare => (Page::Assess, None, None),
+        assess::Address::Answers(answers, errors) => {
+            let error = (!errors.is_empty()).then(|| {
+                format!(
+                    "some of the link's answers could not be read, and are left unanswered: {}",
+                    errors.join("; ")
+                )
+            });
+            (Page::Assess, Some(answers), error)
+        }
+    }
+}
+
+/// Puts the answers in the page's address (`#assess?...`), without a
+/// history entry for every choice.
+fn address_answers(answers: &Answers) {
+    let url = format!("{}?{}", assess::HASH, answers.to_query());
+    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
     }
 }
 
@@ -122,11 +136,29 @@ pub struct App {
     /// An image upload under way.
     upload: Option<view::UploadState>,
     page: Page,
+    /// The assessment's answers: from the link the page was opened with,
+    /// then as they are given; kept while other pages show.
+    answers: Answers,
     /// Follows the address's `#hash` (the back button, a pasted link).
     _hash_listener: Option<gloo::events::EventListener>,
 }
 
 impl App {
+    /// Shows the page the address asks for. A bare `#assess` shows the
+    /// answers given so far, and puts them back in the address.
+    fn route(&mut self) {
+        let (page, answers, error) = page_of_address();
+        if let Some(answers) = answers {
+            self.answers = answers;
+        } else if page == Page::Assess && self.answers != Answers::default() {
+            address_answers(&self.answers);
+        }
+        if error.is_some() {
+            self.error = error;
+        }
+        self.page = page;
+    }
+
     fn connect(&mut self, ctx: &Context<Self>) {
         let Some(url) = backend::socket_url() else {
             self.simulate(ctx, "this page has no server address".into());
@@ -242,11 +274,10 @@ impl Component for App {
             opening: HashMap::new(),
             upload: None,
             page: Page::Host,
+            answers: Answers::default(),
             _hash_listener: None,
         };
-        let (page, error) = page_of_address();
-        app.page = page;
-        app.error = error;
+        app.route();
         if let Some(window) = web_sys::window() {
             let link = ctx.link().clone();
             app._hash_listener = Some(gloo::events::EventListener::new(
@@ -440,25 +471,16 @@ impl Component for App {
                 true
             }
             Msg::Route => {
-                let (page, error) = page_of_address();
-                if error.is_some() {
-                    self.error = error;
-                }
-                self.page = page;
+                self.route();
                 true
             }
-            Msg::Answers(answers) => {
-                // The address carries the answers, without a history entry
-                // for every choice.
-                let url = format!("{}?{}", assess::HASH, answers.to_query());
-                if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-                    let _ = history.replace_state_with_url(
-                        &wasm_bindgen::JsValue::NULL,
-                        "",
-                        Some(&url),
-                    );
+            Msg::Answer(key, value) => {
+                // The page offers only answers it takes; a number it cannot
+                // read leaves the question unanswered.
+                if self.answers.set(key, &value).is_err() {
+                    let _ = self.answers.set(key, "");
                 }
-                self.page = Page::Assess(answers);
+                address_answers(&self.answers);
                 true
             }
             Msg::TerminalLine(line) => {
@@ -501,10 +523,10 @@ impl Component for App {
                         <button class="dismiss" onclick={ctx.link().callback(|_| Msg::DismissError)}>{ "Dismiss" }</button>
                     </p>
                 }
-                if let Page::Assess(answers) = &self.page {
+                if self.page == Page::Assess {
                     <assess::AssessPage
-                        answers={answers.clone()}
-                        on_change={ctx.link().callback(Msg::Answers)}
+                        answers={self.answers.clone()}
+                        on_answer={ctx.link().callback(|(key, value)| Msg::Answer(key, value))}
                     />
                 } else if let Page::Lessons(lesson) = &self.page {
                     <lessons::LessonsPage lesson={*lesson} />

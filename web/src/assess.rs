@@ -15,13 +15,25 @@ use yew::prelude::*;
 /// The hash of the assessment page.
 pub const HASH: &str = "#assess";
 
-/// The answers in an address's hash (`#assess?...`), if it is this page's.
-pub fn answers_in(hash: &str) -> Option<Result<Answers, String>> {
-    let rest = hash.strip_prefix(HASH)?;
-    if !(rest.is_empty() || rest.starts_with('?')) {
-        return None;
+/// What an address's hash says of this page.
+pub enum Address {
+    /// Another page.
+    Elsewhere,
+    /// `#assess`: this page, with the answers it had.
+    Bare,
+    /// `#assess?...`: these answers, and what could not be read of them.
+    Answers(Answers, Vec<String>),
+}
+
+pub fn address(hash: &str) -> Address {
+    match hash.strip_prefix(HASH) {
+        Some("") | Some("?") => Address::Bare,
+        Some(rest) if rest.starts_with('?') => {
+            let (answers, errors) = Answers::from_query_lenient(&rest[1..]);
+            Address::Answers(answers, errors)
+        }
+        _ => Address::Elsewhere,
     }
-    Some(Answers::from_query(rest.trim_start_matches('?')))
 }
 
 /// One multiple-choice question: its label, the choices (value, text), the
@@ -54,24 +66,17 @@ fn select(
 #[derive(Properties, PartialEq)]
 pub struct AssessProps {
     pub answers: Answers,
-    /// New answers (the page puts them in its address).
-    pub on_change: Callback<Answers>,
+    /// A question answered: its key and the answer as links spell it (the
+    /// page keeps the answers, and puts them in its address).
+    pub on_answer: Callback<(&'static str, String)>,
 }
 
 /// One question as the page asks it: a list, checkboxes or a number.
-fn question(q: &Question, answers: &Answers, on_change: &Callback<Answers>) -> Html {
+fn question(q: &Question, answers: &Answers, on_answer: &Callback<(&'static str, String)>) -> Html {
     let current = answers.get(q.key);
-    // The answers with this question set to `value` (a value the page
-    // offers; a number it cannot read leaves the question unanswered).
     let answer = {
-        let (answers, on_change, key) = (answers.clone(), on_change.clone(), q.key);
-        move |value: String| {
-            let mut answers = answers.clone();
-            if answers.set(key, &value).is_err() {
-                let _ = answers.set(key, "");
-            }
-            on_change.emit(answers);
-        }
+        let (on_answer, key) = (on_answer.clone(), q.key);
+        move |value: String| on_answer.emit((key, value))
     };
     match q.kind {
         Kind::One(choices) => select(q.key, q.text, choices, &current, Callback::from(answer)),
@@ -146,11 +151,11 @@ pub fn AssessPage(props: &AssessProps) -> Html {
         <main class="assess" id="assess">
             <section class="questions">
                 <h2>{ "Should we use containers in prod?" }</h2>
-                <p class="quiet">{ "The talk's closing question, for your platform and team. Answer what you can: the report follows, and the page's address carries the answers." }</p>
+                <p class="quiet">{ "The talk's closing question, for your platform and team. Answer what you can: the report follows. The link beside it carries the answers, to share with the team." }</p>
                 { for parts.into_iter().map(|(part, qs)| html! {
                     <fieldset>
                         <legend>{ part }</legend>
-                        { for qs.into_iter().map(|q| question(q, a, &props.on_change)) }
+                        { for qs.into_iter().map(|q| question(q, a, &props.on_answer)) }
                     </fieldset>
                 }) }
             </section>
@@ -165,7 +170,9 @@ struct ReportProps {
     answers: Answers,
 }
 
-/// Offers text to save as a file.
+/// Offers text to save as a file: a link to it, in the document, clicked;
+/// the file's URL is let go a while later (some browsers read it only after
+/// the click returns).
 fn download(name: &str, mime: &str, text: &str) {
     let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
     let options = web_sys::BlobPropertyBag::new();
@@ -176,16 +183,25 @@ fn download(name: &str, mime: &str, text: &str) {
     let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
         return;
     };
-    if let Some(link) = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.create_element("a").ok())
-        .and_then(|e| e.dyn_into::<web_sys::HtmlAnchorElement>().ok())
-    {
+    let document = web_sys::window().and_then(|w| w.document());
+    if let Some((body, link)) = document.and_then(|d| {
+        let link = d
+            .create_element("a")
+            .ok()?
+            .dyn_into::<web_sys::HtmlAnchorElement>()
+            .ok()?;
+        Some((d.body()?, link))
+    }) {
         link.set_href(&url);
         link.set_download(name);
+        let _ = body.append_child(&link);
         link.click();
+        link.remove();
     }
-    let _ = web_sys::Url::revoke_object_url(&url);
+    gloo::timers::callback::Timeout::new(60_000, move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    })
+    .forget();
 }
 
 #[function_component]

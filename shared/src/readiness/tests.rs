@@ -240,3 +240,116 @@ fn every_question_is_asked_once_and_answers_through_its_key() {
     answers.set("motivation", "").unwrap();
     assert_eq!(answers.motivation, None);
 }
+
+#[test]
+fn a_blank_answer_blocks_only_where_an_answer_could() {
+    // No answer about the budget: a condition, as "no" would be.
+    let mut answers = platform_team();
+    answers.team.budget = None;
+    let report = assess(&answers);
+    assert_eq!(report.verdict, Verdict::Go, "{}", report.to_text());
+    assert!(
+        report
+            .gaps
+            .iter()
+            .any(|g| !g.blocking && g.what == "a question is unanswered")
+    );
+    // No answer about support: that could block, so it does.
+    let mut answers = platform_team();
+    answers.team.support = None;
+    let report = assess(&answers);
+    assert_eq!(report.verdict, Verdict::NotYet);
+    assert_eq!(
+        report.unanswered,
+        ["Does the organisation support it with time and money?"]
+    );
+}
+
+#[test]
+fn nothing_stateless_is_no_go_whatever_the_platform() {
+    for platform in [Platform::Monolith, Platform::Several, Platform::Large] {
+        let mut answers = platform_team();
+        answers.workload.stateless = Some(Share::None);
+        answers.workload.platform = Some(platform);
+        let report = assess(&answers);
+        assert_eq!(report.verdict, Verdict::NoGo, "{platform:?}");
+        assert_eq!(report.fits[0].fit, Fit::NotApplicable);
+    }
+}
+
+#[test]
+fn a_monolith_with_a_big_supported_team_is_go_with_a_condition() {
+    let mut answers = platform_team();
+    answers.workload.platform = Some(Platform::Monolith);
+    let report = assess(&answers);
+    assert_eq!(report.verdict, Verdict::Go);
+    assert!(
+        report
+            .gaps
+            .iter()
+            .any(|g| !g.blocking && g.what.contains("monolith")),
+        "{}",
+        report.to_text()
+    );
+}
+
+#[test]
+fn no_team_means_no_skills_to_praise_and_no_workload_ready() {
+    let mut answers = platform_team();
+    answers.team.people = Some(0);
+    answers.workload.stateful = Some(Stateful::CloudProvider);
+    let report = assess(&answers);
+    assert_eq!(report.verdict, Verdict::NotYet);
+    assert!(!report.reasons.iter().any(|r| r.text.contains("skill")));
+    assert_eq!(report.fits[0].fit, Fit::NotReady);
+    assert_eq!(report.fits[1].fit, Fit::NotReady);
+    // A cloud provider's tooling without a budget for one is not ready.
+    let mut answers = platform_team();
+    answers.workload.stateful = Some(Stateful::CloudProvider);
+    assert_eq!(assess(&answers).fits[1].fit, Fit::ReadyWithConditions);
+    answers.team.budget = Some(false);
+    assert_eq!(assess(&answers).fits[1].fit, Fit::NotReady);
+}
+
+#[test]
+fn links_survive_being_encoded_and_hand_edited() {
+    let answers =
+        Answers::from_query("Stateless=MOST&skills=kernel%2Cnetworking&skills=security&people=+6")
+            .unwrap();
+    assert_eq!(answers.workload.stateless, Some(Share::Most));
+    assert_eq!(answers.team.people, Some(6));
+    assert_eq!(
+        answers.team.skills,
+        [Skill::Kernel, Skill::Networking, Skill::Security]
+    );
+    // What can be read is kept, and what cannot is named.
+    let (answers, errors) = Answers::from_query_lenient("stateless=most&people=lots&colour=blue");
+    assert_eq!(answers.workload.stateless, Some(Share::Most));
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].contains("lots") && errors[1].contains("colour"));
+}
+
+#[test]
+fn a_saved_report_a_link_or_a_query_give_the_answers_back() {
+    let answers = platform_team();
+    let report = assess(&answers);
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(json["query"], answers.to_query());
+    assert_eq!(Answers::from_text(&report.to_json()).unwrap(), answers);
+    let answers_file = serde_json::to_string(&answers).unwrap();
+    assert_eq!(Answers::from_text(&answers_file).unwrap(), answers);
+    let link = format!(
+        "http://127.0.0.1:7878/?token=abc#assess?{}",
+        answers.to_query()
+    );
+    assert_eq!(Answers::from_text(&link).unwrap(), answers);
+    assert_eq!(
+        Answers::from_text(&format!("{}\n", answers.to_query())).unwrap(),
+        answers
+    );
+    assert!(report.to_markdown().contains(&answers.to_query()));
+    let err = Answers::from_text("{\"verdict\": ").unwrap_err();
+    assert!(err.contains("JSON"), "{err}");
+    let err = Answers::from_text("hello").unwrap_err();
+    assert!(err.contains("`hello` is not a question"), "{err}");
+}
