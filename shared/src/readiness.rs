@@ -507,6 +507,31 @@ impl Answers {
         }
     }
 
+    /// One question's answer in words ("most of it", "6", "kernel
+    /// engineering; networking"), or "not answered".
+    pub fn described(&self, q: &Question) -> String {
+        let value = self.get(q.key);
+        if value.is_empty() {
+            return match q.kind {
+                Kind::Many(_) => "none".to_string(),
+                _ => "not answered".to_string(),
+            };
+        }
+        match q.kind {
+            Kind::One(choices) | Kind::Many(choices) => value
+                .split(',')
+                .map(|v| {
+                    choices
+                        .iter()
+                        .find(|(spelling, _)| *spelling == v)
+                        .map_or(v, |(_, label)| *label)
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            Kind::Number => value,
+        }
+    }
+
     /// Answers one question from its spelling ("" clears it). An error
     /// names the question and what it takes, and changes nothing.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
@@ -1146,9 +1171,20 @@ impl Report {
                 let _ = writeln!(out, "- {q}");
             }
         }
+        let _ = writeln!(out, "\n## Answers\n");
+        let _ = writeln!(out, "| Question | Answer |");
+        let _ = writeln!(out, "|---|---|");
+        for q in &QUESTIONS {
+            let _ = writeln!(
+                out,
+                "| {} | {} |",
+                q.text.replace('|', "\\|"),
+                self.answers.described(q).replace('|', "\\|")
+            );
+        }
         let _ = writeln!(
             out,
-            "\n## Answers\n\n`{}`\n\nTo assess them again: `anchorage assess --answers FILE` with this line in FILE, or the assessment page's address ending in `#assess?` and this line.",
+            "\n`{}`\n\nTo assess them again: `anchorage assess --answers FILE` with that line in FILE, or the assessment page's address ending in `#assess?` and that line.",
             self.answers.to_query()
         );
         let _ = writeln!(out, "\n## See for yourself\n");

@@ -283,6 +283,14 @@ fn ReportView(props: &ReportProps) -> Html {
                     }) }
                 </tbody>
             </table>
+            <section class="print-only answers">
+                <h3>{ "Answers" }</h3>
+                <table>
+                    { for QUESTIONS.iter().map(|q| html! {
+                        <tr><th>{ q.text }</th><td>{ props.answers.described(q) }</td></tr>
+                    }) }
+                </table>
+            </section>
             <h3>{ "See for yourself in the workshop" }</h3>
             { for r.exercises().into_iter().map(|lesson| {
                 let exercise = lesson.exercise();

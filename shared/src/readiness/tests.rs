@@ -347,7 +347,15 @@ fn a_saved_report_a_link_or_a_query_give_the_answers_back() {
         Answers::from_text(&format!("{}\n", answers.to_query())).unwrap(),
         answers
     );
-    assert!(report.to_markdown().contains(&answers.to_query()));
+    let markdown = report.to_markdown();
+    assert!(markdown.contains(&answers.to_query()));
+    assert!(
+        markdown.contains("| How much of what you would move is stateless (data in, application, data out)? | most of it |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| Which skills does that team have? | operations at your company; ")
+    );
     let err = Answers::from_text("{\"verdict\": ").unwrap_err();
     assert!(err.contains("JSON"), "{err}");
     let err = Answers::from_text("hello").unwrap_err();
