@@ -58,7 +58,6 @@ pub enum Msg {
     Uploaded(Result<String, String>),
     /// The page's address changed (its `#hash`).
     Route,
-    /// New answers on the assessment page.
     /// A question answered on the assessment page: its key, the answer.
     Answer(&'static str, String),
 }
