@@ -341,6 +341,8 @@ fn choose_engine(
         // The server's timer paces it; it must never wait itself.
         engine.set_waiting(false);
         engine.set_host_view(true);
+        // Pages see output at the pace they can show it; the log keeps all.
+        engine.set_console_rate(Some(anchorage::server::hub::VIEWER_OUTPUT_RATE));
         Ok((engine, data_dir))
     };
     let simulated = || -> (Box<dyn Engine + Send>, Option<PathBuf>) {

@@ -17,15 +17,15 @@ use anchorage_shared::sim::SimEngine;
 pub(crate) struct Console;
 
 impl Output for Console {
-    fn write(&mut self, stream: Stream, text: &str) {
+    fn write(&mut self, stream: Stream, bytes: &[u8]) {
         // A closed pipe (`anchorage sim | head`) is not an error worth a
         // panic: the output has nowhere to go.
         let _ = match stream {
             Stream::Stdout => {
                 let mut out = io::stdout().lock();
-                out.write_all(text.as_bytes()).and_then(|()| out.flush())
+                out.write_all(bytes).and_then(|()| out.flush())
             }
-            Stream::Stderr => io::stderr().lock().write_all(text.as_bytes()),
+            Stream::Stderr => io::stderr().lock().write_all(bytes),
         };
     }
 }

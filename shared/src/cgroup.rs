@@ -84,6 +84,46 @@ impl Default for CgroupLimits {
     }
 }
 
+/// The largest `memory.max` taken: 16 TiB.
+pub const MAX_MEMORY_BYTES: u64 = 16 << 40;
+/// The most `pids.max` can be: the kernel's `PID_MAX_LIMIT`.
+pub const MAX_PIDS: u64 = 1 << 22;
+/// The most CPUs a quota may give.
+pub const MAX_CPUS: f64 = 1024.0;
+/// `cpu.max`'s period, as the kernel takes it: 1 ms to 1 s.
+pub const CPU_PERIOD_RANGE_USEC: std::ops::RangeInclusive<u64> = 1_000..=1_000_000;
+/// `cpu.weight`, as the kernel takes it.
+pub const CPU_WEIGHT_RANGE: std::ops::RangeInclusive<u32> = 1..=10_000;
+
+impl CgroupLimits {
+    /// Whether every limit is within the range the kernel and the
+    /// documentation give; the error names the range.
+    pub fn validate(&self) -> Result<(), LimitError> {
+        if let Some(bytes) = self.memory_max
+            && !(crate::container::MIN_MEMORY_BYTES..=MAX_MEMORY_BYTES).contains(&bytes)
+        {
+            return Err(LimitError::MemoryRange(bytes));
+        }
+        if let Some(pids) = self.pids_max
+            && !(1..=MAX_PIDS).contains(&pids)
+        {
+            return Err(LimitError::PidsRange(pids));
+        }
+        let period = self.cpu_max.period_usec;
+        let quota_ok = self
+            .cpu_max
+            .quota_usec
+            .is_none_or(|quota| quota >= 1000 && quota as f64 <= MAX_CPUS * period as f64);
+        if !CPU_PERIOD_RANGE_USEC.contains(&period) || !quota_ok {
+            return Err(LimitError::CpuRange(self.cpu_max.to_string()));
+        }
+        if !CPU_WEIGHT_RANGE.contains(&self.cpu_weight) {
+            return Err(LimitError::WeightRange(self.cpu_weight));
+        }
+        Ok(())
+    }
+}
+
 /// What a cgroup has used, as its interface files report it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CgroupUsage {
@@ -132,6 +172,18 @@ pub enum LimitError {
     Cpus(String),
     #[error("`{0}` is not a pids limit: write a positive whole number such as 10, or `max`")]
     Pids(String),
+    #[error(
+        "a memory limit of {0} bytes is out of range: give 6 MiB to 16 TiB (6m to 16t), or none"
+    )]
+    MemoryRange(u64),
+    #[error("a pids limit of {0} is out of range: give 1 to 4194304, or none (max)")]
+    PidsRange(u64),
+    #[error(
+        "cpu.max `{0}` is out of range: the quota is at least 1000 µs and at most 1024 CPUs' worth, in a period of 1000 to 1000000 µs"
+    )]
+    CpuRange(String),
+    #[error("a cpu.weight of {0} is out of range: give 1 to 10000 (100 is the default share)")]
+    WeightRange(u32),
 }
 
 /// Parses a size the way `docker run --memory` does: bytes, or a number with
@@ -243,6 +295,51 @@ mod tests {
         assert_eq!(CpuMax::default().to_string(), "max 100000");
         assert!(CpuMax::from_cpus(0.0).is_err());
         assert!(CpuMax::from_cpus(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn limits_out_of_range_are_refused_with_the_range() {
+        assert!(CgroupLimits::default().validate().is_ok());
+        let bad = [
+            CgroupLimits {
+                memory_max: Some(u64::MAX),
+                ..CgroupLimits::default()
+            },
+            CgroupLimits {
+                memory_max: Some(1 << 20),
+                ..CgroupLimits::default()
+            },
+            CgroupLimits {
+                pids_max: Some(0),
+                ..CgroupLimits::default()
+            },
+            CgroupLimits {
+                cpu_weight: 0,
+                ..CgroupLimits::default()
+            },
+            CgroupLimits {
+                cpu_weight: 1_000_000_000,
+                ..CgroupLimits::default()
+            },
+            CgroupLimits {
+                cpu_max: CpuMax {
+                    quota_usec: Some(1),
+                    period_usec: 100_000,
+                },
+                ..CgroupLimits::default()
+            },
+            CgroupLimits {
+                cpu_max: CpuMax {
+                    quota_usec: None,
+                    period_usec: 0,
+                },
+                ..CgroupLimits::default()
+            },
+        ];
+        for limits in bad {
+            let err = limits.validate().unwrap_err().to_string();
+            assert!(err.contains("range"), "{limits:?}: {err}");
+        }
     }
 
     #[test]

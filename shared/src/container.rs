@@ -32,6 +32,127 @@ impl VolumeMount {
             _ => Err(SpecError::Volume(text.to_string())),
         }
     }
+
+    /// Whether the source is a path on the host (else a volume's name).
+    pub fn is_host_path(&self) -> bool {
+        self.source.starts_with('/')
+    }
+
+    /// A named volume's name follows Docker's rule,
+    /// `[A-Za-z0-9][A-Za-z0-9_.-]*`; a host path is absolute; the target
+    /// is an absolute path with no `..`.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        if !self.is_host_path() && !is_plain_name(&self.source, 255) {
+            return Err(SpecError::VolumeName(self.source.clone()));
+        }
+        if self.is_host_path() && self.source.split('/').any(|part| part == "..") {
+            return Err(SpecError::VolumePath(self.source.clone()));
+        }
+        if !self.target.starts_with('/') || self.target.split('/').any(|part| part == "..") {
+            return Err(SpecError::Volume(format!(
+                "{}:{}",
+                self.source, self.target
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Docker's rule for names: `[A-Za-z0-9][A-Za-z0-9_.-]*`, at most `max`
+/// bytes.
+fn is_plain_name(name: &str, max: usize) -> bool {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    first_ok && name.len() <= max && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// How much of a container's console is kept, as Docker's `local` log
+/// driver keeps it: files of at most `max_size` bytes, at most `max_file`
+/// of them; the oldest goes when a new one starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogOptions {
+    pub max_size: u64,
+    pub max_file: u32,
+}
+
+impl LogOptions {
+    /// The smallest file: a line of 16 KiB (the longest kept whole) and
+    /// more.
+    pub const MIN_SIZE: u64 = 64 << 10;
+    pub const MAX_FILES: u32 = 100;
+
+    /// The most bytes kept in all.
+    pub fn total(&self) -> u64 {
+        self.max_size.saturating_mul(u64::from(self.max_file))
+    }
+
+    pub fn validate(&self) -> Result<(), SpecError> {
+        if self.max_size < Self::MIN_SIZE || !(1..=Self::MAX_FILES).contains(&self.max_file) {
+            return Err(SpecError::LogOpt(format!(
+                "max-size={},max-file={}",
+                self.max_size, self.max_file
+            )));
+        }
+        Ok(())
+    }
+
+    /// Applies `--log-opt KEY=VALUE[,KEY=VALUE...]` (`max-size`, `max-file`).
+    pub fn set(&mut self, text: &str) -> Result<(), SpecError> {
+        for pair in text.split(',').filter(|p| !p.trim().is_empty()) {
+            let bad = || SpecError::LogOpt(pair.to_string());
+            let (key, value) = pair.split_once('=').ok_or_else(bad)?;
+            match key.trim() {
+                "max-size" => {
+                    self.max_size = crate::cgroup::parse_size(value).map_err(|_| bad())?;
+                }
+                "max-file" => self.max_file = value.trim().parse().map_err(|_| bad())?,
+                _ => return Err(bad()),
+            }
+        }
+        self.validate()
+    }
+}
+
+impl Default for LogOptions {
+    /// Docker's `local` driver: 20 MiB, 5 files.
+    fn default() -> Self {
+        LogOptions {
+            max_size: 20 << 20,
+            max_file: 5,
+        }
+    }
+}
+
+/// The system calls a container may make.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Seccomp {
+    /// Docker's default profile: an allow-list, with arguments checked
+    /// (no new namespaces, no keyring, no `mount`...).
+    #[default]
+    Default,
+    /// No filter (`--security-opt seccomp=unconfined`).
+    Unconfined,
+}
+
+/// What confines a container besides its namespaces and cgroup.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityOptions {
+    pub seccomp: Seccomp,
+}
+
+impl SecurityOptions {
+    /// Applies `--security-opt KEY=VALUE` (`seccomp=unconfined|default`).
+    pub fn set(&mut self, text: &str) -> Result<(), SpecError> {
+        let bad = || SpecError::SecurityOpt(text.to_string());
+        let (key, value) = text.split_once(['=', ':']).ok_or_else(bad)?;
+        match (key.trim(), value.trim()) {
+            ("seccomp", "unconfined") => self.seccomp = Seccomp::Unconfined,
+            ("seccomp", "default" | "builtin") => self.seccomp = Seccomp::Default,
+            _ => return Err(bad()),
+        }
+        Ok(())
+    }
 }
 
 /// What `anchorage run` asks for.
@@ -51,6 +172,12 @@ pub struct ContainerSpec {
     pub limits: CgroupLimits,
     /// Remove the container when its init exits (`--rm`).
     pub auto_remove: bool,
+    /// How much of its console is kept (`--log-opt`).
+    #[serde(default)]
+    pub log: LogOptions,
+    /// What confines it besides namespaces and cgroups (`--security-opt`).
+    #[serde(default)]
+    pub security: SecurityOptions,
 }
 
 impl ContainerSpec {
@@ -65,6 +192,8 @@ impl ContainerSpec {
             volumes: Vec::new(),
             limits: CgroupLimits::default(),
             auto_remove: false,
+            log: LogOptions::default(),
+            security: SecurityOptions::default(),
         }
     }
 
@@ -86,10 +215,10 @@ impl ContainerSpec {
                 return Err(SpecError::Hostname(hostname.clone()));
             }
         }
-        if let Some(bytes) = self.limits.memory_max
-            && bytes < MIN_MEMORY_BYTES
-        {
-            return Err(SpecError::Memory(bytes));
+        self.limits.validate().map_err(SpecError::Limit)?;
+        self.log.validate()?;
+        for volume in &self.volumes {
+            volume.validate()?;
         }
         for pair in &self.env {
             if !pair.contains('=') || pair.starts_with('=') {
@@ -134,10 +263,7 @@ pub fn generate_name(seed: usize, taken: impl Fn(&str) -> bool) -> String {
 }
 
 pub fn validate_name(name: &str) -> Result<(), SpecError> {
-    let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-    if first_ok && rest_ok && name.len() <= 128 {
+    if is_plain_name(name, 128) {
         Ok(())
     } else {
         Err(SpecError::Name(name.to_string()))
@@ -155,16 +281,28 @@ pub enum SpecError {
     Image,
     #[error("`{0}` is not a valid hostname: use up to 64 letters, digits, `-` and `.`")]
     Hostname(String),
-    #[error(
-        "a memory limit of {0} bytes is below the smallest, 6 MiB: a container's own processes need that much"
-    )]
-    Memory(u64),
+    #[error(transparent)]
+    Limit(crate::cgroup::LimitError),
     #[error("`{0}` is not an environment variable: write KEY=value")]
     Env(String),
     #[error(
         "`{0}` is not a volume: write SOURCE:TARGET, with an absolute TARGET such as data:/data"
     )]
     Volume(String),
+    #[error(
+        "`{0}` is not a volume name: a name starts with a letter or digit, then letters, digits, `_`, `.` or `-` (a host path starts with `/`)"
+    )]
+    VolumeName(String),
+    #[error("the host path `{0}` holds `..`: give the path itself, without `..`")]
+    VolumePath(String),
+    #[error(
+        "`{0}` is not a log option: give max-size=SIZE (64k or more, such as 20m) and max-file=N (1 to 100), such as --log-opt max-size=10m,max-file=3"
+    )]
+    LogOpt(String),
+    #[error(
+        "`{0}` is not a security option: the one taken is seccomp=unconfined (no system call filter) or seccomp=default"
+    )]
+    SecurityOpt(String),
 }
 
 /// Where a container is in its life.
@@ -231,6 +369,11 @@ pub struct Container {
     pub writable_entries: u64,
     #[serde(default)]
     pub writable_bytes: u64,
+    /// How much of its console is kept.
+    #[serde(default)]
+    pub log: LogOptions,
+    #[serde(default)]
+    pub security: SecurityOptions,
 }
 
 impl Container {

@@ -9,6 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::cgroup::CgroupLimits;
+use crate::chunk::Chunk;
 use crate::container::{ContainerSpec, SpecError};
 use crate::host::{EngineInfo, HostSnapshot};
 use crate::namespace::NamespaceId;
@@ -138,7 +139,17 @@ pub enum Event {
         container: Option<String>,
         pid: Pid,
         stream: Stream,
-        text: String,
+        data: Chunk,
+    },
+    /// Output that was not passed on: it came faster than it could be
+    /// shown (`rotated` false: a container's console keeps it, and
+    /// `anchorage logs` has it), or its log rotated past it before it was
+    /// read (`rotated` true: gone).
+    OutputSkipped {
+        container: Option<String>,
+        pid: Pid,
+        bytes: u64,
+        rotated: bool,
     },
     ContainerExited {
         id: String,
@@ -162,7 +173,7 @@ pub enum Event {
     /// included), as the terminal shows it: escape sequences and all.
     TerminalOutput {
         terminal: u64,
-        data: String,
+        data: Chunk,
     },
     /// A terminal's first process ended, and the terminal with it.
     TerminalExited {
@@ -244,13 +255,32 @@ impl fmt::Display for Event {
                 write!(f, "OOM killer killed pid {pid}: {cgroup} hit memory.max")
             }
             Event::Output {
-                pid, stream, text, ..
+                pid, stream, data, ..
             } => {
                 let tag = match stream {
                     Stream::Stdout => "out",
                     Stream::Stderr => "err",
                 };
-                write!(f, "pid {pid} {tag}: {}", text.trim_end())
+                write!(f, "pid {pid} {tag}: {}", data.text().trim_end())
+            }
+            Event::OutputSkipped {
+                pid,
+                bytes,
+                rotated,
+                ..
+            } => {
+                let size = crate::cgroup::format_size(*bytes);
+                if *rotated {
+                    write!(
+                        f,
+                        "pid {pid}: {size} of output rotated out of the log before it was read"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "pid {pid}: {size} of output not shown here (`anchorage logs` has a container's console)"
+                    )
+                }
             }
             Event::ContainerExited {
                 id,
@@ -315,13 +345,68 @@ impl fmt::Display for Event {
     }
 }
 
-/// A line a container's processes wrote, as `anchorage logs` shows it.
+/// A line a container's processes wrote, as `anchorage logs` shows it:
+/// with its newline, or a piece of a longer line (`partial`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogLine {
     /// When, in milliseconds of the engine's clock.
     pub at_ms: u64,
     pub stream: Stream,
-    pub text: String,
+    pub data: Chunk,
+    /// Whether the line goes on in the next record (it was longer than
+    /// 16 KiB, or its stream ended before its newline).
+    #[serde(default)]
+    pub partial: bool,
+}
+
+/// Where a read of a container's log stopped: the position of the next
+/// record, counted in bytes since the log began (rotation keeps counting).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LogCursor(pub u64);
+
+/// Which of a container's log records to read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogQuery {
+    /// Only records written at or after this time (the engine's clock).
+    pub since_ms: Option<u64>,
+    /// Only the last this many lines (of those since `since_ms`); a line
+    /// cut into partial pieces counts once.
+    pub tail: Option<usize>,
+    /// Only what comes after an earlier read (`logs -f`).
+    pub after: Option<LogCursor>,
+    /// About this many bytes at most; at least one record.
+    pub max_bytes: usize,
+}
+
+impl Default for LogQuery {
+    fn default() -> Self {
+        LogQuery {
+            since_ms: None,
+            tail: None,
+            after: None,
+            max_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Records read from a log.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogBatch {
+    pub lines: Vec<LogLine>,
+    /// Where the next read starts.
+    pub next: LogCursor,
+    /// Whether more is there to read now.
+    pub more: bool,
+    /// Bytes that rotated out of the log before they could be read.
+    pub skipped: u64,
+}
+
+/// Whose output a client cannot take more of, for now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OutputSource {
+    Terminal(u64),
+    /// A process started by `exec`, by its host pid.
+    Process(Pid),
 }
 
 /// A command an engine could not carry out. Each says what was wrong and
@@ -376,8 +461,9 @@ pub trait Engine {
     /// The whole host, now.
     fn snapshot(&self) -> HostSnapshot;
 
-    /// What a container's processes wrote to the console, oldest first.
-    fn logs(&self, container: &str) -> Result<Vec<LogLine>, EngineError>;
+    /// What a container's processes wrote to the console, oldest first,
+    /// as far as the query asks and the log still holds.
+    fn logs(&self, container: &str, query: &LogQuery) -> Result<LogBatch, EngineError>;
 
     /// How long nothing will happen, when the engine can know: the
     /// simulation knows its timers, so a waiting session may jump ahead.
@@ -397,11 +483,12 @@ pub trait Engine {
         None
     }
 
-    /// Stops (or resumes) reading a terminal's output while its client
-    /// cannot take more: the output waits in the terminal, and a program
-    /// writing a flood of it blocks, as on a slow terminal. Engines without
-    /// terminals ignore it.
-    fn hold_terminal(&mut self, terminal: u64, held: bool) {
-        let _ = (terminal, held);
+    /// Stops (or resumes) reading a terminal's or an exec'd process's
+    /// output while its client cannot take more: the output waits in the
+    /// terminal or the pipe, and a program writing a flood of it blocks, as
+    /// on a slow terminal. Engines whose output costs nothing to hold (the
+    /// simulation) ignore it.
+    fn hold_output(&mut self, source: OutputSource, held: bool) {
+        let _ = (source, held);
     }
 }

@@ -48,6 +48,11 @@ pub struct EngineInfo {
     pub cpus: u32,
     #[serde(default)]
     pub memory_bytes: u64,
+    /// The Unix time, in milliseconds, at which the engine's clock reads
+    /// zero: 0 where the clock is Unix time (a real host), the simulated
+    /// host's boot otherwise.
+    #[serde(default)]
+    pub clock_epoch_ms: u64,
     /// Why this engine was chosen, for the UI: "no real runtime in the
     /// browser", "real containers as root"...
     pub note: String,

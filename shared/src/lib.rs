@@ -10,7 +10,9 @@
 //! it builds for `wasm32-unknown-unknown` (the browser) and for the host.
 
 pub mod cgroup;
+pub mod chunk;
 pub mod cli;
+pub mod console;
 pub mod container;
 pub mod delta;
 pub mod engine;

@@ -22,7 +22,7 @@ use crate::engine::{Command, EngineError, Event};
 use crate::host::{EngineInfo, HostSnapshot};
 
 /// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The largest message either side accepts, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;

@@ -650,7 +650,7 @@ impl Screen {
                 for event in events {
                     match event {
                         Event::TerminalOutput { terminal, data } if terminal == self.terminal => {
-                            self.pending.push_str(&data)
+                            self.pending.push_str(&data.text())
                         }
                         Event::TerminalExited { terminal, status } if terminal == self.terminal => {
                             panic!(
@@ -1135,7 +1135,7 @@ async fn as_root_an_uploaded_image_runs_a_container() {
     let output = client
         .wait_event(
             TIMEOUT,
-            |e| matches!(e, Event::Output { text, .. } if text.contains("uploaded")),
+            |e| matches!(e, Event::Output { data, .. } if data.text().contains("uploaded")),
         )
         .await;
     assert!(output.is_ok(), "{output:?}");

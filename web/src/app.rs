@@ -201,7 +201,7 @@ impl App {
             match event {
                 Event::TerminalOutput { terminal, data } => {
                     if let Some(pty) = self.ptys.iter_mut().find(|p| p.id == *terminal) {
-                        pty.write(data);
+                        pty.write(data.as_bytes());
                     }
                 }
                 Event::TerminalExited { terminal, status } => {

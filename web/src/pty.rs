@@ -41,8 +41,8 @@ impl LiveTerminal {
         }
     }
 
-    pub fn write(&mut self, data: &str) {
-        self.screen.process(data.as_bytes());
+    pub fn write(&mut self, data: &[u8]) {
+        self.screen.process(data);
     }
 
     pub fn resize(&mut self, size: TerminalSize) {

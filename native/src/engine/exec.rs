@@ -10,6 +10,8 @@ use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
+use anchorage_shared::chunk::Chunk;
+use anchorage_shared::console::MAX_LINE_BYTES;
 use anchorage_shared::engine::{EngineError, Event, Stream, TerminalSize};
 use anchorage_shared::namespace::NamespaceKind;
 use anchorage_shared::process::ExitStatus;
@@ -34,6 +36,8 @@ pub struct ExecProcess {
     joiner: u32,
     /// Whether the engine waited for the joiner once output closed.
     settled: bool,
+    /// Its stdout and stderr, each with the start of a line not yet
+    /// ended (at most [`MAX_LINE_BYTES`]).
     streams: Vec<(OwnedFd, Stream, Vec<u8>)>,
     /// The terminal it runs on, for `OpenTerminal`.
     terminal: Option<Terminal>,
@@ -41,19 +45,23 @@ pub struct ExecProcess {
     hung_up: Option<std::time::Instant>,
     status: Option<ExitStatus>,
     reported: bool,
+    /// Whether its client cannot take more output just now.
+    held: bool,
+    /// Whether the last look stopped at its budget with more to read.
+    more: bool,
 }
 
 /// The engine's side of a pseudo-terminal.
 struct Terminal {
     id: u64,
     master: OwnedFd,
-    /// The start of a UTF-8 character split between two reads.
-    carry: Vec<u8>,
     /// Whether every process closed its side (reads give EIO).
     closed: bool,
-    /// Whether its client cannot take more output just now.
-    held: bool,
 }
+
+/// The most output one look takes from one stream: what is left waits
+/// in the pipe (and the writer blocks once the pipe is full).
+const READ_BUDGET: usize = 64 << 10;
 
 /// Where an exec'd command's standard streams go.
 #[derive(Clone, Copy, Debug)]
@@ -65,25 +73,35 @@ pub enum Io {
     Terminal { id: u64, size: TerminalSize },
 }
 
-/// The longest valid UTF-8 text at the start of `bytes`, with invalid bytes
-/// replaced; an incomplete character at the end is left in `bytes`.
-fn take_text(bytes: &mut Vec<u8>, at_end: bool) -> String {
-    let keep = match std::str::from_utf8(bytes) {
-        Ok(_) => 0,
-        Err(err) if err.error_len().is_none() && !at_end => bytes.len() - err.valid_up_to(),
-        Err(_) => 0,
-    };
-    let rest = bytes.split_off(bytes.len() - keep);
-    let text = String::from_utf8_lossy(bytes).into_owned();
-    *bytes = rest;
-    text
+/// Reads what `fd` has now, at most [`READ_BUDGET`], onto `into`: whether
+/// the stream ended, and whether the budget stopped it.
+fn read_some(fd: &OwnedFd, into: &mut Vec<u8>) -> (bool, bool) {
+    let mut buf = [0u8; 16 << 10];
+    let mut taken = 0;
+    while taken < READ_BUDGET {
+        match nix::unistd::read(fd.as_fd(), &mut buf) {
+            Ok(0) => return (true, false),
+            Ok(n) => {
+                into.extend_from_slice(&buf[..n]);
+                taken += n;
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(nix::errno::Errno::EAGAIN) => return (false, false),
+            // EIO on a terminal: every process closed its other side.
+            Err(_) => return (true, false),
+        }
+    }
+    (false, true)
 }
 
 impl ExecProcess {
     /// Output since the last call, and the exit once both streams ended.
+    /// Each look takes a bounded amount from each stream, so memory stays
+    /// constant whatever the command writes, and whole lines go out
+    /// together (a line over 16 KiB in pieces).
     pub fn collect(&mut self) -> Vec<Event> {
         let mut events = Vec::new();
-        let mut buf = [0u8; 16 << 10];
+        self.more = false;
         if let Some(since) = self.hung_up
             && since.elapsed() > std::time::Duration::from_secs(2)
             && self.status.is_none()
@@ -91,42 +109,27 @@ impl ExecProcess {
             let group = nix::unistd::Pid::from_raw(-(self.pid as i32));
             let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
         }
+        if self.held {
+            return events;
+        }
         if let Some(terminal) = &mut self.terminal {
-            if terminal.held {
-                return events;
+            let mut data = Vec::new();
+            if !terminal.closed {
+                let (ended, more) = read_some(&terminal.master, &mut data);
+                terminal.closed = ended;
+                self.more = more;
             }
-            let mut closed = terminal.closed;
-            while !closed {
-                match nix::unistd::read(terminal.master.as_fd(), &mut buf) {
-                    Ok(0) => {
-                        closed = true;
-                        break;
-                    }
-                    Ok(n) => terminal.carry.extend_from_slice(&buf[..n]),
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(nix::errno::Errno::EAGAIN) => break,
-                    // EIO: every process closed the terminal's other side.
-                    Err(_) => {
-                        closed = true;
-                        break;
-                    }
-                }
-                if terminal.carry.len() >= 64 << 10 {
-                    break;
-                }
-            }
-            let data = take_text(&mut terminal.carry, closed);
             if !data.is_empty() {
                 events.push(Event::TerminalOutput {
                     terminal: terminal.id,
-                    data,
+                    data: Chunk(data),
                 });
             }
-            terminal.closed = closed;
-            if closed {
+            if terminal.closed {
                 let id = terminal.id;
-                let status = self.wait_joiner(true);
-                if let Some(status) = status {
+                if !self.reported
+                    && let Some(status) = self.wait_joiner(true)
+                {
                     events.push(Event::TerminalExited {
                         terminal: id,
                         status,
@@ -144,23 +147,12 @@ impl ExecProcess {
         }
         let mut ended = Vec::new();
         for (index, (fd, stream, pending)) in self.streams.iter_mut().enumerate() {
-            loop {
-                match nix::unistd::read(fd.as_fd(), &mut buf) {
-                    Ok(0) => {
-                        ended.push(index);
-                        break;
-                    }
-                    Ok(n) => pending.extend_from_slice(&buf[..n]),
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(nix::errno::Errno::EAGAIN) => break,
-                    Err(_) => {
-                        ended.push(index);
-                        break;
-                    }
-                }
+            let (done, more) = read_some(fd, pending);
+            self.more |= more;
+            if done {
+                ended.push(index);
             }
-            let done = ended.contains(&index);
-            let cut = if done {
+            let cut = if done || pending.len() >= MAX_LINE_BYTES {
                 pending.len()
             } else {
                 pending
@@ -169,13 +161,13 @@ impl ExecProcess {
                     .map_or(0, |i| i + 1)
             };
             if cut > 0 {
-                let text = String::from_utf8_lossy(&pending[..cut]).into_owned();
-                pending.drain(..cut);
+                let rest = pending.split_off(cut);
+                let data = std::mem::replace(pending, rest);
                 events.push(Event::Output {
                     container: Some(self.container.clone()),
                     pid: self.pid,
                     stream: *stream,
-                    text,
+                    data: Chunk(data),
                 });
             }
         }
@@ -201,14 +193,24 @@ impl ExecProcess {
         events
     }
 
+    /// Whether output is waiting that the last look left for the next.
+    pub fn has_more(&self) -> bool {
+        self.more && !self.held
+    }
+
     /// The pipes (or terminal) still open, to wait on.
     pub fn fds(&self) -> impl Iterator<Item = std::os::fd::BorrowedFd<'_>> {
-        self.streams.iter().map(|(fd, _, _)| fd.as_fd()).chain(
-            self.terminal
-                .as_ref()
-                .filter(|t| !t.closed && !t.held)
-                .map(|t| t.master.as_fd()),
-        )
+        let open = !self.held;
+        self.streams
+            .iter()
+            .filter(move |_| open)
+            .map(|(fd, _, _)| fd.as_fd())
+            .chain(
+                self.terminal
+                    .as_ref()
+                    .filter(|t| open && !t.closed)
+                    .map(|t| t.master.as_fd()),
+            )
     }
 
     /// Reaps the joiner if it ended; once after output closed (`settle`),
@@ -242,11 +244,9 @@ impl ExecProcess {
         self.status
     }
 
-    /// Stops or resumes reading its terminal.
+    /// Stops or resumes reading its output.
     pub fn hold(&mut self, held: bool) {
-        if let Some(terminal) = &mut self.terminal {
-            terminal.held = held;
-        }
+        self.held = held;
     }
 
     /// The terminal this process runs on, if any.
@@ -467,7 +467,6 @@ pub fn spawn(
         }
     };
     let slave_fd = pty.as_ref().map_or(-1, |(_, pty)| pty.slave.as_raw_fd());
-    let master_fd = pty.as_ref().map_or(-1, |(_, pty)| pty.master.as_raw_fd());
 
     // SAFETY: after fork the children use raw system calls on data made
     // above, and end in execve or _exit.
@@ -576,12 +575,13 @@ pub fn spawn(
             }
             // The joiner: say the command's host pid, wait for it and
             // pass on its status, a signal as the same signal.
-            libc::close(out_wr);
-            libc::close(err_wr);
-            if slave_fd >= 0 {
-                libc::close(slave_fd);
-                libc::close(master_fd);
-            }
+            // The joiner never execs: it keeps no descriptor of the
+            // engine's but the one it reports on (so the command gets
+            // SIGPIPE once the engine stops reading, and no socket of a
+            // server outlives it).
+            let report = pid_wr as u32;
+            libc::syscall(libc::SYS_close_range, 3u32, report - 1, 0u32);
+            libc::syscall(libc::SYS_close_range, report + 1, u32::MAX, 0u32);
             let bytes = (child as u32).to_ne_bytes();
             libc::write(pid_wr, bytes.as_ptr().cast(), bytes.len());
             libc::close(pid_wr);
@@ -619,9 +619,7 @@ pub fn spawn(
         Terminal {
             id,
             master: pty.master,
-            carry: Vec::new(),
             closed: false,
-            held: false,
         }
     });
     let streams = if terminal.is_some() {
@@ -643,5 +641,7 @@ pub fn spawn(
         hung_up: None,
         status: None,
         reported: false,
+        held: false,
+        more: false,
     })
 }

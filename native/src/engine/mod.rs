@@ -40,7 +40,9 @@ use std::time::{Duration, Instant};
 
 use anchorage_shared::cgroup::{CgroupLimits, CgroupUsage};
 use anchorage_shared::container::{Container, ContainerSpec, ContainerState};
-use anchorage_shared::engine::{Command, Engine, EngineError, Event, LogLine, Stream};
+use anchorage_shared::engine::{
+    Command, Engine, EngineError, Event, LogBatch, LogQuery, OutputSource,
+};
 use anchorage_shared::host::{EngineInfo, EngineKind, HostSnapshot, HostView, find_container};
 use anchorage_shared::process::{ExitStatus, Signal};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
@@ -48,15 +50,21 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use crate::cgroup::{self, Cgroup, Layout};
 use crate::images;
 use crate::namespace::idmap;
+use crate::process::console::{self, LogFollower};
 use crate::process::launch::{Bind, Plan};
-use crate::process::shim::{self, ConsoleLine, IdMapping, LaunchConfig, RunState};
+use crate::process::shim::{self, IdMapping, LaunchConfig, RunState};
 use crate::tarball::store::{ImageStore, write_atomically};
 
 /// What the engine follows of a container between two `advance` calls.
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Follow {
-    /// How far `console.jsonl` has been read.
-    console_offset: u64,
+    /// Its console log, read up to where events were made of it.
+    console: Option<LogFollower>,
+    /// What of the console may still be passed on now, in bytes, when
+    /// the engine's output is paced (a server), and when it was topped up.
+    allowance: Option<(f64, Instant)>,
+    /// Whether the last look left console output for the next.
+    more: bool,
     /// Whether its exit was reported.
     exit_reported: bool,
     /// Its cgroup's path.
@@ -113,8 +121,16 @@ pub struct RealEngine {
     host_view: Option<(Instant, Arc<HostView>)>,
     /// The running containers' cgroup usage at the last sample, by path.
     usage: HashMap<String, CgroupUsage>,
+    /// How many bytes of each container's console a second become
+    /// events (a server's pages need no more), or `None`: all of it (an
+    /// attached `anchorage run` prints it all). The console log keeps
+    /// everything either way.
+    console_rate: Option<u64>,
     info: EngineInfo,
 }
+
+/// The most console output one look turns into events, per container.
+const CONSOLE_BATCH: usize = 256 << 10;
 
 fn io_refused(what: &str) -> impl FnOnce(std::io::Error) -> EngineError + '_ {
     move |err| EngineError::Refused(format!("{what}: {err}"))
@@ -188,6 +204,7 @@ impl RealEngine {
             rootless: !root,
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
             memory_bytes: observe::host_memory(),
+            clock_epoch_ms: 0,
             note: if root {
                 format!(
                     "real containers as root; container root is host uid {}",
@@ -214,6 +231,7 @@ impl RealEngine {
             next_terminal: 0,
             observe_host: false,
             host_view: None,
+            console_rate: None,
             info,
         };
         engine.recover();
@@ -224,7 +242,7 @@ impl RealEngine {
             engine.follow.insert(
                 container.id.clone(),
                 Follow {
-                    console_offset: fs::metadata(dir.join("console.jsonl")).map_or(0, |m| m.len()),
+                    console: Some(LogFollower::from_end(&dir)),
                     exit_reported: matches!(state, ContainerState::Exited { .. }),
                     cgroup: container.cgroup.clone(),
                     // Kills from before this engine are not news.
@@ -250,6 +268,13 @@ impl RealEngine {
     /// Whether `advance` may wait for something to happen.
     pub fn set_waiting(&mut self, waiting: bool) {
         self.waiting = waiting;
+    }
+
+    /// Paces the console output that becomes events: at most
+    /// `bytes_per_second` per container (a burst of twice that), the rest
+    /// passed over with an [`Event::OutputSkipped`]. The log keeps it all.
+    pub fn set_console_rate(&mut self, bytes_per_second: Option<u64>) {
+        self.console_rate = bytes_per_second;
     }
 
     pub fn store(&self) -> &ImageStore {
@@ -524,6 +549,7 @@ impl RealEngine {
                 ids: self.ids,
                 cgroup,
                 auto_remove: spec.auto_remove,
+                log: spec.log,
             };
             write_atomically(
                 &dir.join("launch.json"),
@@ -550,6 +576,8 @@ impl RealEngine {
                 auto_remove: spec.auto_remove,
                 writable_entries: 0,
                 writable_bytes: 0,
+                log: spec.log,
+                security: spec.security,
             };
             write_atomically(
                 &dir.join("container.json"),
@@ -788,38 +816,85 @@ impl RealEngine {
     }
 
     /// What one container's supervisor wrote since the last call: new
-    /// console lines, then its exit once recorded.
-    fn collect_from(follow: &mut Follow, dir: &Path, record: &Container) -> Vec<Event> {
+    /// console records (a bounded batch, or what the pace allows), then
+    /// its exit once recorded and its console read to the end.
+    fn collect_from(
+        follow: &mut Follow,
+        dir: &Path,
+        record: &Container,
+        rate: Option<u64>,
+    ) -> Vec<Event> {
         let mut events = Vec::new();
         if follow.cgroup.is_empty() {
             follow.cgroup = record.cgroup.clone();
         }
         let state = shim::read_state(dir);
         let init_pid = state.as_ref().and_then(|s| s.init_pid).unwrap_or(0);
-        // Output first: it was written before the exit was recorded.
-        if let Ok(mut file) = fs::File::open(dir.join("console.jsonl")) {
-            use std::io::{Seek, SeekFrom};
-            if file.seek(SeekFrom::Start(follow.console_offset)).is_ok() {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                // Only whole lines; a line being written waits.
-                let complete = text.rfind('\n').map_or(0, |i| i + 1);
-                for line in text[..complete].lines() {
-                    if let Ok(line) = serde_json::from_str::<ConsoleLine>(line) {
-                        events.push(Event::Output {
-                            container: Some(record.id.clone()),
-                            pid: init_pid,
-                            stream: if line.s == "err" {
-                                Stream::Stderr
-                            } else {
-                                Stream::Stdout
-                            },
-                            text: line.x,
-                        });
-                    }
+        let console = follow
+            .console
+            .get_or_insert_with(|| LogFollower::from_start(dir));
+        let mut budget = CONSOLE_BATCH;
+        if let Some(rate) = rate {
+            let now = Instant::now();
+            let burst = 2.0 * rate as f64;
+            let (left, since) = follow.allowance.get_or_insert((burst, now));
+            *left = (*left + since.elapsed().as_secs_f64() * rate as f64).min(burst);
+            *since = now;
+            if *left < 1.0 {
+                // Nothing may go now: what came meanwhile is passed over.
+                let skipped = console.skip_to_end();
+                if skipped > 0 {
+                    events.push(Event::OutputSkipped {
+                        container: Some(record.id.clone()),
+                        pid: init_pid,
+                        bytes: skipped,
+                        rotated: false,
+                    });
                 }
-                follow.console_offset += complete as u64;
             }
+            budget = budget.min(*left as usize);
+        }
+        // Output first: it was written before the exit was recorded.
+        let batch = if budget > 0 {
+            console.read(budget)
+        } else {
+            LogBatch::default()
+        };
+        if batch.skipped > 0 {
+            events.push(Event::OutputSkipped {
+                container: Some(record.id.clone()),
+                pid: init_pid,
+                bytes: batch.skipped,
+                rotated: true,
+            });
+        }
+        let mut taken = 0;
+        for line in batch.lines {
+            taken += line.data.len();
+            events.push(Event::Output {
+                container: Some(record.id.clone()),
+                pid: init_pid,
+                stream: line.stream,
+                data: line.data,
+            });
+        }
+        if let Some((left, _)) = &mut follow.allowance {
+            *left -= taken as f64;
+            if rate.is_some() && batch.more && *left < 1.0 {
+                // Over the pace: the rest is passed over, not queued.
+                let skipped = console.skip_to_end();
+                events.push(Event::OutputSkipped {
+                    container: Some(record.id.clone()),
+                    pid: init_pid,
+                    bytes: skipped,
+                    rotated: false,
+                });
+            }
+        }
+        follow.more = batch.more && rate.is_none();
+        if follow.more {
+            // The exit waits until its output has gone out.
+            return events;
         }
         if !follow.exit_reported
             && let Some(state) = &state
@@ -853,6 +928,10 @@ impl RealEngine {
     /// Waits until a watched pipe has something (or closes), at most `ms`:
     /// whether one did.
     fn poll_activity(&mut self, ms: u64) -> bool {
+        // Output left by the last look's budget is there now.
+        if self.follow.values().any(|f| f.more) || self.execs.iter().any(|e| e.has_more()) {
+            return true;
+        }
         let mut fds: Vec<PollFd> = self
             .watch
             .iter()
@@ -900,7 +979,7 @@ impl RealEngine {
         let present = self.load_all();
         for (dir, record) in &present {
             let follow = self.follow.entry(record.id.clone()).or_default();
-            events.extend(Self::collect_from(follow, dir, record));
+            events.extend(Self::collect_from(follow, dir, record, self.console_rate));
         }
         // Containers that went while followed: removed by `rm` elsewhere,
         // or by their supervisor (`--rm`), which left their ending in
@@ -918,7 +997,21 @@ impl RealEngine {
             if let Ok(bytes) = fs::read(dir.join("container.json"))
                 && let Ok(record) = serde_json::from_slice::<Container>(&bytes)
             {
-                events.extend(Self::collect_from(&mut follow, &dir, &record));
+                // The console is read to its end first, however long.
+                follow
+                    .console
+                    .get_or_insert_with(|| LogFollower::from_start(&dir));
+                loop {
+                    events.extend(Self::collect_from(
+                        &mut follow,
+                        &dir,
+                        &record,
+                        self.console_rate,
+                    ));
+                    if !follow.more {
+                        break;
+                    }
+                }
                 let _ = crate::tarball::store::remove_tree(&dir);
             }
             events.push(Event::ContainerRemoved { id });
@@ -1213,12 +1306,11 @@ impl Engine for RealEngine {
         Some(self.poll_activity(max_ms))
     }
 
-    fn hold_terminal(&mut self, terminal: u64, held: bool) {
-        if let Some(process) = self
-            .execs
-            .iter_mut()
-            .find(|p| p.terminal_id() == Some(terminal))
-        {
+    fn hold_output(&mut self, source: OutputSource, held: bool) {
+        if let Some(process) = self.execs.iter_mut().find(|p| match source {
+            OutputSource::Terminal(id) => p.terminal_id() == Some(id),
+            OutputSource::Process(pid) => p.pid == pid,
+        }) {
             process.hold(held);
         }
     }
@@ -1326,21 +1418,17 @@ impl Engine for RealEngine {
         }
     }
 
-    fn logs(&self, container: &str) -> Result<Vec<LogLine>, EngineError> {
-        let (dir, _) = self.find(container)?;
-        let text = fs::read_to_string(dir.join("console.jsonl")).unwrap_or_default();
-        Ok(text
-            .lines()
-            .filter_map(|line| serde_json::from_str::<ConsoleLine>(line).ok())
-            .map(|line| LogLine {
-                at_ms: line.t,
-                stream: if line.s == "err" {
-                    Stream::Stderr
-                } else {
-                    Stream::Stdout
-                },
-                text: line.x,
-            })
-            .collect())
+    fn logs(&self, container: &str, query: &LogQuery) -> Result<LogBatch, EngineError> {
+        let dir = match self.find(container) {
+            Ok((dir, _)) => dir,
+            // An `--rm` container being removed: what it left is read.
+            Err(err) => self
+                .load_all()
+                .into_iter()
+                .find(|(_, c)| c.id == container || c.name == container)
+                .map(|(dir, _)| dir)
+                .ok_or(err)?,
+        };
+        Ok(console::read(&dir, query))
     }
 }

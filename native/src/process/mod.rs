@@ -1,10 +1,12 @@
 //! Processes on a real host: the first noun, for the real engine.
 //!
+//! - [`console`]: a container's console log on disk, rotated.
 //! - [`kernel`]: the seam to the system calls a container's init makes.
 //! - [`launch`]: what that init does between `clone` and `execve`.
 //! - [`shim`]: the supervisor that starts a container's init and outlives
 //!   the command that asked for it.
 
+pub mod console;
 pub mod kernel;
 pub mod launch;
 pub mod shim;

@@ -13,18 +13,21 @@
 //! and records how it ended in `state.json` (with `oom_killed` from the
 //! cgroup's `memory.events`).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use anchorage_shared::container::LogOptions;
+use anchorage_shared::engine::Stream;
 use anchorage_shared::process::ExitStatus;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sched::CloneFlags;
 use nix::sys::wait::{WaitStatus, waitpid};
 use serde::{Deserialize, Serialize};
 
+use super::console::LogWriter;
 use super::kernel::Linux;
 use super::launch::{self, Plan};
 use crate::cgroup::{self, Cgroup};
@@ -59,6 +62,9 @@ pub struct LaunchConfig {
     /// The cgroup to put the init in (`/anchorage/ID`), if limits apply.
     pub cgroup: Option<String>,
     pub auto_remove: bool,
+    /// How much of the console is kept.
+    #[serde(default)]
+    pub log: LogOptions,
 }
 
 /// How a container's run is going, as the supervisor records it.
@@ -77,16 +83,6 @@ pub struct RunState {
     pub oom_killed: bool,
     /// Why it could not start.
     pub error: Option<String>,
-}
-
-/// One chunk of console output, as `console.jsonl` holds it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConsoleLine {
-    /// Unix milliseconds.
-    pub t: u64,
-    /// `out` or `err`.
-    pub s: String,
-    pub x: String,
 }
 
 pub fn now_ms() -> u64 {
@@ -242,12 +238,9 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
             // simulator shows it).
             state.init_pid = Some(child.as_raw() as u32);
             state.started_ms = Some(now_ms());
-            if let Ok(mut log) = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(dir.join("console.jsonl"))
-            {
-                write_line(&mut log, "err", &format!("{message}\n"));
+            if let Ok(mut log) = LogWriter::open(dir, config.log) {
+                log.write(now_ms(), Stream::Stderr, format!("{message}\n").as_bytes());
+                log.finish(now_ms());
             }
             state.exit = Some(ExitStatus::Code(status));
             state.finished_ms = Some(now_ms());
@@ -271,7 +264,7 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
     // `report` stays open until the end: its closing tells the engine
     // (if it still listens) that the container has ended.
 
-    copy_console(dir, out_r, err_r);
+    copy_console(dir, config.log, out_r, err_r);
     let exit = loop {
         match waitpid(child, None) {
             Ok(WaitStatus::Exited(_, code)) => break ExitStatus::Code(code),
@@ -354,23 +347,20 @@ pub fn remove_container(dir: &Path, cgroup: Option<&Cgroup>) {
     let _ = crate::tarball::store::remove_tree(dir);
 }
 
-/// Copies the container's output into `console.jsonl` until both streams
-/// end (when the init has exited, the kernel has killed the rest of its
-/// pid namespace and their ends close).
-fn copy_console(dir: &Path, out: OwnedFd, err: OwnedFd) {
-    let Ok(mut log) = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("console.jsonl"))
-    else {
-        return;
-    };
-    let mut streams = vec![(out, "out", Vec::new()), (err, "err", Vec::new())];
+/// Copies the container's output into its console log until both
+/// streams end (when the init has exited, the kernel has killed the rest
+/// of its pid namespace and their ends close). Memory stays constant (a
+/// read buffer, and at most one unfinished line per stream), and each byte
+/// is looked at once. Without a log (a full disk) the output is still read,
+/// so the container never blocks on it.
+fn copy_console(dir: &Path, options: LogOptions, out: OwnedFd, err: OwnedFd) {
+    let mut log = LogWriter::open(dir, options).ok();
+    let mut streams = vec![(out, Stream::Stdout), (err, Stream::Stderr)];
     let mut buf = vec![0u8; 64 << 10];
     while !streams.is_empty() {
         let mut fds: Vec<PollFd> = streams
             .iter()
-            .map(|(fd, _, _)| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
+            .map(|(fd, _)| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
             .collect();
         if nix::poll::poll(&mut fds, PollTimeout::NONE).is_err() {
             continue;
@@ -381,47 +371,31 @@ fn copy_console(dir: &Path, out: OwnedFd, err: OwnedFd) {
             .collect();
         drop(fds);
         let mut ended = Vec::new();
-        for (index, (fd, name, pending)) in streams.iter_mut().enumerate() {
+        for (index, (fd, stream)) in streams.iter().enumerate() {
             if !ready[index] {
                 continue;
             }
             match nix::unistd::read(fd.as_fd(), &mut buf) {
-                Ok(0) | Err(nix::errno::Errno::EBADF) => {
-                    if !pending.is_empty() {
-                        write_line(&mut log, name, &String::from_utf8_lossy(pending));
-                        pending.clear();
-                    }
-                    ended.push(index);
-                }
+                Ok(0) | Err(nix::errno::Errno::EBADF) => ended.push(index),
                 Ok(n) => {
-                    pending.extend_from_slice(&buf[..n]);
-                    // Whole lines go out as they come; a partial line waits
-                    // for its end (or for the stream's).
-                    if let Some(last) = pending.iter().rposition(|b| *b == b'\n') {
-                        let text = String::from_utf8_lossy(&pending[..=last]).into_owned();
-                        write_line(&mut log, name, &text);
-                        pending.drain(..=last);
+                    if let Some(log) = &mut log {
+                        log.write(now_ms(), *stream, &buf[..n]);
                     }
                 }
                 Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
                 Err(_) => ended.push(index),
             }
         }
+        if let Some(log) = &mut log {
+            log.flush();
+        }
         for index in ended.into_iter().rev() {
             streams.remove(index);
         }
     }
-}
-
-fn write_line(log: &mut File, stream: &str, text: &str) {
-    let line = ConsoleLine {
-        t: now_ms(),
-        s: stream.to_string(),
-        x: text.to_string(),
-    };
-    let mut bytes = serde_json::to_vec(&line).expect("lines always encode");
-    bytes.push(b'\n');
-    let _ = log.write_all(&bytes);
+    if let Some(log) = &mut log {
+        log.finish(now_ms());
+    }
 }
 
 /// The container's init, in its new namespaces: waits to be let go, sets

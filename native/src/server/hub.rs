@@ -11,6 +11,7 @@
 //! numbered delta for each sample that changed something. The latest full
 //! snapshot is kept for new clients and for `/metrics`, encoded on demand.
 
+use std::collections::HashMap;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use anchorage_shared::cgroup::CpuMax;
 use anchorage_shared::delta::SnapshotDelta;
+use anchorage_shared::engine::OutputSource;
 use anchorage_shared::protocol::{PROTOCOL_VERSION, ServerMessage};
 use anchorage_shared::{Command, Engine, EngineError, EngineInfo, EngineKind, Event, HostSnapshot};
 
@@ -98,25 +100,36 @@ impl Policy {
 struct Request {
     command: Command,
     reply: oneshot::Sender<Result<Vec<Event>, EngineError>>,
-    /// Where a terminal this command opens sends its events.
-    terminal_sink: Option<TerminalSink>,
+    /// Where the output of a terminal or an exec this command starts goes.
+    sink: Option<OutputSink>,
 }
 
-/// A connection's channel for its terminals' events, encoded.
-pub type TerminalSink = mpsc_async::Sender<TerminalMessage>;
+/// A connection's channel for the output of its terminals and execs,
+/// encoded.
+pub type OutputSink = mpsc_async::Sender<RoutedMessage>;
 
-/// One message of a terminal, for the connection that opened it.
+/// One message of a terminal or an exec'd process, for the connection
+/// that started it.
 #[derive(Clone, Debug)]
-pub struct TerminalMessage {
-    pub terminal: u64,
-    /// Whether it is the terminal's end.
+pub struct RoutedMessage {
+    pub source: OutputSource,
+    /// Whether it is the source's end (the terminal closed, the process
+    /// exited).
     pub ended: bool,
     pub json: Arc<str>,
 }
 
-/// How many messages a connection's terminals may have waiting for it
-/// (each at most 64 KiB of output): past that the terminal is held.
-pub const TERMINAL_BUFFER: usize = 16;
+/// How many messages a connection's terminals and execs may have waiting
+/// for it (each at most 80 KiB of output): past that their output is held.
+pub const ROUTED_BUFFER: usize = 16;
+
+/// How much output a second the viewers get of each container (or of a
+/// process outside any), and the burst allowed: a page shows output as
+/// lines of an event log, and a flood must not fill every viewer's queue.
+/// The rest is passed over with an `output_skipped` event (a container's
+/// console keeps all of it: `anchorage logs`).
+pub const VIEWER_OUTPUT_RATE: u64 = 32 << 10;
+const VIEWER_OUTPUT_BURST: f64 = 2.0 * VIEWER_OUTPUT_RATE as f64;
 
 /// One published message.
 #[derive(Clone, Debug)]
@@ -165,8 +178,9 @@ impl Hub {
             updates: updates.clone(),
             latest: latest.clone(),
             policy,
-            terminals: Mutex::default(),
+            routes: Mutex::default(),
             held: Mutex::default(),
+            allowances: Mutex::default(),
         };
         std::thread::Builder::new()
             .name("anchorage-engine".into())
@@ -185,19 +199,20 @@ impl Hub {
         self.apply_with(command, None).await
     }
 
-    /// Carries out a command; a terminal it opens sends its events to
-    /// `terminal_sink` (and only there).
+    /// Carries out a command; the output of a terminal or a process it
+    /// starts goes to `sink` (and only there), in order, ending with the
+    /// terminal's or the process's end.
     pub async fn apply_with(
         &self,
         command: Command,
-        terminal_sink: Option<TerminalSink>,
+        sink: Option<OutputSink>,
     ) -> Result<Vec<Event>, EngineError> {
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(Request {
                 command,
                 reply,
-                terminal_sink,
+                sink,
             })
             .map_err(|_| EngineError::Refused("the server is shutting down".into()))?;
         answer
@@ -336,7 +351,7 @@ fn apply(
     Request {
         mut command,
         reply,
-        terminal_sink,
+        sink,
     }: Request,
     out: &Publisher,
 ) -> bool {
@@ -353,13 +368,25 @@ fn apply(
         .and_then(|()| engine.apply(command));
     let ok = match &result {
         Ok(events) => {
-            // Registered before the engine reads the terminal (on this
-            // thread, at a later advance): none of its output is lost.
-            if let Some(sink) = terminal_sink {
-                let mut routes = out.terminals.lock().unwrap_or_else(PoisonError::into_inner);
-                for event in events {
-                    if let Event::TerminalOpened { terminal, .. } = event {
-                        routes.insert(*terminal, sink.clone());
+            // Registered before the engine reads the terminal or the
+            // pipes (on this thread, at a later advance): none of their
+            // output is lost.
+            if let Some(sink) = sink {
+                let mut routes = out.routes.lock().unwrap_or_else(PoisonError::into_inner);
+                let terminal = events.iter().find_map(|e| match e {
+                    Event::TerminalOpened { terminal, .. } => Some(*terminal),
+                    _ => None,
+                });
+                match terminal {
+                    Some(id) => {
+                        routes.insert(OutputSource::Terminal(id), sink);
+                    }
+                    None => {
+                        for event in events {
+                            if let Event::ProcessStarted { pid, .. } = event {
+                                routes.insert(OutputSource::Process(*pid), sink.clone());
+                            }
+                        }
                     }
                 }
             }
@@ -376,31 +403,32 @@ struct Publisher {
     updates: broadcast::Sender<Update>,
     latest: Arc<Mutex<Latest>>,
     policy: Policy,
-    /// Each open terminal's connection.
-    terminals: Mutex<std::collections::HashMap<u64, TerminalSink>>,
-    /// Terminal messages their connection had no room for, oldest first.
-    held: Mutex<Vec<TerminalMessage>>,
+    /// The connection each terminal's and exec'd process's output goes to.
+    routes: Mutex<HashMap<OutputSource, OutputSink>>,
+    /// Routed messages their connection had no room for, oldest first.
+    held: Mutex<Vec<RoutedMessage>>,
+    /// What output viewers may still get now, per container (or process),
+    /// and when it was topped up.
+    allowances: Mutex<HashMap<String, (f64, Instant)>>,
 }
 
 impl Publisher {
-    /// Flow control for terminals: sends what waited for a connection that
-    /// now has room; a terminal with messages still waiting is not read
-    /// (its program blocks once the terminal's buffer is full, as on a
-    /// slow terminal), and is read again once they have gone.
+    /// Flow control for routed output: sends what waited for a connection
+    /// that now has room; a source with messages still waiting is not read
+    /// (its program blocks once its terminal or pipe is full, as on a slow
+    /// terminal), and is read again once they have gone.
     fn flow(&self, engine: &mut (dyn Engine + Send)) {
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         if held.is_empty() {
             return;
         }
-        let routes = self
-            .terminals
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let waiting: std::collections::BTreeSet<u64> = held.iter().map(|m| m.terminal).collect();
-        let mut still: Vec<TerminalMessage> = Vec::new();
+        let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+        let waiting: std::collections::BTreeSet<OutputSource> =
+            held.iter().map(|m| m.source).collect();
+        let mut still: Vec<RoutedMessage> = Vec::new();
         for message in held.drain(..) {
-            let behind = still.iter().any(|m| m.terminal == message.terminal);
-            match routes.get(&message.terminal) {
+            let behind = still.iter().any(|m| m.source == message.source);
+            match routes.get(&message.source) {
                 // Its connection went: nothing to wait for.
                 None => {}
                 Some(_) if behind => still.push(message),
@@ -411,72 +439,152 @@ impl Publisher {
             }
         }
         drop(routes);
-        for id in waiting {
-            engine.hold_terminal(id, still.iter().any(|m| m.terminal == id));
+        for source in waiting {
+            engine.hold_output(source, still.iter().any(|m| m.source == source));
         }
         *held = still;
     }
 
+    /// Where an event goes when it is not for every viewer: a terminal's
+    /// events, and the output and end of a process a connection exec'd.
+    fn route_of(event: &Event, routes: &HashMap<OutputSource, OutputSink>) -> Option<OutputSource> {
+        if let Some(id) = event.terminal() {
+            return Some(OutputSource::Terminal(id));
+        }
+        match event {
+            Event::Output { pid, .. } | Event::ProcessExited { pid, .. }
+                if routes.contains_key(&OutputSource::Process(*pid)) =>
+            {
+                Some(OutputSource::Process(*pid))
+            }
+            _ => None,
+        }
+    }
+
+    /// Sends one routed event to its connection, or keeps it for later
+    /// when the connection has no room.
+    fn route(&self, source: OutputSource, event: &Event) {
+        let ended = matches!(
+            (source, event),
+            (OutputSource::Terminal(_), Event::TerminalExited { .. })
+                | (OutputSource::Process(_), Event::ProcessExited { .. })
+        );
+        let json: Arc<str> = ServerMessage::Events {
+            events: vec![event.clone()],
+        }
+        .to_json()
+        .into();
+        let message = RoutedMessage {
+            source,
+            ended,
+            json,
+        };
+        let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let gone = match routes.get(&source) {
+            // Behind older messages still waiting: after them.
+            Some(_) if held.iter().any(|m| m.source == source) => {
+                held.push(message);
+                false
+            }
+            Some(sink) => match sink.try_send(message) {
+                Ok(()) => false,
+                // Its connection has no room: the message waits, and the
+                // source is not read until it has gone (see `flow`), so
+                // nothing is lost.
+                Err(mpsc_async::error::TrySendError::Full(message)) => {
+                    held.push(message);
+                    false
+                }
+                Err(mpsc_async::error::TrySendError::Closed(_)) => true,
+            },
+            None => false,
+        };
+        if ended || gone {
+            routes.remove(&source);
+        }
+    }
+
+    /// Keeps the viewers' share of output within its pace: output over it
+    /// is dropped, and one `output_skipped` per source says how much.
+    fn pace_output<'a>(&self, events: Vec<&'a Event>) -> Vec<std::borrow::Cow<'a, Event>> {
+        use std::borrow::Cow;
+        let mut allowances = self
+            .allowances
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        let mut skipped: Vec<(String, Option<String>, u32, u64)> = Vec::new();
+        let mut kept = Vec::with_capacity(events.len());
+        for event in events {
+            let Event::Output {
+                container,
+                pid,
+                data,
+                ..
+            } = event
+            else {
+                kept.push(Cow::Borrowed(event));
+                continue;
+            };
+            let key = container.clone().unwrap_or_else(|| format!("pid {pid}"));
+            let (left, since) = allowances
+                .entry(key.clone())
+                .or_insert((VIEWER_OUTPUT_BURST, now));
+            *left = (*left + since.elapsed().as_secs_f64() * VIEWER_OUTPUT_RATE as f64)
+                .min(VIEWER_OUTPUT_BURST);
+            *since = now;
+            if *left >= data.len() as f64 {
+                *left -= data.len() as f64;
+                kept.push(Cow::Borrowed(event));
+            } else {
+                match skipped.iter_mut().find(|(k, ..)| *k == key) {
+                    Some(entry) => entry.3 += data.len() as u64,
+                    None => skipped.push((key, container.clone(), *pid, data.len() as u64)),
+                }
+            }
+        }
+        if allowances.len() > 4096 {
+            // Sources long quiet are full again anyway.
+            allowances.retain(|_, (_, since)| since.elapsed().as_secs() < 10);
+        }
+        kept.extend(skipped.into_iter().map(|(_, container, pid, bytes)| {
+            Cow::Owned(Event::OutputSkipped {
+                container,
+                pid,
+                bytes,
+                rotated: false,
+            })
+        }));
+        kept
+    }
+
     /// Sends the events, then (when `sample`) a delta if the snapshot
-    /// changed. A terminal's events go apart, to its connection only (not
-    /// through the broadcast: a flood of output on one terminal must not
-    /// put every viewer behind); its opening is in the answer to the
-    /// command that opened it.
+    /// changed. A terminal's events and an exec'd process's output go
+    /// apart, to their connection only (not through the broadcast: a flood
+    /// of output on one terminal must not put every viewer behind); a
+    /// terminal's opening is in the answer to the command that opened it.
     fn publish(&self, engine: &(dyn Engine + Send), events: &[Event], sample: bool) {
-        let (terminal, shared): (Vec<&Event>, Vec<&Event>) =
-            events.iter().partition(|e| e.terminal().is_some());
+        let mut shared = Vec::new();
+        for event in events {
+            let route = {
+                let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
+                Self::route_of(event, &routes)
+            };
+            match route {
+                Some(_) if matches!(event, Event::TerminalOpened { .. }) => {}
+                Some(source) => self.route(source, event),
+                None => shared.push(event),
+            }
+        }
+        let shared = self.pace_output(shared);
         if !shared.is_empty() {
             let message: Arc<str> = ServerMessage::Events {
-                events: shared.into_iter().cloned().collect(),
+                events: shared.into_iter().map(|e| e.into_owned()).collect(),
             }
             .to_json()
             .into();
             let _ = self.updates.send(Update::Events(message));
-        }
-        for event in terminal {
-            if let (Some(id), false) = (
-                event.terminal(),
-                matches!(event, Event::TerminalOpened { .. }),
-            ) {
-                let ended = matches!(event, Event::TerminalExited { .. });
-                let json: Arc<str> = ServerMessage::Events {
-                    events: vec![event.clone()],
-                }
-                .to_json()
-                .into();
-                let message = TerminalMessage {
-                    terminal: id,
-                    ended,
-                    json,
-                };
-                let mut routes = self
-                    .terminals
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-                let gone = match routes.get(&id) {
-                    // Behind older messages still waiting: after them.
-                    Some(_) if held.iter().any(|m| m.terminal == id) => {
-                        held.push(message);
-                        false
-                    }
-                    Some(sink) => match sink.try_send(message) {
-                        Ok(()) => false,
-                        // Its connection has no room: the message waits,
-                        // and the terminal is not read until it has gone
-                        // (see `flow`), so nothing is lost.
-                        Err(mpsc_async::error::TrySendError::Full(message)) => {
-                            held.push(message);
-                            false
-                        }
-                        Err(mpsc_async::error::TrySendError::Closed(_)) => true,
-                    },
-                    None => false,
-                };
-                if ended || gone {
-                    routes.remove(&id);
-                }
-            }
         }
         if !sample {
             return;

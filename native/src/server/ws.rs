@@ -18,7 +18,8 @@ use anchorage_shared::protocol::{
 use anchorage_shared::{Command, EngineError, Event};
 
 use super::AppState;
-use super::hub::{Hub, TERMINAL_BUFFER, TerminalMessage, TerminalSink, Update};
+use super::hub::{Hub, OutputSink, ROUTED_BUFFER, RoutedMessage, Update};
+use anchorage_shared::engine::OutputSource;
 
 /// Upgrades `/ws`, refusing pages of other origins (cross-site websocket
 /// hijacking: a page elsewhere must not drive this host's containers).
@@ -77,11 +78,11 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 async fn session(socket: WebSocket, hub: Hub) {
     let (mut sink, mut stream) = socket.split();
     let mut updates = hub.subscribe();
-    // The terminals this client opened: only it sees and types on them,
-    // and their events come on a channel of its own.
+    // The terminals this client opened: only it sees and types on them.
+    // Their events, and the output of what it exec'd, come on a channel
+    // of its own.
     let mut terminals: HashSet<u64> = HashSet::new();
-    let (terminal_sink, mut terminal_events) =
-        tokio::sync::mpsc::channel::<TerminalMessage>(TERMINAL_BUFFER);
+    let (own, mut routed) = tokio::sync::mpsc::channel::<RoutedMessage>(ROUTED_BUFFER);
     let (mut seq, snapshot) = hub.snapshot_message();
     for message in [hub.hello_json(), snapshot] {
         if !send(&mut sink, &message).await {
@@ -112,9 +113,9 @@ async fn session(socket: WebSocket, hub: Hub) {
                     break;
                 }
             }
-            Some(message) = terminal_events.recv() => {
-                if message.ended {
-                    terminals.remove(&message.terminal);
+            Some(message) = routed.recv() => {
+                if let (true, OutputSource::Terminal(id)) = (message.ended, message.source) {
+                    terminals.remove(&id);
                 }
                 if !send(&mut sink, &message.json).await {
                     break;
@@ -123,7 +124,7 @@ async fn session(socket: WebSocket, hub: Hub) {
             incoming = stream.next() => {
                 let reply = match incoming {
                     Some(Ok(Message::Text(frame))) => {
-                        handle(&hub, frame.as_str(), &mut terminals, &terminal_sink).await
+                        handle(&hub, frame.as_str(), &mut terminals, &own).await
                     }
                     Some(Ok(Message::Binary(_))) => Some(ServerMessage::error(
                         None,
@@ -160,7 +161,7 @@ async fn handle(
     hub: &Hub,
     frame: &str,
     terminals: &mut HashSet<u64>,
-    terminal_sink: &TerminalSink,
+    sink: &OutputSink,
 ) -> Option<ServerMessage> {
     match ClientMessage::decode(frame) {
         Err(err) => Some(ServerMessage::error(None, err.code(), err.to_string())),
@@ -187,8 +188,11 @@ async fn handle(
                     )),
                 ));
             }
-            let sink =
-                matches!(*command, Command::OpenTerminal { .. }).then(|| terminal_sink.clone());
+            let sink = matches!(
+                *command,
+                Command::OpenTerminal { .. } | Command::Exec { .. }
+            )
+            .then(|| sink.clone());
             Some(match hub.apply_with(*command, sink).await {
                 Ok(events) => {
                     for event in &events {

@@ -10,8 +10,10 @@ mod terminal;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cgroup::{CgroupLimits, CpuMax, parse_pids_limit, parse_size};
-use crate::container::{ContainerSpec, ContainerState, VolumeMount};
-use crate::engine::{Command, Engine, EngineError, Event, Stream};
+use crate::container::{
+    ContainerSpec, ContainerState, LogOptions, SecurityOptions, SpecError, VolumeMount,
+};
+use crate::engine::{Command, Engine, EngineError, Event, LogQuery, Stream};
 use crate::process::{Pid, Signal};
 
 pub use terminal::{LineResult, SimTerminal};
@@ -87,8 +89,23 @@ pub enum Verb {
         #[arg(required = true)]
         containers: Vec<String>,
     },
-    /// Show what a container's processes wrote
-    Logs { container: String },
+    /// Show what a container's processes wrote to its console
+    Logs {
+        /// Keep printing what it writes until it exits (Ctrl-C stops)
+        #[arg(short, long)]
+        follow: bool,
+        /// Only the last N lines (`all` for every line)
+        #[arg(short = 'n', long, value_name = "N", value_parser = parse_tail)]
+        tail: Option<Tail>,
+        /// Only lines since a time: a duration ago (10m, 1h30m) or a time
+        /// (2026-12-01T10:00:00Z, or Unix seconds)
+        #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+        since: Option<Since>,
+        /// Put the time each line was written before it (RFC 3339)
+        #[arg(short, long)]
+        timestamps: bool,
+        container: String,
+    },
     /// Show containers or images in detail, as JSON
     Inspect {
         #[arg(required = true)]
@@ -187,6 +204,13 @@ pub struct RunArgs {
     /// Mount a volume: NAME:/path or /host/path:/path
     #[arg(short, long = "volume", value_parser = parse_volume)]
     pub volume: Vec<VolumeMount>,
+    /// Keep its console as Docker's `local` log driver does:
+    /// max-size=SIZE (20m) and max-file=N (5) files
+    #[arg(long = "log-opt", value_name = "KEY=VALUE")]
+    pub log_opt: Vec<String>,
+    /// seccomp=unconfined runs it without the default system call filter
+    #[arg(long = "security-opt", value_name = "KEY=VALUE")]
+    pub security_opt: Vec<String>,
     /// Remove the container when it exits
     #[arg(long)]
     pub rm: bool,
@@ -211,8 +235,16 @@ fn parse_volume(text: &str) -> Result<VolumeMount, String> {
 }
 
 impl RunArgs {
-    pub fn spec(&self) -> ContainerSpec {
-        ContainerSpec {
+    pub fn spec(&self) -> Result<ContainerSpec, SpecError> {
+        let mut log = LogOptions::default();
+        for option in &self.log_opt {
+            log.set(option)?;
+        }
+        let mut security = SecurityOptions::default();
+        for option in &self.security_opt {
+            security.set(option)?;
+        }
+        Ok(ContainerSpec {
             name: self.name.clone(),
             image: self.image.clone(),
             command: self.command.clone(),
@@ -221,13 +253,81 @@ impl RunArgs {
             volumes: self.volume.clone(),
             limits: self.limits.apply_to(CgroupLimits::default()),
             auto_remove: self.rm,
+            log,
+            security,
+        })
+    }
+}
+
+/// `logs --tail`: a number of lines, or every line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tail(pub Option<usize>);
+
+fn parse_tail(text: &str) -> Result<Tail, String> {
+    match text.trim() {
+        "all" | "-1" => Ok(Tail(None)),
+        n => n.parse().map(|n| Tail(Some(n))).map_err(|_| {
+            format!("`{text}` is not a number of lines: give one such as 10, or `all`")
+        }),
+    }
+}
+
+/// `logs --since`: a while ago, or a moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Since {
+    Ago(std::time::Duration),
+    /// Unix milliseconds.
+    At(u64),
+}
+
+impl Since {
+    /// The moment on an engine's clock, given the clock's time now and
+    /// the Unix time of its zero.
+    pub fn on_clock(self, now_ms: u64, epoch_ms: u64) -> u64 {
+        match self {
+            Since::Ago(ago) => now_ms.saturating_sub(ago.as_millis() as u64),
+            Since::At(unix_ms) => unix_ms.saturating_sub(epoch_ms),
         }
     }
 }
 
-/// Where a session writes what a command prints.
+fn parse_since(text: &str) -> Result<Since, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<f64>()
+        && seconds.is_finite()
+        && seconds >= 0.0
+    {
+        return Ok(Since::At((seconds * 1000.0) as u64));
+    }
+    if let Ok(ago) = humantime::parse_duration(text) {
+        return Ok(Since::Ago(ago));
+    }
+    humantime::parse_rfc3339_weak(text)
+        .ok()
+        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|since| Since::At(since.as_millis() as u64))
+        .ok_or_else(|| {
+            format!(
+                "`{text}` is not a time: give a duration ago such as 10m or 1h30m, a time such as 2026-12-01T10:00:00Z, or Unix seconds"
+            )
+        })
+}
+
+/// A time on an engine's clock as RFC 3339, for `logs --timestamps`.
+fn rfc3339(at_ms: u64, epoch_ms: u64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(epoch_ms + at_ms);
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+/// Where a session writes what a command prints: the bytes as they are
+/// (a container's output need not be text).
 pub trait Output {
-    fn write(&mut self, stream: Stream, text: &str);
+    fn write(&mut self, stream: Stream, bytes: &[u8]);
+
+    /// Writes text.
+    fn print(&mut self, stream: Stream, text: &str) {
+        self.write(stream, text.as_bytes());
+    }
 }
 
 /// Collects output in order, for tests and for the browser.
@@ -244,8 +344,9 @@ impl Transcript {
 }
 
 impl Output for Transcript {
-    fn write(&mut self, stream: Stream, text: &str) {
-        self.lines.push((stream, text.to_string()));
+    fn write(&mut self, stream: Stream, bytes: &[u8]) {
+        self.lines
+            .push((stream, String::from_utf8_lossy(bytes).into_owned()));
     }
 }
 
@@ -351,7 +452,7 @@ impl<E: Engine> Session<E> {
         match self.try_execute(verb, out) {
             Ok(status) => status,
             Err((err, status)) => {
-                out.write(Stream::Stderr, &format!("Error: {err}\n"));
+                out.print(Stream::Stderr, &format!("Error: {err}\n"));
                 status
             }
         }
@@ -367,9 +468,8 @@ impl<E: Engine> Session<E> {
                 125,
             )),
             Verb::Run(args) => {
-                let events = self
-                    .apply(Command::Run { spec: args.spec() })
-                    .map_err(fail(125))?;
+                let spec = args.spec().map_err(|e| (e.into(), 125))?;
+                let events = self.apply(Command::Run { spec }).map_err(fail(125))?;
                 let id = events
                     .iter()
                     .find_map(|e| match e {
@@ -378,18 +478,17 @@ impl<E: Engine> Session<E> {
                     })
                     .expect("a run creates a container");
                 if args.detach {
-                    out.write(Stream::Stdout, &format!("{id}\n"));
+                    out.print(Stream::Stdout, &format!("{id}\n"));
                     return Ok(0);
                 }
                 Ok(self.attach(&id, events, out))
             }
             Verb::Create(args) => {
-                let events = self
-                    .apply(Command::Create { spec: args.spec() })
-                    .map_err(fail(125))?;
+                let spec = args.spec().map_err(|e| (e.into(), 125))?;
+                let events = self.apply(Command::Create { spec }).map_err(fail(125))?;
                 for event in &events {
                     if let Event::ContainerCreated { id, .. } = event {
-                        out.write(Stream::Stdout, &format!("{id}\n"));
+                        out.print(Stream::Stdout, &format!("{id}\n"));
                     }
                 }
                 Ok(0)
@@ -417,7 +516,7 @@ impl<E: Engine> Session<E> {
                     })
                 });
                 if !stopped {
-                    out.write(
+                    out.print(
                         Stream::Stderr,
                         "stopped waiting: SIGKILL follows when the grace period ends\n",
                     );
@@ -465,12 +564,13 @@ impl<E: Engine> Session<E> {
                 }
                 Ok(self.follow_process(pid, events, out))
             }
-            Verb::Logs { container } => {
-                for line in self.engine.logs(&container).map_err(fail(1))? {
-                    out.write(line.stream, &line.text);
-                }
-                Ok(0)
-            }
+            Verb::Logs {
+                follow,
+                tail,
+                since,
+                timestamps,
+                container,
+            } => self.logs(&container, follow, tail, since, timestamps, out),
             Verb::Inspect { targets } => {
                 let snapshot = self.engine.snapshot();
                 let mut found = Vec::new();
@@ -479,7 +579,7 @@ impl<E: Engine> Session<E> {
                     match format::inspect(&snapshot, target) {
                         Some(value) => found.push(value),
                         None => {
-                            out.write(
+                            out.print(
                                 Stream::Stderr,
                                 &format!("Error: no such container or image `{target}`: `anchorage ps -a` and `anchorage images` list them\n"),
                             );
@@ -488,18 +588,18 @@ impl<E: Engine> Session<E> {
                     }
                 }
                 let json = serde_json::to_string_pretty(&found).expect("JSON values always encode");
-                out.write(Stream::Stdout, &format!("{json}\n"));
+                out.print(Stream::Stdout, &format!("{json}\n"));
                 Ok(status)
             }
             Verb::Ps { all, quiet } => {
-                out.write(
+                out.print(
                     Stream::Stdout,
                     &format::ps(&self.engine.snapshot(), all, quiet),
                 );
                 Ok(0)
             }
             Verb::Images => {
-                out.write(Stream::Stdout, &format::images(&self.engine.snapshot()));
+                out.print(Stream::Stdout, &format::images(&self.engine.snapshot()));
                 Ok(0)
             }
             Verb::Top { container } => {
@@ -510,7 +610,7 @@ impl<E: Engine> Session<E> {
                 if c.state != ContainerState::Running {
                     return Err((EngineError::NotRunning(c.name.clone()), 1));
                 }
-                out.write(Stream::Stdout, &format::top(&snapshot, &c.id));
+                out.print(Stream::Stdout, &format::top(&snapshot, &c.id));
                 Ok(0)
             }
             Verb::Update { limits, container } => {
@@ -524,7 +624,7 @@ impl<E: Engine> Session<E> {
                     limits,
                 })
                 .map_err(fail(1))?;
-                out.write(Stream::Stdout, &format!("{container}\n"));
+                out.print(Stream::Stdout, &format!("{container}\n"));
                 Ok(0)
             }
         }
@@ -542,10 +642,10 @@ impl<E: Engine> Session<E> {
         for container in containers {
             match self.apply(command(container.clone())) {
                 Ok(_) => {
-                    out.write(Stream::Stdout, &format!("{container}\n"));
+                    out.print(Stream::Stdout, &format!("{container}\n"));
                 }
                 Err(err) => {
-                    out.write(Stream::Stderr, &format!("Error: {err}\n"));
+                    out.print(Stream::Stderr, &format!("Error: {err}\n"));
                     status = 1;
                 }
             }
@@ -584,8 +684,8 @@ impl<E: Engine> Session<E> {
                         family.insert(*pid);
                     }
                     Event::Output {
-                        pid, stream, text, ..
-                    } if family.contains(pid) => out.write(*stream, text),
+                        pid, stream, data, ..
+                    } if family.contains(pid) => out.write(*stream, data.as_bytes()),
                     Event::ContainerExited {
                         id: exited, status, ..
                     } if exited == id => {
@@ -595,7 +695,7 @@ impl<E: Engine> Session<E> {
                 }
             }
             if self.pace.interrupted() {
-                out.write(
+                out.print(
                     Stream::Stderr,
                     &format!(
                         "\ndetached from {}: it keeps running; `anchorage stop` stops it\n",
@@ -605,6 +705,74 @@ impl<E: Engine> Session<E> {
                 return INTERRUPTED;
             }
             pending = self.wait_step();
+        }
+    }
+
+    /// `logs`: the console as far as asked, read in batches (a long log
+    /// never sits in memory whole); with `follow`, then what comes, until
+    /// the container is no longer running.
+    fn logs(
+        &mut self,
+        container: &str,
+        follow: bool,
+        tail: Option<Tail>,
+        since: Option<Since>,
+        timestamps: bool,
+        out: &mut dyn Output,
+    ) -> Result<i32, (EngineError, i32)> {
+        let snapshot = self.engine.snapshot();
+        let epoch_ms = snapshot.engine.clock_epoch_ms;
+        let mut query = LogQuery {
+            since_ms: since.map(|s| s.on_clock(snapshot.clock_ms, epoch_ms)),
+            tail: tail.and_then(|t| t.0),
+            ..LogQuery::default()
+        };
+        // A line's time goes before it, not before each of its pieces.
+        let mut line_start = true;
+        loop {
+            let batch = self.engine.logs(container, &query).map_err(|e| (e, 1))?;
+            if batch.skipped > 0 {
+                out.print(
+                    Stream::Stderr,
+                    &format!(
+                        "({} of output rotated out of the log before it was read)\n",
+                        crate::cgroup::format_size(batch.skipped)
+                    ),
+                );
+            }
+            for line in &batch.lines {
+                if timestamps && line_start {
+                    out.print(line.stream, &format!("{} ", rfc3339(line.at_ms, epoch_ms)));
+                }
+                out.write(line.stream, line.data.as_bytes());
+                line_start = !line.partial;
+            }
+            query.after = Some(batch.next);
+            query.tail = None;
+            query.since_ms = None;
+            if batch.more {
+                continue;
+            }
+            if !follow {
+                return Ok(0);
+            }
+            let running = self
+                .engine
+                .snapshot()
+                .container(container)
+                .is_some_and(|c| c.state == ContainerState::Running);
+            if !running {
+                // What it wrote before it ended is read once more.
+                let batch = self.engine.logs(container, &query).map_err(|e| (e, 1))?;
+                if batch.lines.is_empty() {
+                    return Ok(0);
+                }
+                continue;
+            }
+            if self.pace.interrupted() {
+                return Ok(0);
+            }
+            self.wait_step();
         }
     }
 
@@ -629,9 +797,9 @@ impl<E: Engine> Session<E> {
                     Event::Output {
                         pid: from,
                         stream,
-                        text,
+                        data,
                         ..
-                    } if family.contains(from) => out.write(*stream, text),
+                    } if family.contains(from) => out.write(*stream, data.as_bytes()),
                     Event::ProcessExited {
                         pid: exited,
                         status,

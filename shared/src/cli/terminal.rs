@@ -65,7 +65,7 @@ impl SimTerminal {
         let jobs = match parse_script(line) {
             Ok(jobs) => jobs,
             Err(msg) => {
-                out.write(Stream::Stderr, &format!("sh: {msg}\n"));
+                out.print(Stream::Stderr, &format!("sh: {msg}\n"));
                 self.status = 2;
                 return LineResult::Continue(2);
             }
@@ -75,7 +75,7 @@ impl SimTerminal {
             // what runs in the background carries on.
             self.session.elapse(crate::sim::QUANTUM_MS);
             if job.background || !job.redirects.is_empty() {
-                out.write(
+                out.print(
                     Stream::Stderr,
                     "sh: `&` and redirections are for shells inside containers: on this terminal use `anchorage run -d` to run in the background\n",
                 );
@@ -105,7 +105,7 @@ impl SimTerminal {
                     return LineResult::Exit(code);
                 }
                 "help" => {
-                    out.write(Stream::Stdout, HELP);
+                    out.print(Stream::Stdout, HELP);
                     0
                 }
                 "cd" => match self
@@ -115,7 +115,7 @@ impl SimTerminal {
                 {
                     Ok(()) => 0,
                     Err(msg) => {
-                        out.write(Stream::Stderr, &format!("sh: cd: {msg}\n"));
+                        out.print(Stream::Stderr, &format!("sh: cd: {msg}\n"));
                         2
                     }
                 },
@@ -127,7 +127,7 @@ impl SimTerminal {
                         } else {
                             Stream::Stdout
                         };
-                        out.write(stream, &err.render().to_string());
+                        out.print(stream, &err.render().to_string());
                         err.exit_code()
                     }
                 },
@@ -150,18 +150,18 @@ impl SimTerminal {
                         .engine
                         .host_signal(pid, crate::process::Signal::Int);
                     self.session.record(&events);
-                    out.write(Stream::Stderr, "^C\n");
+                    out.print(Stream::Stderr, "^C\n");
                     status = self.session.follow_process(pid, events, out);
                 }
                 self.session.engine.host_wait(pid);
                 status
             }
             Err(err @ EngineError::Exec { .. }) => {
-                out.write(Stream::Stderr, &format!("sh: {err}\n"));
+                out.print(Stream::Stderr, &format!("sh: {err}\n"));
                 2
             }
             Err(err) => {
-                out.write(Stream::Stderr, &format!("sh: {err}\n"));
+                out.print(Stream::Stderr, &format!("sh: {err}\n"));
                 1
             }
         }

@@ -21,13 +21,14 @@ mod procfs;
 pub mod tarball;
 mod userland;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use crate::cgroup::Cgroup;
 use crate::cgroup::CgroupLimits;
+use crate::console::MemoryLog;
 use crate::container::{Container, ContainerSpec, ContainerState, validate_name};
-use crate::engine::{Command, Engine, EngineError, Event, LogLine, Stream};
+use crate::engine::{Command, Engine, EngineError, Event, LogBatch, LogQuery, Stream};
 use crate::host::{CgroupLayout, EngineInfo, EngineKind, HostSnapshot};
 use crate::namespace::{IdMap, Namespace, NamespaceDetail, NamespaceId, NamespaceKind};
 use crate::process::{ExitStatus, Pid, Process, ProcessState, Signal};
@@ -63,9 +64,6 @@ pub const KERNEL_RELEASE: &str = "6.1.0-anchorage-sim";
 /// file times and `ls -l` count from here.
 pub const BOOT_EPOCH: u64 = 1_795_770_000;
 
-/// How many console lines a container's log keeps.
-const LOG_LINES: usize = 2000;
-
 /// The host's pid counter after boot: the host's own daemons took the rest.
 const HOST_PID_AFTER_BOOT: Pid = 1000;
 
@@ -81,7 +79,8 @@ struct SimContainer {
     kill_at_ms: Option<u64>,
     /// Its root: the image's layers under its writable layer.
     rootfs: Overlay,
-    logs: VecDeque<LogLine>,
+    /// Its console, kept as the real engine keeps it (`--log-opt`).
+    logs: MemoryLog,
 }
 
 /// The last snapshot's entities, reused while they do not change.
@@ -442,20 +441,13 @@ impl SimEngine {
                         .as_deref()
                         .and_then(|id| self.containers.iter_mut().find(|c| c.info.id == id))
                 {
-                    if c.logs.len() == LOG_LINES {
-                        c.logs.pop_front();
-                    }
-                    c.logs.push_back(LogLine {
-                        at_ms: self.clock_ms,
-                        stream,
-                        text: text.clone(),
-                    });
+                    c.logs.write(self.clock_ms, stream, text.as_bytes());
                 }
                 events.push(Event::Output {
                     container,
                     pid,
                     stream,
-                    text,
+                    data: text.into(),
                 });
             }
             Sink::File(path) => {
@@ -568,6 +560,7 @@ impl SimEngine {
                 .get(&self.containers[index].info.cgroup)
                 .is_some_and(|cg| cg.usage.oom_kill > 0);
             let c = &mut self.containers[index];
+            c.logs.finish(self.clock_ms);
             c.info.state = ContainerState::Exited { status, oom_killed };
             c.info.init_pid = None;
             c.info.finished_ms = Some(self.clock_ms);
@@ -1068,6 +1061,8 @@ impl SimEngine {
             auto_remove: spec.auto_remove,
             writable_entries: 0,
             writable_bytes: 0,
+            log: spec.log,
+            security: spec.security,
         };
         // Created namespaces are held by the container until it starts.
         self.namespaces.enter(&ns);
@@ -1076,7 +1071,7 @@ impl SimEngine {
             ns,
             kill_at_ms: None,
             rootfs,
-            logs: VecDeque::new(),
+            logs: MemoryLog::new(spec.log),
         });
         let index = self.containers.len() - 1;
         self.update_writable(index);
@@ -1437,6 +1432,7 @@ impl Engine for SimEngine {
             rootless: false,
             cpus: HOST_CPUS as u32,
             memory_bytes: HOST_MEMORY_BYTES,
+            clock_epoch_ms: BOOT_EPOCH * 1000,
             note: "the simulated kernel: deterministic, no root, nothing touches the real host"
                 .into(),
         }
@@ -1653,9 +1649,9 @@ impl Engine for SimEngine {
             .map(|until| until.saturating_sub(self.clock_ms))
     }
 
-    fn logs(&self, container: &str) -> Result<Vec<LogLine>, EngineError> {
+    fn logs(&self, container: &str, query: &LogQuery) -> Result<LogBatch, EngineError> {
         let index = self.find_container(container)?;
-        Ok(self.containers[index].logs.iter().cloned().collect())
+        Ok(crate::console::read(&self.containers[index].logs, query))
     }
 }
 

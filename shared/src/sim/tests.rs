@@ -155,7 +155,7 @@ fn output_and_exit_codes_come_from_the_userland() {
     let output: String = events
         .iter()
         .filter_map(|e| match e {
-            Event::Output { text, .. } => Some(text.as_str()),
+            Event::Output { data, .. } => Some(data.text().into_owned()),
             _ => None,
         })
         .collect();
@@ -171,8 +171,8 @@ fn a_missing_command_exits_127_as_the_runtime_says() {
     let events = engine.advance(100);
     assert!(events.iter().any(|e| matches!(
         e,
-        Event::Output { stream: Stream::Stderr, text, .. }
-            if text == "exec: \"bash\": executable file not found in $PATH\n"
+        Event::Output { stream: Stream::Stderr, data, .. }
+            if data.text() == "exec: \"bash\": executable file not found in $PATH\n"
     )));
     assert_eq!(exit_of(&engine, "typo"), Some(ExitStatus::Code(127)));
 }
@@ -196,7 +196,7 @@ fn pids_max_refuses_forks_at_the_limit() {
     assert!(events.iter().any(|e| matches!(e, Event::ForkFailed { .. })));
     assert!(events.iter().any(|e| matches!(
         e,
-        Event::Output { text, .. } if text.contains("can't fork")
+        Event::Output { data, .. } if data.text().contains("can't fork")
     )));
     // The shell treats a failed fork as fatal, so the container ends.
     assert_eq!(exit_of(&engine, "capped"), Some(ExitStatus::Code(2)));
