@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::namespace::idmap;
 use crate::tarball::builtin;
 use crate::tarball::store::{ImageStore, Removed, StoreError, StoreOptions};
+pub use crate::tarball::unpack::Limits;
 
 /// Where Anchorage keeps its data when not told: `/var/lib/anchorage` as
 /// root, else `$XDG_DATA_HOME/anchorage` (`~/.local/share/anchorage`).
@@ -35,6 +36,11 @@ pub fn default_data_dir() -> PathBuf {
 /// The store in `data_dir`, set up for this user: as root, images are
 /// unpacked owned by the containers' id range.
 pub fn open_store(data_dir: &Path) -> Result<ImageStore, StoreError> {
+    open_store_with(data_dir, Limits::default())
+}
+
+/// The store in `data_dir`, taking images up to `limits`.
+pub fn open_store_with(data_dir: &Path, limits: Limits) -> Result<ImageStore, StoreError> {
     let root = nix::unistd::geteuid().is_root();
     let owner_offset = if root {
         idmap::for_data_dir(data_dir)
@@ -51,7 +57,7 @@ pub fn open_store(data_dir: &Path) -> Result<ImageStore, StoreError> {
         StoreOptions {
             rootless: !root,
             owner_offset,
-            ..StoreOptions::default()
+            limits,
         },
     )?;
     builtin::ensure_workshop(&store)?;
@@ -75,8 +81,14 @@ fn progress_bar(quiet: bool) -> ProgressBar {
 }
 
 /// `anchorage image import FILE [--name NAME]`.
-pub fn import(data_dir: &Path, file: &Path, name: Option<&str>, quiet: bool) -> anyhow::Result<()> {
-    let store = open_store(data_dir)?;
+pub fn import(
+    data_dir: &Path,
+    file: &Path,
+    name: Option<&str>,
+    quiet: bool,
+    limits: Limits,
+) -> anyhow::Result<()> {
+    let store = open_store_with(data_dir, limits)?;
     let bar = progress_bar(quiet);
     let imported = store.import(file, name, &bar)?;
     let mut out = io::stdout().lock();

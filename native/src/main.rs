@@ -66,9 +66,12 @@ enum Commands {
         /// The CPUs of every real container that asks for no limit.
         #[arg(long, default_value = "1", value_name = "CPUS", value_parser = parse_default_cpus)]
         default_cpus: DefaultLimit<CpuMax>,
-        /// The largest image the page may upload (POST /api/images).
+        /// The largest image archive the page may upload (POST
+        /// /api/images).
         #[arg(long, default_value = "4g", value_name = "SIZE", value_parser = parse_upload_size)]
         max_upload: u64,
+        #[command(flatten)]
+        image_limits: ImageLimits,
     },
     /// "Should we use containers in prod?": the talk's closing question,
     /// for your platform and team.
@@ -154,6 +157,8 @@ enum ImageCommand {
         /// No progress bar.
         #[arg(short, long)]
         quiet: bool,
+        #[command(flatten)]
+        image_limits: ImageLimits,
     },
     /// List the images, a row per name.
     #[command(visible_alias = "list")]
@@ -173,6 +178,27 @@ enum ImageCommand {
         #[arg(value_name = "IMAGE", required = true)]
         images: Vec<String>,
     },
+}
+
+/// How large an image may be, unpacked: a small compressed archive can
+/// hold a very large one.
+#[derive(Clone, Copy, Debug, clap::Args)]
+struct ImageLimits {
+    /// The most an image may hold in files, unpacked.
+    #[arg(long, default_value = "4g", value_name = "SIZE", value_parser = parse_upload_size)]
+    max_image_size: u64,
+    /// The most entries (files, directories, links) an image may hold.
+    #[arg(long, default_value_t = images::Limits::DEFAULT_ENTRIES, value_name = "N")]
+    max_image_entries: u64,
+}
+
+impl ImageLimits {
+    fn limits(self) -> images::Limits {
+        images::Limits {
+            max_bytes: self.max_image_size,
+            max_entries: self.max_image_entries,
+        }
+    }
 }
 
 /// A default limit for `serve`, or `max` for none.
@@ -243,6 +269,7 @@ fn main() -> ExitCode {
             default_pids_limit,
             default_cpus,
             max_upload,
+            image_limits,
         } => serve(
             listen,
             rate,
@@ -255,6 +282,7 @@ fn main() -> ExitCode {
                 default_cpu: default_cpus.0.unwrap_or_default(),
             },
             max_upload,
+            image_limits.limits(),
         ),
         Commands::ExportSite { dir } => export_site(dir),
         Commands::Assess {
@@ -285,9 +313,18 @@ fn main() -> ExitCode {
         Commands::Image { command, data_dir } => {
             let data_dir = data_dir.unwrap_or_else(images::default_data_dir);
             match command {
-                ImageCommand::Import { file, name, quiet } => {
-                    images::import(&data_dir, &file, name.as_deref(), quiet)
-                }
+                ImageCommand::Import {
+                    file,
+                    name,
+                    quiet,
+                    image_limits,
+                } => images::import(
+                    &data_dir,
+                    &file,
+                    name.as_deref(),
+                    quiet,
+                    image_limits.limits(),
+                ),
                 ImageCommand::Ls { quiet } => images::list(&data_dir, quiet),
                 ImageCommand::Rm { images: refs } => images::remove(&data_dir, &refs),
                 ImageCommand::Inspect { images: refs } => images::inspect(&data_dir, &refs),
@@ -297,10 +334,25 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("anchorage: {err:#}");
+            eprintln!("anchorage: {}", report(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes, each said once: a cause whose words the
+/// message already holds (as most errors here quote their source) is not
+/// repeated.
+fn report(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -382,6 +434,7 @@ fn serve(
     choice: EngineChoice,
     policy: anchorage::server::hub::Policy,
     max_upload: u64,
+    image_limits: images::Limits,
 ) -> anyhow::Result<()> {
     if !listen.ip().is_loopback() && token.is_none() {
         anyhow::bail!(
@@ -415,6 +468,7 @@ fn serve(
             policy,
             data_dir,
             max_upload,
+            image_limits,
         };
         let info = engine.info();
         let server = Server::bind(&options, engine).await?;

@@ -42,6 +42,8 @@ pub struct ServeOptions {
     pub data_dir: Option<std::path::PathBuf>,
     /// The largest image upload taken, in bytes.
     pub max_upload: u64,
+    /// The largest image taken, unpacked.
+    pub image_limits: crate::images::Limits,
 }
 
 impl ServeOptions {
@@ -179,10 +181,13 @@ impl Server {
                 hub,
                 token: Arc::from(options.token.as_str()),
                 hosts: Arc::from(allowed_hosts(addr)),
-                uploads: options
-                    .data_dir
-                    .clone()
-                    .map(|dir| Arc::new(upload::Uploads::new(dir, options.max_upload))),
+                uploads: options.data_dir.clone().map(|dir| {
+                    Arc::new(upload::Uploads::new(
+                        dir,
+                        options.max_upload,
+                        options.image_limits,
+                    ))
+                }),
             }),
         })
     }

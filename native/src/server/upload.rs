@@ -23,21 +23,23 @@ use anchorage_shared::Event;
 
 use super::AppState;
 
-/// Where uploads go, and how large one may be.
+/// Where uploads go, how large one may be, and how large the image in it.
 pub struct Uploads {
     pub data_dir: PathBuf,
     pub max_bytes: u64,
+    pub limits: crate::images::Limits,
     /// One import at a time (the store imports one at a time anyway).
     busy: tokio::sync::Mutex<u64>,
 }
 
 impl Uploads {
     /// Uploads into the store of `data_dir`; what a crash left is removed.
-    pub fn new(data_dir: PathBuf, max_bytes: u64) -> Uploads {
+    pub fn new(data_dir: PathBuf, max_bytes: u64, limits: crate::images::Limits) -> Uploads {
         let _ = std::fs::remove_dir_all(data_dir.join("uploads"));
         Uploads {
             data_dir,
             max_bytes,
+            limits,
             busy: tokio::sync::Mutex::new(0),
         }
     }
@@ -248,10 +250,11 @@ async fn receive_and_import(
     // its own, its progress read off a hidden bar.
     let bar = ProgressBar::hidden();
     let data_dir = uploads.data_dir.clone();
+    let limits = uploads.limits;
     let (import_path, import_name, import_bar) =
         (path.clone(), name.map(str::to_string), bar.clone());
     let mut import = tokio::task::spawn_blocking(move || {
-        let store = crate::images::open_store(&data_dir)?;
+        let store = crate::images::open_store_with(&data_dir, limits)?;
         store.import(&import_path, import_name.as_deref(), &import_bar)
     });
     let result = loop {

@@ -49,6 +49,13 @@ pub enum SourceError {
     Missing { path: PathBuf, what: String },
     #[error("{0}")]
     Mismatch(Box<digest::Mismatch>),
+    #[error(
+        "{path} unpacks to {cap}, and is refused: if it is meant to be that large, import it again with a larger cap"
+    )]
+    TooLarge {
+        path: PathBuf,
+        cap: super::unpack::Cap,
+    },
 }
 
 /// How a stream is compressed, from its first bytes.
@@ -399,6 +406,7 @@ fn first_member(reader: impl Read) -> Result<Option<String>, String> {
 pub fn open(
     path: &Path,
     scratch: &Path,
+    limits: super::unpack::Limits,
     mut on_decompress: impl FnMut(u64),
 ) -> Result<Source, SourceError> {
     let io_err = |source| SourceError::Io {
@@ -476,10 +484,18 @@ pub fn open(
             source,
         })?;
         let mut buf = vec![0; 1 << 20];
+        let mut total: u64 = 0;
         loop {
             let n = stream.read(&mut buf).map_err(io_err)?;
             if n == 0 {
                 break;
+            }
+            total += n as u64;
+            if total > limits.max_archive_bytes() {
+                return Err(SourceError::TooLarge {
+                    path: path.to_path_buf(),
+                    cap: super::unpack::Cap::Bytes(limits.max_bytes),
+                });
             }
             io::Write::write_all(&mut out, &buf[..n]).map_err(|source| SourceError::Io {
                 path: out_path.clone(),

@@ -498,7 +498,7 @@ impl ImageStore {
         work: &Path,
     ) -> Result<Vec<Imported>, StoreError> {
         progress.set_message("reading");
-        let source = archive::open(path, work, |n| progress.inc(n))?;
+        let source = archive::open(path, work, self.options.limits, |n| progress.inc(n))?;
         self.import_source(source, name, progress, work)
     }
 

@@ -37,8 +37,10 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, UnlinkatFlags, fchownat, linkat, symlinkat, unlinkat};
 use tar::EntryType;
 
-/// The most an image may hold, against tar bombs.
-#[derive(Clone, Copy, Debug)]
+/// The most an image may hold, against tar bombs (a few hundred
+/// kilobytes of zstd can unpack to many gigabytes): `--max-image-size` and
+/// `--max-image-entries` of `anchorage image import` and `anchorage serve`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Entries in all layers.
     pub max_entries: u64,
@@ -46,11 +48,49 @@ pub struct Limits {
     pub max_bytes: u64,
 }
 
+impl Limits {
+    /// The default caps: 4 GiB of files, a million entries.
+    pub const DEFAULT_BYTES: u64 = 4 << 30;
+    pub const DEFAULT_ENTRIES: u64 = 1_000_000;
+
+    /// The most an archive holding such an image can be, decompressed:
+    /// the files, a header (and padding) per entry, and room for the
+    /// manifests.
+    pub fn max_archive_bytes(&self) -> u64 {
+        self.max_bytes
+            .saturating_add(self.max_entries.saturating_mul(1024))
+            .saturating_add(64 << 20)
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_entries: 1_000_000,
-            max_bytes: 32 << 30,
+            max_entries: Self::DEFAULT_ENTRIES,
+            max_bytes: Self::DEFAULT_BYTES,
+        }
+    }
+}
+
+/// A cap as people read it, and the option that raises it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cap {
+    Bytes(u64),
+    Entries(u64),
+}
+
+impl std::fmt::Display for Cap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cap::Bytes(bytes) => write!(
+                f,
+                "more than {} of files, the most this host takes (--max-image-size)",
+                anchorage_shared::cgroup::format_size(*bytes)
+            ),
+            Cap::Entries(entries) => write!(
+                f,
+                "more than {entries} entries, the most this host takes (--max-image-entries)"
+            ),
         }
     }
 }
@@ -118,13 +158,12 @@ pub enum UnpackError {
         source: io::Error,
     },
     #[error(
-        "the image has more than {limit} {what}: it looks like a tar bomb, and is refused (layer {layer}, at `{entry}`)"
+        "the image holds {cap} (layer {layer}, at `{entry}`), and is refused: if it is meant to be that large, import it again with a larger cap"
     )]
     Limit {
         layer: usize,
         entry: String,
-        what: &'static str,
-        limit: u64,
+        cap: Cap,
     },
     #[error("cannot prepare {path}: {source}")]
     Destination { path: PathBuf, source: io::Error },
@@ -353,8 +392,7 @@ impl Unpacker {
                 return Err(UnpackError::Limit {
                     layer,
                     entry: shown,
-                    what: "entries",
-                    limit: self.options.limits.max_entries,
+                    cap: Cap::Entries(self.options.limits.max_entries),
                 });
             }
             let (dir, name) = match split_path(&raw) {
@@ -457,8 +495,7 @@ impl Unpacker {
                         return Err(UnpackError::Limit {
                             layer,
                             entry: shown,
-                            what: "bytes of files",
-                            limit: self.options.limits.max_bytes,
+                            cap: Cap::Bytes(self.options.limits.max_bytes),
                         });
                     }
                     self.remove(&shown, &parent, &name)?;

@@ -302,6 +302,7 @@ fn tar_bombs_hit_the_limits() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("more than 10 entries"), "{err}");
+    assert!(err.to_string().contains("--max-image-entries"), "{err}");
     s.assert_clean(true);
 
     let s = scene();
@@ -320,7 +321,8 @@ fn tar_bombs_hit_the_limits() {
         },
     )
     .unwrap_err();
-    assert!(err.to_string().contains("1024 bytes of files"), "{err}");
+    assert!(err.to_string().contains("more than 1KiB of files"), "{err}");
+    assert!(err.to_string().contains("--max-image-size"), "{err}");
     s.assert_clean(true);
 }
 
