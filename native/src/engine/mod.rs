@@ -31,7 +31,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::{DirBuilderExt, chown};
+use std::os::unix::fs::{DirBuilderExt, lchown};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -99,7 +99,13 @@ pub struct RealEngine {
     store: ImageStore,
     /// The cgroup layout, when containers get cgroups (as root).
     layout: Option<Layout>,
+    /// The image store's ids (as root: the range its files belong to;
+    /// rootless: the user's own).
     ids: IdMapping,
+    /// Whether each container gets ids of its own, with its image and
+    /// volumes mounted shifted to them (as root, where the kernel and the
+    /// file system take id-mapped mounts).
+    own_ids: bool,
     /// The `anchorage` binary, for supervisors.
     binary: PathBuf,
     follow: HashMap<String, Follow>,
@@ -177,7 +183,7 @@ impl RealEngine {
         };
         fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o711)
+            .mode(0o700)
             .create(data.join("containers"))
             .map_err(|e| format!("cannot use {}: {e}", data.join("containers").display()))?;
         let kernel = nix::sys::utsname::uname()
@@ -214,11 +220,13 @@ impl RealEngine {
                 "real containers without root: one uid mapped, no cgroup limits".into()
             },
         };
+        let own_ids = root && idmap::idmapped_mounts(data);
         let mut engine = RealEngine {
             data: data.to_path_buf(),
             store,
             layout: if root { detected } else { None },
             ids,
+            own_ids,
             binary,
             follow: HashMap::new(),
             stops: Vec::new(),
@@ -415,6 +423,9 @@ impl RealEngine {
     /// cgroup; nothing runs yet.
     fn create(&mut self, spec: ContainerSpec) -> Result<(PathBuf, Container), EngineError> {
         spec.validate()?;
+        // One creation at a time in a data directory: names and id ranges
+        // are chosen against what exists.
+        let _lock = self.lock_containers()?;
         let all = self.load();
         if let Some(name) = &spec.name
             && all.iter().any(|(_, c)| &c.name == name)
@@ -463,21 +474,28 @@ impl RealEngine {
             env.push(format!("HOSTNAME={hostname}"));
         }
 
+        let ids = self.container_ids();
+        // The image's files belong to the ids it was unpacked for; a
+        // container with ids of its own sees them shifted to its own.
+        let owner = image.image.owner_offset;
+        let shift = (!ids.rootless && !image.image.rootless && owner != ids.uid_first).then_some(
+            crate::process::launch::Shift {
+                from: owner,
+                to: ids.uid_first,
+                count: ids.count,
+            },
+        );
         let dir = self.containers_dir().join(&id);
         let result = (|| -> Result<(PathBuf, Container), EngineError> {
-            for sub in ["", "upper", "work", "merged"] {
+            for sub in ["", "upper", "work", "merged", "lower"] {
                 fs::DirBuilder::new()
-                    .mode(if sub.is_empty() { 0o711 } else { 0o755 })
+                    .mode(if sub.is_empty() { 0o700 } else { 0o755 })
                     .create(dir.join(sub))
                     .map_err(io_refused("make the container's directory"))?;
-                if !sub.is_empty() && !self.ids.rootless {
+                if matches!(sub, "upper" | "work" | "merged") && !ids.rootless {
                     // Container root owns its writable layer (and so `/`).
-                    chown(
-                        dir.join(sub),
-                        Some(self.ids.uid_first),
-                        Some(self.ids.gid_first),
-                    )
-                    .map_err(io_refused("give the writable layer to container root"))?;
+                    lchown(dir.join(sub), Some(ids.uid_first), Some(ids.gid_first))
+                        .map_err(io_refused("give the writable layer to container root"))?;
                 }
             }
             // The root directory shows the image's time, not today's.
@@ -488,29 +506,15 @@ impl RealEngine {
             }
             let mut volumes = Vec::new();
             for volume in &spec.volumes {
-                let source = if volume.source.starts_with('/') {
-                    let path = PathBuf::from(&volume.source);
-                    if !path.exists() {
-                        return Err(EngineError::InvalidSpec(format!(
-                            "the volume's host path {} does not exist: make it first, or give a volume name instead",
-                            path.display()
-                        )));
-                    }
-                    path
+                let source = if volume.is_host_path() {
+                    self.host_path(&volume.source)?
                 } else {
-                    let path = self.data.join("volumes").join(&volume.source).join("_data");
-                    if !path.exists() {
-                        fs::create_dir_all(&path).map_err(io_refused("make the volume"))?;
-                        if !self.ids.rootless {
-                            chown(&path, Some(self.ids.uid_first), Some(self.ids.gid_first))
-                                .map_err(io_refused("give the volume to container root"))?;
-                        }
-                    }
-                    path
+                    self.named_volume(&volume.source)?
                 };
                 volumes.push(Bind {
                     source,
                     target: volume.target.clone(),
+                    shift: !volume.is_host_path() && shift.is_some(),
                 });
             }
             let cgroup_path = format!("/anchorage/{id}");
@@ -527,7 +531,7 @@ impl RealEngine {
             };
             for path in [&dir, &self.store.rootfs(&image.image)] {
                 let text = path.display().to_string();
-                if text.contains([',', ':', '\n']) {
+                if ids.rootless && text.contains([',', ':', '\n']) {
                     return Err(EngineError::Refused(format!(
                         "the path {text} holds `,` or `:`, which overlayfs options cannot carry: use a data directory without them (--data-dir)"
                     )));
@@ -543,13 +547,15 @@ impl RealEngine {
                 argv: argv.clone(),
                 env: env.clone(),
                 cwd: image.image.config.working_dir.clone(),
+                lower_mount: dir.join("lower"),
             };
             let launch = LaunchConfig {
                 plan,
-                ids: self.ids,
+                ids,
                 cgroup,
                 auto_remove: spec.auto_remove,
                 log: spec.log,
+                shift,
             };
             write_atomically(
                 &dir.join("launch.json"),
@@ -592,6 +598,112 @@ impl RealEngine {
         let (dir, container) = result?;
         self.follow.insert(container.id.clone(), Follow::default());
         Ok((dir, container))
+    }
+
+    /// Holds the data directory's containers still while one is made.
+    fn lock_containers(&self) -> Result<nix::fcntl::Flock<fs::File>, EngineError> {
+        let path = self.containers_dir().join(".lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_refused("open the containers' lock"))?;
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, errno)| {
+            EngineError::Refused(format!("lock {}: {}", path.display(), errno.desc()))
+        })
+    }
+
+    /// The ids a new container maps: a range of its own after the store's
+    /// (as root, with id-mapped mounts), else the store's.
+    fn container_ids(&self) -> IdMapping {
+        if !self.own_ids {
+            return self.ids;
+        }
+        let used: Vec<u32> = self
+            .load_all()
+            .iter()
+            .filter_map(|(dir, _)| {
+                let bytes = fs::read(dir.join("launch.json")).ok()?;
+                let launch: LaunchConfig = serde_json::from_slice(&bytes).ok()?;
+                Some(launch.ids.uid_first)
+            })
+            .collect();
+        let read = |p: &str| fs::read_to_string(p).unwrap_or_default();
+        let store = crate::namespace::IdRange {
+            first: self.ids.uid_first,
+            count: self.ids.count,
+        };
+        match idmap::container_range(store, &read("/etc/subuid"), &read("/etc/subgid"), &used) {
+            Some(range) => IdMapping {
+                uid_first: range.first,
+                gid_first: range.first,
+                count: range.count,
+                rootless: false,
+            },
+            // No range left: the store's, shared.
+            None => self.ids,
+        }
+    }
+
+    /// A volume's host path, checked: it exists, it is not a symbolic link
+    /// (its parents may be), and it is outside the data directory (the
+    /// image store and the other containers' files).
+    fn host_path(&self, given: &str) -> Result<PathBuf, EngineError> {
+        let path = Path::new(given);
+        let meta = fs::symlink_metadata(path).map_err(|_| {
+            EngineError::InvalidSpec(format!(
+                "the volume's host path {given} does not exist: make it first, or give a volume name instead"
+            ))
+        })?;
+        if meta.file_type().is_symlink() {
+            let target = fs::read_link(path)
+                .map(|t| format!(" (to {})", t.display()))
+                .unwrap_or_default();
+            return Err(EngineError::InvalidSpec(format!(
+                "the volume's host path {given} is a symbolic link{target}: give the path it points to"
+            )));
+        }
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        let resolved = fs::canonicalize(parent)
+            .map_err(io_refused("resolve the volume's host path"))?
+            .join(path.file_name().unwrap_or_default());
+        let data = fs::canonicalize(&self.data).unwrap_or_else(|_| self.data.clone());
+        if resolved.starts_with(&data) {
+            return Err(EngineError::InvalidSpec(format!(
+                "the volume's host path {given} is inside anchorage's data directory {}, which holds the images and every container's files: give a path outside it, or a volume name",
+                data.display()
+            )));
+        }
+        Ok(resolved)
+    }
+
+    /// A named volume's directory, made the first time: owned by the
+    /// store's ids (mounted shifted to each container's), and never
+    /// through a symbolic link.
+    fn named_volume(&self, name: &str) -> Result<PathBuf, EngineError> {
+        let base = self.data.join("volumes");
+        let path = base.join(name).join("_data");
+        for dir in [base.clone(), base.join(name), path.clone()] {
+            match fs::DirBuilder::new().mode(0o755).create(&dir) {
+                Ok(()) => {
+                    if dir == path && !self.ids.rootless {
+                        lchown(&dir, Some(self.ids.uid_first), Some(self.ids.gid_first))
+                            .map_err(io_refused("give the volume to container root"))?;
+                    }
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(err) => return Err(io_refused("make the volume")(err)),
+            }
+            let meta = fs::symlink_metadata(&dir).map_err(io_refused("make the volume"))?;
+            if !meta.is_dir() {
+                return Err(EngineError::Refused(format!(
+                    "{} is not a directory: remove it, and the volume is made again",
+                    dir.display()
+                )));
+            }
+        }
+        Ok(path)
     }
 
     /// Removes a container's directory and cgroup.

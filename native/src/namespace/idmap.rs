@@ -10,6 +10,13 @@
 //! 65536 ids from 100000 up that no `/etc/subuid` or `/etc/subgid` entry
 //! uses.
 //!
+//! Where the kernel and the file system take id-mapped mounts, that range
+//! is the image store's own, and each container gets a range of its own
+//! after it ([`container_range`], as podman's `--userns=auto`): its image
+//! and named volumes are mounted shifted from the store's ids to its own,
+//! so no container's root owns another's files, or the store's. Without
+//! id-mapped mounts every container shares the store's range.
+//!
 //! Without root there is no choice: the user's own uid becomes root
 //! inside, and it is the only id mapped.
 
@@ -129,6 +136,69 @@ pub fn for_data_dir(data_dir: &Path) -> io::Result<IdRange> {
     }
 }
 
+/// A range of its own for a new container, after the store's `store`
+/// range: inside the `anchorage` entry of `/etc/subuid` when there is one
+/// (it must hold more than the store's range), else anywhere above that no
+/// other user's entry uses; never one in `used` (by the data directory's
+/// containers). `None` when no range is left.
+pub fn container_range(
+    store: IdRange,
+    subuid: &str,
+    subgid: &str,
+    used: &[u32],
+) -> Option<IdRange> {
+    let (uids, mine) = parse_subid(subuid, "anchorage");
+    let (gids, _) = parse_subid(subgid, "anchorage");
+    let limit = match mine.filter(|r| r.first == store.first) {
+        Some(mine) => u64::from(mine.first) + u64::from(mine.count),
+        None => u64::from(u32::MAX),
+    };
+    let others: Vec<IdRange> = uids
+        .into_iter()
+        .chain(gids)
+        .filter(|r| Some(*r) != mine)
+        .collect();
+    let mut first = u64::from(store.first) + u64::from(RANGE_SIZE);
+    while first + u64::from(RANGE_SIZE) <= limit {
+        let candidate = IdRange {
+            first: first as u32,
+            count: RANGE_SIZE,
+        };
+        if !others.iter().any(|r| r.overlaps(&candidate)) && !used.contains(&candidate.first) {
+            return Some(candidate);
+        }
+        first += u64::from(RANGE_SIZE);
+    }
+    None
+}
+
+/// Whether containers of `data_dir` get id-mapped mounts: tried once per
+/// kernel on the data directory's file system, and the answer kept in
+/// `idmapped.json` (a probe costs a process).
+pub fn idmapped_mounts(data_dir: &Path) -> bool {
+    #[derive(Serialize, Deserialize)]
+    struct Probe {
+        kernel: String,
+        works: bool,
+    }
+    let kernel = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let path = data_dir.join("idmapped.json");
+    if let Ok(bytes) = fs::read(&path)
+        && let Ok(probe) = serde_json::from_slice::<Probe>(&bytes)
+        && probe.kernel == kernel
+    {
+        return probe.works;
+    }
+    let works = super::mounts::idmap_works(data_dir);
+    let _ = crate::tarball::store::write_atomically(
+        &path,
+        &serde_json::to_vec_pretty(&Probe { kernel, works }).expect("probes encode"),
+    );
+    works
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +224,36 @@ mod tests {
         assert_eq!(choose("", "carol:100000:1000\n").first, 101_000);
         // Comments and junk lines are skipped.
         assert_eq!(choose("# x\nbad line\n", "").first, 100_000);
+    }
+
+    #[test]
+    fn containers_get_ranges_after_the_stores_that_nobody_else_uses() {
+        let store = IdRange {
+            first: 100_000,
+            count: RANGE_SIZE,
+        };
+        let first = container_range(store, "", "", &[]).unwrap();
+        assert_eq!(first.first, 165_536);
+        let second = container_range(store, "", "", &[165_536]).unwrap();
+        assert_eq!(second.first, 231_072);
+        // Another user's entry is skipped.
+        let subuid = "alice:165536:65536\n";
+        assert_eq!(
+            container_range(store, subuid, "", &[]).unwrap().first,
+            231_072
+        );
+        // Inside anchorage's own entry only, and None once it is full.
+        let subuid = "anchorage:100000:196608\n";
+        assert_eq!(
+            container_range(store, subuid, "", &[165_536])
+                .unwrap()
+                .first,
+            231_072
+        );
+        assert_eq!(
+            container_range(store, subuid, "", &[165_536, 231_072]),
+            None
+        );
     }
 
     #[test]

@@ -15,6 +15,8 @@ use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 
+use crate::namespace::mounts;
+
 /// The capabilities a container keeps: Docker's default set.
 pub const DEFAULT_CAPABILITIES: &[caps::Capability] = &[
     caps::Capability::CAP_CHOWN,
@@ -66,6 +68,28 @@ pub trait Kernel {
     fn close_from(&mut self, first: u32) -> nix::Result<()>;
     /// Replaces the process; returns only on failure.
     fn exec(&mut self, path: &str, argv: &[String], env: &[String]) -> nix::Error;
+
+    // The mount API, by descriptor (see `namespace::mounts`).
+
+    /// Opens a path without following a symbolic link at its end (`ELOOP`
+    /// if it is one); whether it is a directory.
+    fn open_no_follow(&mut self, path: &Path) -> nix::Result<(OwnedFd, bool)>;
+    /// A detached copy of the tree `fd` opened (`mount --rbind`).
+    fn clone_tree(&mut self, fd: &OwnedFd) -> nix::Result<OwnedFd>;
+    /// A user namespace mapping `inner..` to the host's `outer..`, as an
+    /// id map for [`Kernel::set_idmap`].
+    fn userns(&mut self, inner: u32, outer: u32, count: u32) -> nix::Result<OwnedFd>;
+    /// Shifts the owners a detached tree shows by a user namespace's map.
+    fn set_idmap(&mut self, tree: &OwnedFd, userns: &OwnedFd) -> nix::Result<()>;
+    /// Attaches a detached tree at a path.
+    fn attach_at(&mut self, tree: &OwnedFd, path: &Path) -> nix::Result<()>;
+    /// Attaches a detached tree on an opened directory (or file).
+    fn attach_to(&mut self, tree: &OwnedFd, target: &OwnedFd) -> nix::Result<()>;
+    /// An overlay, as a detached mount.
+    fn overlay(&mut self, lower: &Path, upper: &Path, work: &Path) -> nix::Result<OwnedFd>;
+    /// Makes a detached tree this process's working directory and attaches
+    /// it over `/` (to become the root at `pivot_root`).
+    fn enter_root(&mut self, root: &OwnedFd) -> nix::Result<()>;
 }
 
 /// The real kernel.
@@ -247,5 +271,40 @@ impl Kernel for Linux {
             Err(err) => err,
             Ok(never) => match never {},
         }
+    }
+
+    fn open_no_follow(&mut self, path: &Path) -> nix::Result<(OwnedFd, bool)> {
+        let fd = mounts::open_no_follow(path)?;
+        let is_dir = nix::sys::stat::fstat(&fd)?.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        Ok((fd, is_dir))
+    }
+
+    fn clone_tree(&mut self, fd: &OwnedFd) -> nix::Result<OwnedFd> {
+        mounts::clone_tree(fd)
+    }
+
+    fn userns(&mut self, inner: u32, outer: u32, count: u32) -> nix::Result<OwnedFd> {
+        mounts::userns_with_map(inner, outer, count)
+    }
+
+    fn set_idmap(&mut self, tree: &OwnedFd, userns: &OwnedFd) -> nix::Result<()> {
+        mounts::set_idmap(tree, userns)
+    }
+
+    fn attach_at(&mut self, tree: &OwnedFd, path: &Path) -> nix::Result<()> {
+        mounts::attach_at(tree, path)
+    }
+
+    fn attach_to(&mut self, tree: &OwnedFd, target: &OwnedFd) -> nix::Result<()> {
+        mounts::attach_to(tree, target)
+    }
+
+    fn overlay(&mut self, lower: &Path, upper: &Path, work: &Path) -> nix::Result<OwnedFd> {
+        mounts::overlay(lower, upper, work)
+    }
+
+    fn enter_root(&mut self, root: &OwnedFd) -> nix::Result<()> {
+        nix::unistd::fchdir(root)?;
+        mounts::attach_at(root, Path::new("/"))
     }
 }

@@ -8,9 +8,17 @@
 //! It runs in the new namespaces (user, pid, mount, uts, ipc, net, and
 //! cgroup once the supervisor has put it in its cgroup), through the
 //! [`Kernel`] seam.
+//!
+//! As root, the supervisor first [`prepare`]s what needs the host's
+//! view and rights: the overlay root (over the image shifted to the
+//! container's ids) and the volumes, as detached mounts. The init then
+//! attaches them by descriptor, never looking up a host path, so nothing
+//! on the way to the data directory must be open to the container's ids.
+//! Without root the init mounts its overlay itself, from paths the user
+//! owns.
 
 use std::fmt;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -25,6 +33,10 @@ pub struct Bind {
     pub source: PathBuf,
     /// An absolute path inside the container.
     pub target: String,
+    /// A named volume, owned on disk by the store's ids: mounted shifted
+    /// to the container's (when the container has ids of its own).
+    #[serde(default)]
+    pub shift: bool,
 }
 
 /// Everything the init needs to know.
@@ -44,6 +56,105 @@ pub struct Plan {
     pub env: Vec<String>,
     /// The working directory inside the container.
     pub cwd: String,
+    /// Where the supervisor attaches the image's root, shifted, for the
+    /// overlay to stand on (in its own mount namespace).
+    #[serde(default)]
+    pub lower_mount: PathBuf,
+}
+
+/// Ids to shift the image's files (and named volumes) by: on disk they
+/// belong to `from..from+count`, the container sees them as its own
+/// `to..to+count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shift {
+    pub from: u32,
+    pub to: u32,
+    pub count: u32,
+}
+
+/// What the supervisor made for the init, as host root, before it ran:
+/// the container's root and each volume (in the plan's order, with
+/// whether it is a directory), as detached mounts.
+pub struct Prepared {
+    pub root: OwnedFd,
+    pub volumes: Vec<(OwnedFd, bool)>,
+}
+
+/// The supervisor's part, as host root, in a mount namespace of its own
+/// (made here, so nothing it mounts is seen by the host or outlives the
+/// container): the image's root shifted by `shift` (attached at
+/// `lower_mount`, for the overlay to name), the overlay over it as a
+/// detached mount, and a detached copy of each volume's source, opened
+/// without following a symbolic link at its end. Named volumes are
+/// shifted too.
+pub fn prepare(
+    k: &mut impl Kernel,
+    plan: &Plan,
+    shift: Option<Shift>,
+) -> Result<Prepared, SetupError> {
+    k.unshare(CloneFlags::CLONE_NEWNS)
+        .map_err(fail("make the supervisor's mount namespace"))?;
+    k.mount(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+    )
+    .map_err(fail("make the supervisor's mounts private"))?;
+    let userns = match shift {
+        Some(Shift { from, to, count }) => Some(
+            k.userns(from, to, count)
+                .map_err(fail(format!("make an id map from {from} to {to}")))?,
+        ),
+        None => None,
+    };
+    let lower = match &userns {
+        Some(userns) => {
+            let step = || format!("shift the image's root {}", plan.lower.display());
+            let (fd, _) = k.open_no_follow(&plan.lower).map_err(fail(step()))?;
+            let tree = k.clone_tree(&fd).map_err(fail(step()))?;
+            k.set_idmap(&tree, userns).map_err(fail(step()))?;
+            k.attach_at(&tree, &plan.lower_mount)
+                .map_err(fail(step()))?;
+            plan.lower_mount.clone()
+        }
+        None => plan.lower.clone(),
+    };
+    let root = k
+        .overlay(&lower, &plan.upper, &plan.work)
+        .map_err(fail(format!(
+            "make the overlay root (lowerdir={},upperdir={},workdir={})",
+            lower.display(),
+            plan.upper.display(),
+            plan.work.display()
+        )))?;
+    let mut volumes = Vec::new();
+    for volume in &plan.volumes {
+        let source = volume.source.display();
+        let (fd, is_dir) = k.open_no_follow(&volume.source).map_err(|errno| {
+            if errno == Errno::ELOOP {
+                SetupError {
+                    step: format!("the volume's host path {source}"),
+                    reason: "it is a symbolic link: give the path it points to".into(),
+                    status: 125,
+                }
+            } else {
+                fail(format!("open the volume's host path {source}"))(errno)
+            }
+        })?;
+        let tree = k
+            .clone_tree(&fd)
+            .map_err(fail(format!("copy the volume {source}")))?;
+        if volume.shift
+            && let Some(userns) = &userns
+        {
+            k.set_idmap(&tree, userns)
+                .map_err(fail(format!("shift the volume {source}")))?;
+        }
+        volumes.push((tree, is_dir));
+    }
+    Ok(Prepared { root, volumes })
 }
 
 /// A step that failed, with the kernel's reason.
@@ -144,10 +255,17 @@ pub fn find_command(root: &Path, argv0: &str, env: &[String]) -> Result<String, 
 pub fn setup(
     k: &mut impl Kernel,
     plan: &Plan,
+    prepared: Option<&Prepared>,
     in_cgroup: impl FnOnce() -> bool,
 ) -> Result<String, SetupError> {
-    let merged = plan.merged.as_path();
-    let at = |path: &str| merged.join(path);
+    // The root being built: the prepared one, attached and entered (every
+    // path below is then relative to it), or the overlay mounted here.
+    let root = if prepared.is_some() {
+        Path::new(".")
+    } else {
+        plan.merged.as_path()
+    };
+    let at = |path: &str| root.join(path);
 
     // Nothing mounted here propagates back to the host.
     k.mount(
@@ -161,23 +279,30 @@ pub fn setup(
     k.sethostname(&plan.hostname)
         .map_err(fail(format!("set the hostname to {}", plan.hostname)))?;
 
-    let overlay = format!(
-        "lowerdir={},upperdir={},workdir={},userxattr",
-        plan.lower.display(),
-        plan.upper.display(),
-        plan.work.display()
-    );
-    k.mount(
-        Some("overlay"),
-        merged,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(&overlay),
-    )
-    .map_err(fail(format!("mount the overlay root ({overlay})")))?;
+    match prepared {
+        Some(prepared) => k
+            .enter_root(&prepared.root)
+            .map_err(fail("attach the container's root"))?,
+        None => {
+            let overlay = format!(
+                "lowerdir={},upperdir={},workdir={},userxattr",
+                plan.lower.display(),
+                plan.upper.display(),
+                plan.work.display()
+            );
+            k.mount(
+                Some("overlay"),
+                root,
+                Some("overlay"),
+                MsFlags::empty(),
+                Some(&overlay),
+            )
+            .map_err(fail(format!("mount the overlay root ({overlay})")))?;
+        }
+    }
 
     // /proc for the new pid namespace.
-    k.make_dir_in(merged, "proc").map_err(fail("make /proc"))?;
+    k.make_dir_in(root, "proc").map_err(fail("make /proc"))?;
     k.mount(
         Some("proc"),
         &at("proc"),
@@ -188,7 +313,7 @@ pub fn setup(
     .map_err(fail("mount /proc"))?;
 
     // A minimal /dev: a tmpfs with the host's harmless devices bound in.
-    k.make_dir_in(merged, "dev").map_err(fail("make /dev"))?;
+    k.make_dir_in(root, "dev").map_err(fail("make /dev"))?;
     k.mount(
         Some("tmpfs"),
         &at("dev"),
@@ -199,7 +324,7 @@ pub fn setup(
     .map_err(fail("mount /dev"))?;
     for device in DEVICES {
         let target = k
-            .make_file_in(merged, &format!("dev/{device}"))
+            .make_file_in(root, &format!("dev/{device}"))
             .map_err(fail(format!("make /dev/{device}")))?;
         k.mount(
             Some(&format!("/dev/{device}")),
@@ -210,7 +335,7 @@ pub fn setup(
         )
         .map_err(fail(format!("bind /dev/{device}")))?;
     }
-    k.make_dir_in(merged, "dev/pts")
+    k.make_dir_in(root, "dev/pts")
         .map_err(fail("make /dev/pts"))?;
     k.mount(
         Some("devpts"),
@@ -220,7 +345,7 @@ pub fn setup(
         Some("newinstance,ptmxmode=0666,mode=0620"),
     )
     .map_err(fail("mount /dev/pts"))?;
-    k.make_dir_in(merged, "dev/shm")
+    k.make_dir_in(root, "dev/shm")
         .map_err(fail("make /dev/shm"))?;
     k.mount(
         Some("shm"),
@@ -242,7 +367,7 @@ pub fn setup(
     }
 
     // A read-only /sys for the new network namespace.
-    k.make_dir_in(merged, "sys").map_err(fail("make /sys"))?;
+    k.make_dir_in(root, "sys").map_err(fail("make /sys"))?;
     let sys_flags =
         MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     if let Err(errno) = k.mount(Some("sysfs"), &at("sys"), Some("sysfs"), sys_flags, None) {
@@ -266,19 +391,39 @@ pub fn setup(
         .map_err(fail("make /sys read-only"))?;
     }
 
-    for volume in &plan.volumes {
-        let target = k.make_dir_in(merged, &volume.target).map_err(fail(format!(
+    for (index, volume) in plan.volumes.iter().enumerate() {
+        let source = volume.source.to_string_lossy();
+        let (tree, is_dir) = match prepared {
+            Some(prepared) => (None, prepared.volumes[index].1),
+            None => {
+                // Opened here, in this mount namespace, without following
+                // a symbolic link at its end.
+                let (fd, is_dir) = k
+                    .open_no_follow(&volume.source)
+                    .map_err(fail(format!("open the volume's host path {source}")))?;
+                (Some(fd), is_dir)
+            }
+        };
+        let made = if is_dir {
+            k.make_dir_in(root, &volume.target)
+        } else {
+            k.make_file_in(root, &volume.target)
+        };
+        let target = made.map_err(fail(format!(
             "make the volume's mount point {}",
             volume.target
         )))?;
-        let source = volume.source.to_string_lossy();
-        k.mount(
-            Some(&source),
-            &fd_path(&target),
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None,
-        )
+        match (prepared, tree) {
+            (Some(prepared), _) => k.attach_to(&prepared.volumes[index].0, &target),
+            (None, Some(source_fd)) => k.mount(
+                Some(&fd_path(&source_fd).to_string_lossy()),
+                &fd_path(&target),
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            ),
+            (None, None) => unreachable!("a volume is opened or prepared"),
+        }
         .map_err(fail(format!("bind {source} to {}", volume.target)))?;
     }
 
@@ -323,7 +468,9 @@ pub fn setup(
     }
 
     // The new root: the old one is stacked under it, then detached.
-    k.chdir(merged).map_err(fail("enter the root"))?;
+    if prepared.is_none() {
+        k.chdir(root).map_err(fail("enter the root"))?;
+    }
     k.pivot_root(Path::new("."), Path::new("."))
         .map_err(fail("pivot_root"))?;
     k.umount(Path::new("."), MntFlags::MNT_DETACH)

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use super::console::LogWriter;
 use super::kernel::Linux;
-use super::launch::{self, Plan};
+use super::launch::{self, Plan, Prepared, Shift};
 use crate::cgroup::{self, Cgroup};
 
 /// The ids a container's user namespace maps: container ids from 0 to
@@ -65,6 +65,10 @@ pub struct LaunchConfig {
     /// How much of the console is kept.
     #[serde(default)]
     pub log: LogOptions,
+    /// How the image's files (and named volumes) are shifted to the
+    /// container's ids, when it has ids of its own.
+    #[serde(default)]
+    pub shift: Option<Shift>,
 }
 
 /// How a container's run is going, as the supervisor records it.
@@ -173,6 +177,16 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
         }
         None => None,
     };
+    // As root, the root and the volumes are made here, with the host's
+    // view and rights, and handed to the init as descriptors.
+    let prepared = if config.ids.rootless {
+        None
+    } else {
+        match launch::prepare(&mut Linux, &config.plan, config.shift) {
+            Ok(prepared) => Some(prepared),
+            Err(err) => return fail(dir, &mut state, &mut report, err.status, &err.to_string()),
+        }
+    };
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let (go_r, go_w) = pipe()?;
@@ -186,12 +200,23 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
         | CloneFlags::CLONE_NEWIPC
         | CloneFlags::CLONE_NEWNET;
     let child_config = config.clone();
-    let callback = Box::new(|| init(&child_config, &out_w, &err_w, &go_r, &fail_w));
+    let callback = Box::new(|| {
+        init(
+            &child_config,
+            prepared.as_ref(),
+            &out_w,
+            &err_w,
+            &go_r,
+            &fail_w,
+        )
+    });
     // SAFETY: this process is single-threaded, and the child gets its own
     // copy of memory (no CLONE_VM) and its own stack.
     let child = unsafe { nix::sched::clone(callback, &mut stack, flags, Some(libc::SIGCHLD)) }
         .map_err(|e| format!("clone: {}", e.desc()))?;
     drop((out_w, err_w, go_r, fail_w));
+    // The init has its own copies of the prepared mounts.
+    drop(prepared);
 
     let setup = (|| -> Result<(), String> {
         let proc = PathBuf::from(format!("/proc/{child}"));
@@ -310,6 +335,9 @@ pub fn retire(dir: &Path, cgroup: Option<&Cgroup>) {
     if let Some(cgroup) = cgroup {
         let _ = cgroup.destroy();
     }
+    // The image's root, attached in the supervisor's mount namespace:
+    // detached first, so nothing below removes the image's files.
+    let _ = nix::mount::umount2(&dir.join("lower"), nix::mount::MntFlags::MNT_DETACH);
     for heavy in ["upper", "work", "merged"] {
         let _ = crate::tarball::store::remove_tree(&dir.join(heavy));
     }
@@ -403,6 +431,7 @@ fn copy_console(dir: &Path, options: LogOptions, out: OwnedFd, err: OwnedFd) {
 /// the failure pipe and exits.
 fn init(
     config: &LaunchConfig,
+    prepared: Option<&Prepared>,
     out: &OwnedFd,
     err: &OwnedFd,
     go: &OwnedFd,
@@ -442,7 +471,7 @@ fn init(
     let mut kernel = Linux;
     // The second byte: the supervisor has put us in our cgroup.
     let in_cgroup = || matches!(nix::unistd::read(go.as_fd(), &mut [0u8; 1]), Ok(1));
-    match launch::setup(&mut kernel, &config.plan, in_cgroup) {
+    match launch::setup(&mut kernel, &config.plan, prepared, in_cgroup) {
         Ok(program) => {
             let error = launch::exec(&mut kernel, &program, &config.plan);
             report(error.status, error.to_string())

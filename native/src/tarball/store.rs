@@ -232,10 +232,9 @@ impl ImageStore {
             .mode(0o711)
             .create(data_dir)
             .map_err(err)?;
-        // Containers' user namespaces (whose root is an unprivileged host
-        // id) must reach their image's root: `images/` can be passed
-        // through, not listed.
-        for (sub, mode) in [("images", 0o711), ("tmp", 0o700)] {
+        // Only this user reaches the images: containers get their root
+        // from the supervisor, as a mount made with root's view.
+        for (sub, mode) in [("images", 0o700), ("tmp", 0o700)] {
             let dir = data_dir.join(sub);
             fs::DirBuilder::new()
                 .recursive(true)

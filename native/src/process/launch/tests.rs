@@ -56,16 +56,18 @@ impl Kernel for Recorder {
         flags: MsFlags,
         data: Option<&str>,
     ) -> nix::Result<()> {
-        let target = target.to_string_lossy();
         // Descriptor paths differ from run to run.
-        let target = if target.starts_with("/proc/self/fd/") {
-            "fd".to_string()
-        } else {
-            target.into_owned()
+        let fd = |path: &str| {
+            if path.starts_with("/proc/self/fd/") {
+                "fd".to_string()
+            } else {
+                path.to_string()
+            }
         };
+        let target = fd(&target.to_string_lossy());
         self.record(format!(
             "mount {} {target} {} {} {}",
-            source.unwrap_or("-"),
+            source.map(fd).as_deref().unwrap_or("-"),
             fstype.unwrap_or("-"),
             bare(flags),
             data.unwrap_or("-")
@@ -116,6 +118,38 @@ impl Kernel for Recorder {
         let _ = self.record(format!("exec {path} {argv:?}"));
         self.exec_result.unwrap_or(Errno::ENOEXEC)
     }
+    fn open_no_follow(&mut self, path: &Path) -> nix::Result<(OwnedFd, bool)> {
+        self.record(format!("open {}", path.display()))
+            .map(|()| (null_fd(), true))
+    }
+    fn clone_tree(&mut self, _fd: &OwnedFd) -> nix::Result<OwnedFd> {
+        self.record("clone_tree".into()).map(|()| null_fd())
+    }
+    fn userns(&mut self, inner: u32, outer: u32, count: u32) -> nix::Result<OwnedFd> {
+        self.record(format!("userns {inner} {outer} {count}"))
+            .map(|()| null_fd())
+    }
+    fn set_idmap(&mut self, _tree: &OwnedFd, _userns: &OwnedFd) -> nix::Result<()> {
+        self.record("idmap".into())
+    }
+    fn attach_at(&mut self, _tree: &OwnedFd, path: &Path) -> nix::Result<()> {
+        self.record(format!("attach_at {}", path.display()))
+    }
+    fn attach_to(&mut self, _tree: &OwnedFd, _target: &OwnedFd) -> nix::Result<()> {
+        self.record("attach_to".into())
+    }
+    fn overlay(&mut self, lower: &Path, upper: &Path, work: &Path) -> nix::Result<OwnedFd> {
+        self.record(format!(
+            "overlay {} {} {}",
+            lower.display(),
+            upper.display(),
+            work.display()
+        ))
+        .map(|()| null_fd())
+    }
+    fn enter_root(&mut self, _root: &OwnedFd) -> nix::Result<()> {
+        self.record("enter_root".into())
+    }
 }
 
 fn plan(dir: &Path) -> Plan {
@@ -125,13 +159,22 @@ fn plan(dir: &Path) -> Plan {
         work: "/data/containers/c1/work".into(),
         merged: dir.to_path_buf(),
         hostname: "c1".into(),
-        volumes: vec![Bind {
-            source: "/srv/data".into(),
-            target: "/data".into(),
-        }],
+        volumes: vec![
+            Bind {
+                source: "/srv/data".into(),
+                target: "/data".into(),
+                shift: false,
+            },
+            Bind {
+                source: "/data/volumes/db/_data".into(),
+                target: "/db".into(),
+                shift: true,
+            },
+        ],
         argv: vec!["sh".into(), "-c".into(), "echo hi".into()],
         env: vec!["PATH=/bin".into(), "HOME=/root".into()],
         cwd: "/".into(),
+        lower_mount: "/data/containers/c1/lower".into(),
     }
 }
 
@@ -148,7 +191,7 @@ fn host_plan(dir: &Path) -> Plan {
 fn the_root_is_built_then_pivoted_into_and_privileges_go_last() {
     let dir = tempfile::tempdir().unwrap();
     let mut k = Recorder::default();
-    let program = setup(&mut k, &host_plan(dir.path()), || true).unwrap();
+    let program = setup(&mut k, &host_plan(dir.path()), None, || true).unwrap();
     assert!(program.ends_with("/sh"), "{program}");
     let merged = dir.path().display().to_string();
 
@@ -169,7 +212,12 @@ fn the_root_is_built_then_pivoted_into_and_privileges_go_last() {
     let dev = k.position(&format!("mount tmpfs {merged}/dev tmpfs"));
     let null = k.position("mount /dev/null fd - MS_BIND");
     let sys = k.position(&format!("mount sysfs {merged}/sys sysfs MS_RDONLY"));
-    let volume = k.position("mount /srv/data fd - MS_BIND | MS_REC");
+    let open = k.position("open /srv/data");
+    let volume = k.position("mount fd fd - MS_BIND | MS_REC");
+    assert!(
+        open < volume,
+        "the source is opened without following a link, then bound"
+    );
     let pivot = k.position("pivot_root . .");
     let detach = k.position("umount . MNT_DETACH");
     let lo = k.position("lo up");
@@ -192,13 +240,72 @@ fn the_root_is_built_then_pivoted_into_and_privileges_go_last() {
 }
 
 #[test]
+fn as_root_the_supervisor_prepares_the_root_and_volumes_shifted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut k = Recorder::default();
+    let shift = Shift {
+        from: 100_000,
+        to: 165_536,
+        count: 65_536,
+    };
+    let prepared = prepare(&mut k, &host_plan(dir.path()), Some(shift)).unwrap();
+    assert_eq!(prepared.volumes.len(), 2);
+    assert_eq!(
+        k.calls,
+        [
+            "unshare CLONE_NEWNS",
+            "mount - / - MS_REC | MS_PRIVATE -",
+            "userns 100000 165536 65536",
+            "open /data/images/abc/rootfs",
+            "clone_tree",
+            "idmap",
+            "attach_at /data/containers/c1/lower",
+            "overlay /data/containers/c1/lower /data/containers/c1/upper /data/containers/c1/work",
+            "open /srv/data",
+            "clone_tree",
+            "open /data/volumes/db/_data",
+            "clone_tree",
+            "idmap",
+        ],
+        "the host path is not shifted, the named volume is"
+    );
+
+    // Without a shift the overlay stands on the image's root itself.
+    let mut k = Recorder::default();
+    prepare(&mut k, &host_plan(dir.path()), None).unwrap();
+    assert!(
+        !k.calls
+            .iter()
+            .any(|c| c == "idmap" || c.starts_with("userns"))
+    );
+    k.position("overlay /data/images/abc/rootfs ");
+
+    // The init attaches what was prepared: no path of the host is looked
+    // up, and everything is relative to the root it entered.
+    let mut k = Recorder::default();
+    setup(&mut k, &host_plan(dir.path()), Some(&prepared), || true).unwrap();
+    assert!(!k.calls.iter().any(|c| c.starts_with("mount overlay")));
+    let enter = k.position("enter_root");
+    let proc = k.position("mount proc ./proc proc");
+    let attach = k.position("attach_to");
+    let pivot = k.position("pivot_root . .");
+    assert!(enter < proc && proc < attach && attach < pivot);
+    assert!(
+        !k.calls
+            .iter()
+            .any(|c| c.starts_with("chdir ") && c != "chdir /")
+    );
+    assert!(!k.calls.iter().any(|c| c.starts_with("open ")));
+}
+
+#[test]
 fn a_failing_step_is_named_with_the_kernels_reason() {
     let dir = tempfile::tempdir().unwrap();
     let mut k = Recorder {
         fail: Some(("mount overlay".into(), Errno::EINVAL)),
         ..Recorder::default()
     };
-    let err = setup(&mut k, &plan(dir.path()), || true).unwrap_err();
+    let err = setup(&mut k, &plan(dir.path()), None, || true).unwrap_err();
     assert!(
         err.step.starts_with("mount the overlay root (lowerdir="),
         "{err}"
@@ -215,7 +322,7 @@ fn a_failing_step_is_named_with_the_kernels_reason() {
         fail: Some(("mount sysfs".into(), Errno::EPERM)),
         ..Recorder::default()
     };
-    setup(&mut k, &host_plan(dir.path()), || true).unwrap();
+    setup(&mut k, &host_plan(dir.path()), None, || true).unwrap();
     let merged = dir.path().display().to_string();
     k.position(&format!("mount /sys {merged}/sys - MS_BIND | MS_REC"));
     k.position(&format!("mount - {merged}/sys - MS_RDONLY"));
