@@ -77,6 +77,7 @@ pub fn run_applet(name: &str, args: &[String]) -> i32 {
         "cpuburn" => report(tools::cpuburn(args)),
         "forkbomb" => tools::forkbomb(),
         "stty" => report(tools::stty(args)),
+        "keyctl" => report(tools::keyctl(args)),
         "toolbox" => {
             println!(
                 "toolbox: the workshop image's userland. Applets: {}",

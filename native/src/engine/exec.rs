@@ -430,6 +430,8 @@ pub fn spawn(
     let slash = c("/")?;
     let null = c("/dev/null")?;
     let keep = capability_mask();
+    // Compiled now: the child only installs it.
+    let filters = launch::filters_for(launch.plan.seccomp).map_err(EngineError::Refused)?;
     let rootless = launch.ids.rootless;
     let last_cap = caps::runtime::thread_all_supported()
         .iter()
@@ -564,6 +566,9 @@ pub fn spawn(
                     },
                 ];
                 libc::syscall(libc::SYS_capset, &header, data.as_ptr());
+                if crate::process::seccomp::install(&filters).is_err() {
+                    die(b"anchorage exec: cannot install the seccomp filter\n", 126);
+                }
                 libc::syscall(
                     libc::SYS_close_range,
                     3u32,

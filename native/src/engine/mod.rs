@@ -548,6 +548,7 @@ impl RealEngine {
                 env: env.clone(),
                 cwd: image.image.config.working_dir.clone(),
                 lower_mount: dir.join("lower"),
+                seccomp: spec.security.seccomp,
             };
             let launch = LaunchConfig {
                 plan,

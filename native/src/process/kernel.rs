@@ -62,6 +62,8 @@ pub trait Kernel {
     /// Keeps only these capabilities, in every set.
     fn keep_capabilities(&mut self, keep: &[caps::Capability]) -> Result<(), String>;
     fn no_new_privs(&mut self) -> nix::Result<()>;
+    /// Installs seccomp filters (after `no_new_privs`).
+    fn seccomp(&mut self, filters: &[super::seccomp::Installable]) -> nix::Result<()>;
     /// Marks every descriptor from `first` up close-on-exec, so none of
     /// the host's survives the exec (and a pipe to report a failed exec
     /// still can).
@@ -240,6 +242,10 @@ impl Kernel for Linux {
 
     fn no_new_privs(&mut self) -> nix::Result<()> {
         nix::sys::prctl::set_no_new_privs()
+    }
+
+    fn seccomp(&mut self, filters: &[super::seccomp::Installable]) -> nix::Result<()> {
+        super::seccomp::install(filters)
     }
 
     fn close_from(&mut self, first: u32) -> nix::Result<()> {

@@ -26,6 +26,20 @@ use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 
 use super::kernel::{DEFAULT_CAPABILITIES, Kernel};
+use super::seccomp::Installable;
+
+/// The compiled filters for a container's choice of profile.
+pub fn filters_for(
+    seccomp: anchorage_shared::container::Seccomp,
+) -> Result<Vec<Installable>, String> {
+    match seccomp {
+        anchorage_shared::container::Seccomp::Unconfined => Ok(Vec::new()),
+        anchorage_shared::container::Seccomp::Default => Ok(super::seccomp::default_profile()?
+            .into_iter()
+            .map(Installable::new)
+            .collect()),
+    }
+}
 
 /// A bind mount from the host into the container.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -60,6 +74,9 @@ pub struct Plan {
     /// overlay to stand on (in its own mount namespace).
     #[serde(default)]
     pub lower_mount: PathBuf,
+    /// The system calls the container may make.
+    #[serde(default)]
+    pub seccomp: anchorage_shared::container::Seccomp,
 }
 
 /// Ids to shift the image's files (and named volumes) by: on disk they
@@ -256,6 +273,7 @@ pub fn setup(
     k: &mut impl Kernel,
     plan: &Plan,
     prepared: Option<&Prepared>,
+    filters: &[Installable],
     in_cgroup: impl FnOnce() -> bool,
 ) -> Result<String, SetupError> {
     // The root being built: the prepared one, attached and entered (every
@@ -515,6 +533,10 @@ pub fn setup(
             reason,
             status: 125,
         })?;
+    // Last but one: the system call filter, once nothing else is to be
+    // set up (it forbids what the setup needed, such as mount).
+    k.seccomp(filters)
+        .map_err(fail("install the seccomp filter"))?;
     // Nothing of the host's stays open across exec (CVE-2024-21626).
     k.close_from(3)
         .map_err(fail("close inherited descriptors"))?;

@@ -3,12 +3,15 @@
 //! - [`console`]: a container's console log on disk, rotated.
 //! - [`kernel`]: the seam to the system calls a container's init makes.
 //! - [`launch`]: what that init does between `clone` and `execve`.
+//! - [`seccomp`]: the system calls a container may make (Docker's default
+//!   profile).
 //! - [`shim`]: the supervisor that starts a container's init and outlives
 //!   the command that asked for it.
 
 pub mod console;
 pub mod kernel;
 pub mod launch;
+pub mod seccomp;
 pub mod shim;
 
 /// Whether this process has a single thread (so `fork` without `exec` is

@@ -187,6 +187,10 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
             Err(err) => return fail(dir, &mut state, &mut report, err.status, &err.to_string()),
         }
     };
+    let filters = match launch::filters_for(config.plan.seccomp) {
+        Ok(filters) => filters,
+        Err(reason) => return fail(dir, &mut state, &mut report, 125, &reason),
+    };
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let (go_r, go_w) = pipe()?;
@@ -204,6 +208,7 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
         init(
             &child_config,
             prepared.as_ref(),
+            &filters,
             &out_w,
             &err_w,
             &go_r,
@@ -432,6 +437,7 @@ fn copy_console(dir: &Path, options: LogOptions, out: OwnedFd, err: OwnedFd) {
 fn init(
     config: &LaunchConfig,
     prepared: Option<&Prepared>,
+    filters: &[super::seccomp::Installable],
     out: &OwnedFd,
     err: &OwnedFd,
     go: &OwnedFd,
@@ -471,7 +477,7 @@ fn init(
     let mut kernel = Linux;
     // The second byte: the supervisor has put us in our cgroup.
     let in_cgroup = || matches!(nix::unistd::read(go.as_fd(), &mut [0u8; 1]), Ok(1));
-    match launch::setup(&mut kernel, &config.plan, prepared, in_cgroup) {
+    match launch::setup(&mut kernel, &config.plan, prepared, filters, in_cgroup) {
         Ok(program) => {
             let error = launch::exec(&mut kernel, &program, &config.plan);
             report(error.status, error.to_string())

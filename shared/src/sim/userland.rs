@@ -432,6 +432,19 @@ impl SimEngine {
                 io.err = "stty: standard input: Not a tty\n".into();
                 1
             }
+            // The kernel's keyrings are not namespaced, so Docker's
+            // seccomp profile refuses every keyring call.
+            "keyctl" => match args.first().map(String::as_str) {
+                Some("new_session") if self.seccomp_confined(pid) => io.fail(
+                    "keyctl: join_session_keyring: Operation not permitted",
+                    1,
+                ),
+                Some("new_session") => io.fail(
+                    "keyctl: the simulated kernel keeps no keyrings: try it in a container on a real host",
+                    1,
+                ),
+                _ => io.fail("usage: keyctl new_session", 2),
+            },
             "hostname" => self.cmd_hostname(pid, &args, &mut io),
             "id" => self.cmd_id(pid, &mut io),
             "uname" => self.cmd_uname(pid, &args, &mut io),
@@ -484,6 +497,17 @@ impl SimEngine {
 
     fn in_container(&self, pid: Pid) -> bool {
         self.processes[&pid].container.is_some()
+    }
+
+    /// Whether the process runs under Docker's default seccomp profile
+    /// (a container's, unless it was run `seccomp=unconfined`).
+    fn seccomp_confined(&self, pid: Pid) -> bool {
+        let Some(id) = &self.processes[&pid].container else {
+            return false;
+        };
+        self.containers.iter().any(|c| {
+            &c.info.id == id && c.info.security.seccomp == crate::container::Seccomp::Default
+        })
     }
 
     fn cmd_hostname(&mut self, pid: Pid, args: &[String], io: &mut Io) -> i32 {
@@ -1095,9 +1119,13 @@ impl SimEngine {
                 1,
             );
         }
-        // unshare(2) takes CAP_SYS_ADMIN, which a container's root lacks
-        // (and Docker's seccomp profile blocks it too).
-        if self.in_container(pid) {
+        // Docker's seccomp profile refuses unshare(2); without it, a new
+        // user namespace takes no capability (and gives every one inside
+        // it), but any other kind takes CAP_SYS_ADMIN, which a
+        // container's root lacks.
+        if self.seccomp_confined(pid)
+            || (self.in_container(pid) && !kinds.contains(&NamespaceKind::User))
+        {
             return io.fail("unshare: unshare failed: Operation not permitted", 1);
         }
         if command.is_empty() {

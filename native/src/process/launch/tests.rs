@@ -43,6 +43,10 @@ fn bare(flags: impl std::fmt::Debug) -> String {
     }
 }
 
+fn filters() -> Vec<crate::process::seccomp::Installable> {
+    filters_for(anchorage_shared::container::Seccomp::Default).unwrap()
+}
+
 fn null_fd() -> OwnedFd {
     std::fs::File::open("/dev/null").unwrap().into()
 }
@@ -111,6 +115,9 @@ impl Kernel for Recorder {
     fn no_new_privs(&mut self) -> nix::Result<()> {
         self.record("no_new_privs".into())
     }
+    fn seccomp(&mut self, filters: &[crate::process::seccomp::Installable]) -> nix::Result<()> {
+        self.record(format!("seccomp {}", filters.len()))
+    }
     fn close_from(&mut self, first: u32) -> nix::Result<()> {
         self.record(format!("close_from {first}"))
     }
@@ -175,6 +182,7 @@ fn plan(dir: &Path) -> Plan {
         env: vec!["PATH=/bin".into(), "HOME=/root".into()],
         cwd: "/".into(),
         lower_mount: "/data/containers/c1/lower".into(),
+        seccomp: anchorage_shared::container::Seccomp::Default,
     }
 }
 
@@ -191,7 +199,7 @@ fn host_plan(dir: &Path) -> Plan {
 fn the_root_is_built_then_pivoted_into_and_privileges_go_last() {
     let dir = tempfile::tempdir().unwrap();
     let mut k = Recorder::default();
-    let program = setup(&mut k, &host_plan(dir.path()), None, || true).unwrap();
+    let program = setup(&mut k, &host_plan(dir.path()), None, &filters(), || true).unwrap();
     assert!(program.ends_with("/sh"), "{program}");
     let merged = dir.path().display().to_string();
 
@@ -225,11 +233,12 @@ fn the_root_is_built_then_pivoted_into_and_privileges_go_last() {
     let cgroupfs = k.position("mount cgroup2 /sys/fs/cgroup cgroup2 MS_RDONLY");
     let nnp = k.position("no_new_privs");
     let caps = k.position("caps 14");
+    let seccomp = k.position("seccomp 2");
     let close = k.position("close_from 3");
     assert!(overlay < proc && proc < dev && dev < null && null < sys && sys < volume);
     assert!(volume < pivot && pivot < detach && detach < lo);
     assert!(lo < cgroupns && cgroupns < cgroupfs && cgroupfs < nnp);
-    assert!(nnp < caps && caps < close);
+    assert!(nnp < caps && caps < seccomp && seccomp < close);
     assert_eq!(k.calls.last().unwrap(), "close_from 3");
     assert!(k.calls.contains(&"sethostname c1".to_string()));
     assert!(
@@ -283,7 +292,14 @@ fn as_root_the_supervisor_prepares_the_root_and_volumes_shifted() {
     // The init attaches what was prepared: no path of the host is looked
     // up, and everything is relative to the root it entered.
     let mut k = Recorder::default();
-    setup(&mut k, &host_plan(dir.path()), Some(&prepared), || true).unwrap();
+    setup(
+        &mut k,
+        &host_plan(dir.path()),
+        Some(&prepared),
+        &filters(),
+        || true,
+    )
+    .unwrap();
     assert!(!k.calls.iter().any(|c| c.starts_with("mount overlay")));
     let enter = k.position("enter_root");
     let proc = k.position("mount proc ./proc proc");
@@ -305,7 +321,7 @@ fn a_failing_step_is_named_with_the_kernels_reason() {
         fail: Some(("mount overlay".into(), Errno::EINVAL)),
         ..Recorder::default()
     };
-    let err = setup(&mut k, &plan(dir.path()), None, || true).unwrap_err();
+    let err = setup(&mut k, &plan(dir.path()), None, &filters(), || true).unwrap_err();
     assert!(
         err.step.starts_with("mount the overlay root (lowerdir="),
         "{err}"
@@ -322,7 +338,7 @@ fn a_failing_step_is_named_with_the_kernels_reason() {
         fail: Some(("mount sysfs".into(), Errno::EPERM)),
         ..Recorder::default()
     };
-    setup(&mut k, &host_plan(dir.path()), None, || true).unwrap();
+    setup(&mut k, &host_plan(dir.path()), None, &filters(), || true).unwrap();
     let merged = dir.path().display().to_string();
     k.position(&format!("mount /sys {merged}/sys - MS_BIND | MS_REC"));
     k.position(&format!("mount - {merged}/sys - MS_RDONLY"));
