@@ -66,6 +66,29 @@ enum Commands {
         /// The CPUs of every real container that asks for no limit.
         #[arg(long, default_value = "1", value_name = "CPUS", value_parser = parse_default_cpus)]
         default_cpus: DefaultLimit<CpuMax>,
+        /// The most memory any real container may ask for (`max`: no cap)
+        /// [default: half the host's memory].
+        #[arg(long, value_name = "SIZE", value_parser = parse_default_memory)]
+        max_memory: Option<DefaultLimit<u64>>,
+        /// The most processes any real container may ask for (`max`: no cap).
+        #[arg(long, default_value = "4096", value_name = "N", value_parser = parse_default_pids)]
+        max_pids: DefaultLimit<u64>,
+        /// The most CPUs any real container may ask for (`max`: no cap)
+        /// [default: half the host's CPUs, at least 1].
+        #[arg(long, value_name = "CPUS", value_parser = parse_default_cpus)]
+        max_cpus: Option<DefaultLimit<CpuMax>>,
+        /// The most console log a container may keep, all its files
+        /// together (`--log-opt max-size` times `max-file`).
+        #[arg(long, default_value = "100m", value_name = "SIZE", value_parser = parse_upload_size)]
+        max_log_size: u64,
+        /// The most connections one client address may hold open at once
+        /// (every page's viewer is one).
+        #[arg(long, default_value_t = 512, value_name = "N")]
+        max_connections_per_client: usize,
+        /// Let clients mount host paths into containers (by default, only
+        /// named volumes: a host path lets a page read and write the host).
+        #[arg(long)]
+        allow_host_volumes: bool,
         /// The largest image archive the page may upload (POST
         /// /api/images).
         #[arg(long, default_value = "4g", value_name = "SIZE", value_parser = parse_upload_size)]
@@ -236,6 +259,24 @@ fn parse_default_cpus(text: &str) -> Result<DefaultLimit<CpuMax>, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The host's memory, from `/proc/meminfo` (1 GiB when it cannot tell).
+fn host_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(1 << 30, |kb| kb * 1024)
+}
+
+/// Half the host's CPUs, at least one.
+fn host_cpus_half() -> f64 {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cpus as f64 / 2.0).max(1.0)
+}
+
 fn parse_upload_size(text: &str) -> Result<u64, String> {
     anchorage_shared::cgroup::parse_size(text).map_err(|e| e.to_string())
 }
@@ -268,6 +309,12 @@ fn main() -> ExitCode {
             default_memory,
             default_pids_limit,
             default_cpus,
+            max_memory,
+            max_pids,
+            max_cpus,
+            max_log_size,
+            allow_host_volumes,
+            max_connections_per_client,
             max_upload,
             image_limits,
         } => serve(
@@ -280,9 +327,15 @@ fn main() -> ExitCode {
                 default_memory: default_memory.0,
                 default_pids: default_pids_limit.0,
                 default_cpu: default_cpus.0.unwrap_or_default(),
+                max_memory: max_memory.map_or(Some(host_memory() / 2), |m| m.0),
+                max_pids: max_pids.0,
+                max_cpus: max_cpus.map_or(Some(host_cpus_half()), |c| c.0.and_then(|c| c.cpus())),
+                max_log_bytes: max_log_size,
+                host_volumes: allow_host_volumes,
             },
             max_upload,
             image_limits.limits(),
+            max_connections_per_client,
         ),
         Commands::ExportSite { dir } => export_site(dir),
         Commands::Assess {
@@ -435,7 +488,9 @@ fn serve(
     policy: anchorage::server::hub::Policy,
     max_upload: u64,
     image_limits: images::Limits,
+    max_connections_per_client: usize,
 ) -> anyhow::Result<()> {
+    policy.check().map_err(|e| anyhow::anyhow!(e))?;
     if !listen.ip().is_loopback() && token.is_none() {
         anyhow::bail!(
             "{listen} is reachable from other machines: give a --token (or set ANCHORAGE_TOKEN) that they must present, or listen on loopback (127.0.0.1)"
@@ -469,6 +524,7 @@ fn serve(
             data_dir,
             max_upload,
             image_limits,
+            max_connections_per_client,
         };
         let info = engine.info();
         let server = Server::bind(&options, engine).await?;
@@ -490,6 +546,13 @@ fn serve(
             println!(
                 "Containers that ask for no limits get {memory} memory, {pids} pids and {cpus} CPU at most; the server holds up to {} containers.",
                 policy.max_containers
+            );
+            let cap = |v: Option<String>| v.unwrap_or_else(|| "no cap".into());
+            println!(
+                "No container may have more than {} memory, {} pids or {} CPUs.",
+                cap(policy.max_memory.map(anchorage_shared::cgroup::format_size)),
+                cap(policy.max_pids.map(|n| n.to_string())),
+                cap(policy.max_cpus.map(|c| c.to_string()))
             );
         }
         if !assets::has_ui() {

@@ -178,6 +178,10 @@ pub struct ContainerSpec {
     /// What confines it besides namespaces and cgroups (`--security-opt`).
     #[serde(default)]
     pub security: SecurityOptions,
+    /// Asked for no pids limit at all (`--pids-limit -1`): without this,
+    /// a container that gives none gets [`DEFAULT_PIDS_LIMIT`].
+    #[serde(default)]
+    pub pids_unlimited: bool,
 }
 
 impl ContainerSpec {
@@ -194,7 +198,19 @@ impl ContainerSpec {
             auto_remove: false,
             log: LogOptions::default(),
             security: SecurityOptions::default(),
+            pids_unlimited: false,
         }
+    }
+
+    /// The limits a container gets where cgroups hold them: those asked
+    /// for, and [`DEFAULT_PIDS_LIMIT`] when no pids limit was (a fork bomb
+    /// must not take the host's every pid).
+    pub fn applied_limits(&self) -> CgroupLimits {
+        let mut limits = self.limits;
+        if limits.pids_max.is_none() && !self.pids_unlimited {
+            limits.pids_max = Some(DEFAULT_PIDS_LIMIT);
+        }
+        limits
     }
 
     /// Checks what can be checked without an engine.
@@ -228,6 +244,10 @@ impl ContainerSpec {
         Ok(())
     }
 }
+
+/// The pids limit of a container that asks for none (podman gives 2048;
+/// a workshop host needs fewer): `--pids-limit -1` asks for none at all.
+pub const DEFAULT_PIDS_LIMIT: u64 = 1024;
 
 /// The smallest memory limit a container may have (Docker's minimum).
 pub const MIN_MEMORY_BYTES: u64 = 6 << 20;

@@ -432,6 +432,13 @@ impl RealEngine {
         {
             return Err(EngineError::NameInUse(name.clone()));
         }
+        // Where cgroups hold limits, a container that gives no pids limit
+        // gets the default one.
+        let limits = if self.layout.is_some() {
+            spec.applied_limits()
+        } else {
+            spec.limits
+        };
         if self.layout.is_none() && spec.limits != CgroupLimits::default() {
             return Err(EngineError::Refused(
                 "limits need cgroups, and this host gives them to root only: run anchorage as root (or without --memory, --pids-limit and --cpus)".into(),
@@ -523,7 +530,7 @@ impl RealEngine {
                     let cgroup = Cgroup::create(layout, &cgroup_path)
                         .map_err(|e| EngineError::Refused(e.to_string()))?;
                     cgroup
-                        .apply(&spec.limits)
+                        .apply(&limits)
                         .map_err(|e| EngineError::Refused(e.to_string()))?;
                     Some(cgroup_path.clone())
                 }
@@ -576,7 +583,7 @@ impl RealEngine {
                 init_pid: None,
                 cgroup: cgroup_path,
                 namespaces: Vec::new(),
-                limits: spec.limits,
+                limits,
                 created_ms: shim::now_ms(),
                 started_ms: None,
                 finished_ms: None,
@@ -1392,6 +1399,9 @@ impl Engine for RealEngine {
                 Ok(Vec::new())
             }
             Command::SetLimits { container, limits } => {
+                limits
+                    .validate()
+                    .map_err(|e| EngineError::InvalidSpec(e.to_string()))?;
                 let (dir, mut record) = self.find(&container)?;
                 let Some(layout) = &self.layout else {
                     return Err(EngineError::Refused(

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc as mpsc_async;
 use tokio::sync::{broadcast, oneshot};
 
-use anchorage_shared::cgroup::CpuMax;
+use anchorage_shared::cgroup::{CpuMax, format_size};
+use anchorage_shared::container::LogOptions;
 use anchorage_shared::delta::SnapshotDelta;
 use anchorage_shared::engine::OutputSource;
 use anchorage_shared::protocol::{PROTOCOL_VERSION, ServerMessage};
@@ -50,6 +51,16 @@ pub struct Policy {
     pub default_memory: Option<u64>,
     pub default_pids: Option<u64>,
     pub default_cpu: CpuMax,
+    /// The most any container of a real engine may have, whatever it
+    /// asks (`None`: no cap), so no client can starve the host on
+    /// purpose either.
+    pub max_memory: Option<u64>,
+    pub max_pids: Option<u64>,
+    pub max_cpus: Option<f64>,
+    /// The most console log a container may keep, all its files together.
+    pub max_log_bytes: u64,
+    /// Whether clients may mount host paths (else named volumes only).
+    pub host_volumes: bool,
 }
 
 impl Default for Policy {
@@ -59,11 +70,65 @@ impl Default for Policy {
             default_memory: Some(512 << 20),
             default_pids: Some(512),
             default_cpu: CpuMax::from_cpus(1.0).expect("1 CPU is a quota"),
+            max_memory: Some(4 << 30),
+            max_pids: Some(4096),
+            max_cpus: Some(1.0),
+            max_log_bytes: LogOptions::default().total(),
+            host_volumes: false,
         }
     }
 }
 
 impl Policy {
+    /// Whether the defaults are within the caps: the error names both.
+    pub fn check(&self) -> Result<(), String> {
+        if let (Some(default), Some(max)) = (self.default_memory, self.max_memory)
+            && default > max
+        {
+            return Err(format!(
+                "--default-memory {} is more than --max-memory {}: lower the one or raise the other",
+                format_size(default),
+                format_size(max)
+            ));
+        }
+        if let (Some(default), Some(max)) = (self.default_pids, self.max_pids)
+            && default > max
+        {
+            return Err(format!(
+                "--default-pids-limit {default} is more than --max-pids {max}: lower the one or raise the other"
+            ));
+        }
+        if let (Some(default), Some(max)) = (self.default_cpu.cpus(), self.max_cpus)
+            && default > max
+        {
+            return Err(format!(
+                "--default-cpus {default} is more than --max-cpus {max}: lower the one or raise the other"
+            ));
+        }
+        for (default, cap, flags) in [
+            (
+                self.default_memory,
+                self.max_memory,
+                "--default-memory max with --max-memory",
+            ),
+            (
+                self.default_pids,
+                self.max_pids,
+                "--default-pids-limit max with --max-pids",
+            ),
+        ] {
+            if default.is_none() && cap.is_some() {
+                return Err(format!(
+                    "{flags}: a container that asks for no limit could not run; give a default within the cap"
+                ));
+            }
+        }
+        if self.default_cpu.cpus().is_none() && self.max_cpus.is_some() {
+            return Err("--default-cpus max with --max-cpus: a container that asks for no limit could not run; give a default within the cap".into());
+        }
+        Ok(())
+    }
+
     /// Checks a command against the policy and fills in default limits.
     fn admit(
         &self,
@@ -79,19 +144,63 @@ impl Policy {
                         self.max_containers,
                     )));
                 }
+                if engine.kind == EngineKind::Real
+                    && !self.host_volumes
+                    && let Some(volume) = spec.volumes.iter().find(|v| v.is_host_path())
+                {
+                    return Err(EngineError::Refused(format!(
+                        "this server mounts named volumes only, not the host path {} (a host path lets a page read and write the host): use a volume name, or restart the server with --allow-host-volumes",
+                        volume.source
+                    )));
+                }
+                if spec.log.total() > self.max_log_bytes {
+                    return Err(EngineError::Refused(format!(
+                        "a log of {} files of {} is more than this server keeps for a container ({} in all, --max-log-size): ask for less",
+                        spec.log.max_file,
+                        format_size(spec.log.max_size),
+                        format_size(self.max_log_bytes)
+                    )));
+                }
                 &mut spec.limits
             }
             Command::SetLimits { limits, .. } => limits,
             _ => return Ok(()),
         };
         // Rootless, the kernel gives no cgroups (v1: root only), so there
-        // is nothing to hold a default.
-        if engine.kind == EngineKind::Real && !engine.rootless {
-            limits.memory_max = limits.memory_max.or(self.default_memory);
-            limits.pids_max = limits.pids_max.or(self.default_pids);
-            if limits.cpu_max.quota_usec.is_none() {
-                limits.cpu_max = self.default_cpu;
-            }
+        // is nothing to hold a default or a cap.
+        if engine.kind != EngineKind::Real || engine.rootless {
+            return Ok(());
+        }
+        limits.memory_max = limits.memory_max.or(self.default_memory);
+        limits.pids_max = limits.pids_max.or(self.default_pids);
+        if limits.cpu_max.quota_usec.is_none() {
+            limits.cpu_max = self.default_cpu;
+        }
+        limits
+            .validate()
+            .map_err(|e| EngineError::InvalidSpec(e.to_string()))?;
+        if let Some(max) = self.max_memory
+            && limits.memory_max.is_none_or(|m| m > max)
+        {
+            return Err(EngineError::Refused(format!(
+                "this server gives a container at most {} of memory (--max-memory): ask for {} or less",
+                format_size(max),
+                format_size(max)
+            )));
+        }
+        if let Some(max) = self.max_pids
+            && limits.pids_max.is_none_or(|p| p > max)
+        {
+            return Err(EngineError::Refused(format!(
+                "this server gives a container at most {max} processes (--max-pids): ask for a pids limit of {max} or less"
+            )));
+        }
+        if let Some(max) = self.max_cpus
+            && limits.cpu_max.cpus().is_none_or(|c| c > max)
+        {
+            return Err(EngineError::Refused(format!(
+                "this server gives a container at most {max} CPUs (--max-cpus): ask for {max} or less"
+            )));
         }
         Ok(())
     }

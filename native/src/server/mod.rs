@@ -7,6 +7,7 @@
 
 pub mod hub;
 pub mod metrics;
+mod names;
 mod upload;
 mod ws;
 
@@ -44,6 +45,8 @@ pub struct ServeOptions {
     pub max_upload: u64,
     /// The largest image taken, unpacked.
     pub image_limits: crate::images::Limits,
+    /// The most connections one client address may hold at once.
+    pub max_connections_per_client: usize,
 }
 
 impl ServeOptions {
@@ -65,9 +68,8 @@ pub fn random_token() -> std::io::Result<String> {
 pub(crate) struct AppState {
     hub: Hub,
     token: Arc<str>,
-    /// The `Host` values this server answers to (against DNS rebinding);
-    /// empty when it listens on every address (the token guards it).
-    hosts: Arc<[String]>,
+    /// The names this server answers to (against DNS rebinding).
+    names: Arc<names::Names>,
     uploads: Option<Arc<upload::Uploads>>,
 }
 
@@ -96,23 +98,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The `Host` header values a server on `addr` answers to.
-fn allowed_hosts(addr: SocketAddr) -> Vec<String> {
-    if addr.ip().is_unspecified() {
-        return Vec::new();
-    }
-    let port = addr.port();
-    let mut hosts = vec![addr.to_string()];
-    if addr.ip().is_loopback() {
-        hosts.extend([
-            format!("localhost:{port}"),
-            format!("127.0.0.1:{port}"),
-            format!("[::1]:{port}"),
-        ]);
-    }
-    hosts
-}
-
 /// Refuses requests for another host name (DNS rebinding: a site whose
 /// name was made to point at 127.0.0.1).
 async fn check_host(
@@ -120,22 +105,20 @@ async fn check_host(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if !state.hosts.is_empty() {
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("");
-        if !state.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
-            return (
-                StatusCode::FORBIDDEN,
-                format!(
-                    "refused: this server answers to {}, not to the host name {host:?}\n",
-                    state.hosts.join(", ")
-                ),
-            )
-                .into_response();
-        }
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if !state.names.host_ok(host) {
+        return (
+            StatusCode::FORBIDDEN,
+            format!(
+                "refused: this server answers to {}, not to the host name {host:?}\n",
+                state.names
+            ),
+        )
+            .into_response();
     }
     next.run(request).await
 }
@@ -149,14 +132,59 @@ pub enum ServeError {
     AddrInUse(SocketAddr),
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
-    #[error("the server failed: {0}")]
-    Serve(std::io::Error),
 }
 
 /// A bound server, ready to run.
 pub struct Server {
     listener: TcpListener,
     app: Router,
+    max_per_client: usize,
+}
+
+/// How long a client may take to send a request's headers: a client that
+/// holds a connection open sending nothing (slowloris) loses it.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Counts one client's open connections while it holds this.
+struct ClientSlot {
+    counts: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+    ip: std::net::IpAddr,
+}
+
+impl ClientSlot {
+    fn take(
+        counts: &Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+        ip: std::net::IpAddr,
+        max: usize,
+    ) -> Option<ClientSlot> {
+        let mut map = counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = map.entry(ip).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot {
+            counts: counts.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut map = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = map.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
 }
 
 impl Server {
@@ -180,7 +208,7 @@ impl Server {
             app: router(AppState {
                 hub,
                 token: Arc::from(options.token.as_str()),
-                hosts: Arc::from(allowed_hosts(addr)),
+                names: Arc::new(names::Names::for_addr(addr)),
                 uploads: options.data_dir.clone().map(|dir| {
                     Arc::new(upload::Uploads::new(
                         dir,
@@ -189,6 +217,7 @@ impl Server {
                     ))
                 }),
             }),
+            max_per_client: options.max_connections_per_client.max(1),
         })
     }
 
@@ -198,15 +227,58 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
-    /// Serves until `shutdown` resolves.
+    /// Serves until `shutdown` resolves: each connection on a task of its
+    /// own, with a deadline for every request's headers, and at most
+    /// `max_connections_per_client` at once from one address (more are
+    /// answered 429 and closed).
     pub async fn run(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        axum::serve(self.listener, self.app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(ServeError::Serve)
+        let counts = Arc::default();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    // Out of descriptors, or a connection reset before it
+                    // was taken: wait a moment, go on.
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => return Ok(()),
+            };
+            let Some(slot) = ClientSlot::take(&counts, peer.ip(), self.max_per_client) else {
+                let body = format!(
+                    "{} connections from this address are open, the most this server takes: close some, or restart it with a larger --max-connections-per-client\n",
+                    self.max_per_client
+                );
+                let _ = stream.try_write(
+                    format!(
+                        "HTTP/1.1 429 Too Many Requests\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+                continue;
+            };
+            let app = self.app.clone();
+            tokio::spawn(async move {
+                let _slot = slot;
+                let mut http = hyper::server::conn::http1::Builder::new();
+                http.timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT);
+                let _ = http
+                    .serve_connection(
+                        hyper_util::rt::TokioIo::new(stream),
+                        hyper_util::service::TowerToHyperService::new(app),
+                    )
+                    .with_upgrades()
+                    .await;
+            });
+        }
     }
 }
 

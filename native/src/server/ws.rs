@@ -32,7 +32,7 @@ pub(super) async fn upgrade(
     if !state.authorized(&headers, uri.query()) {
         return super::unauthorized();
     }
-    if let Err(reason) = check_origin(&headers) {
+    if let Err(reason) = check_origin(&state, &headers) {
         return (StatusCode::FORBIDDEN, reason).into_response();
     }
     // Frames up to 16 times the protocol's limit are read, so that an
@@ -49,7 +49,7 @@ pub(super) async fn upgrade(
 
 /// Browsers send `Origin` on websocket requests; it must name this server.
 /// Clients that are not browsers send none and are let through.
-fn check_origin(headers: &HeaderMap) -> Result<(), String> {
+fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), String> {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());
     };
@@ -58,15 +58,12 @@ fn check_origin(headers: &HeaderMap) -> Result<(), String> {
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
     let origin = origin.to_str().unwrap_or("");
-    let origin_host = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-        .unwrap_or("");
-    if !host.is_empty() && origin_host.eq_ignore_ascii_case(host) {
+    if state.names.origin_ok(origin, host) {
         Ok(())
     } else {
         Err(format!(
-            "websocket refused: the page's origin {origin:?} is not this server ({host}); open the UI from this server's own address\n"
+            "websocket refused: the page's origin {origin:?} is not this server ({}); open the UI from this server's own address\n",
+            state.names
         ))
     }
 }

@@ -129,7 +129,8 @@ pub struct LimitArgs {
     /// memory.max, such as 64m or 1g (0 for no limit)
     #[arg(short, long, value_parser = parse_memory)]
     pub memory: Option<MemoryMax>,
-    /// pids.max: how many processes it may have (`max` or -1 for no limit)
+    /// pids.max: how many processes it may have (a new container gets 1024
+    /// unless told; `max` or -1 for no limit)
     #[arg(long, value_parser = parse_pids, allow_hyphen_values = true)]
     pub pids_limit: Option<PidsMax>,
     /// cpu.max as a number of CPUs, such as 0.5
@@ -255,6 +256,7 @@ impl RunArgs {
             auto_remove: self.rm,
             log,
             security,
+            pids_unlimited: matches!(self.limits.pids_limit, Some(PidsMax(None))),
         })
     }
 }

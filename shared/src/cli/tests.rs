@@ -116,9 +116,24 @@ fn pids_max_10_holds_a_fork_bomb_at_10() {
 }
 
 #[test]
+fn a_fork_bomb_gets_the_default_pids_limit_unless_it_asks_for_none() {
+    let mut t = terminal();
+    sh(&mut t, "anchorage run -d --name held workshop forkbomb");
+    sh(&mut t, "sleep 0.5");
+    let (out, _) = sh(&mut t, "anchorage inspect held");
+    assert!(out.contains("\"pids_max\": 1024"), "{out}");
+    let (out, status) = sh(&mut t, "ps");
+    assert_eq!(status, 0, "the host still forks: {out}");
+    sh(&mut t, "anchorage rm -f held");
+}
+
+#[test]
 fn a_fork_bomb_without_a_limit_fills_the_hosts_task_table() {
     let mut t = terminal();
-    sh(&mut t, "anchorage run -d --name bomb workshop forkbomb");
+    sh(
+        &mut t,
+        "anchorage run -d --name bomb --pids-limit -1 workshop forkbomb",
+    );
     sh(&mut t, "sleep 0.5");
     // Full, but for the slot `sleep` just gave back.
     assert_eq!(

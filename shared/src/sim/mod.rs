@@ -964,7 +964,8 @@ impl SimEngine {
             .clone()
             .unwrap_or_else(|| id[..12].to_string());
         let cgroup = format!("{CONTAINERS_CGROUP}/{}", &id);
-        self.cgroups.create(&cgroup, spec.limits);
+        let limits = spec.applied_limits();
+        self.cgroups.create(&cgroup, limits);
 
         let host = self.namespaces.host.clone();
         let id_map = vec![IdMap {
@@ -1054,7 +1055,7 @@ impl SimEngine {
                     inode: *inode,
                 })
                 .collect(),
-            limits: spec.limits,
+            limits,
             created_ms: self.clock_ms,
             started_ms: None,
             finished_ms: None,
@@ -1546,6 +1547,9 @@ impl Engine for SimEngine {
                 Ok(events)
             }
             Command::SetLimits { container, limits } => {
+                limits
+                    .validate()
+                    .map_err(|e| EngineError::InvalidSpec(e.to_string()))?;
                 let index = self.find_container(&container)?;
                 let c = &mut self.containers[index];
                 c.info.limits = limits;
