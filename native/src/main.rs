@@ -333,9 +333,11 @@ fn main() -> ExitCode {
                 max_log_bytes: max_log_size,
                 host_volumes: allow_host_volumes,
             },
-            max_upload,
-            image_limits.limits(),
-            max_connections_per_client,
+            Intake {
+                max_upload,
+                image_limits: image_limits.limits(),
+                max_connections_per_client,
+            },
         ),
         Commands::ExportSite { dir } => export_site(dir),
         Commands::Assess {
@@ -480,15 +482,20 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
+/// What `serve` takes in from clients: uploads, and connections.
+struct Intake {
+    max_upload: u64,
+    image_limits: images::Limits,
+    max_connections_per_client: usize,
+}
+
 fn serve(
     listen: SocketAddr,
     rate: f64,
     token: Option<String>,
     choice: EngineChoice,
     policy: anchorage::server::hub::Policy,
-    max_upload: u64,
-    image_limits: images::Limits,
-    max_connections_per_client: usize,
+    intake: Intake,
 ) -> anyhow::Result<()> {
     policy.check().map_err(|e| anyhow::anyhow!(e))?;
     if !listen.ip().is_loopback() && token.is_none() {
@@ -522,9 +529,9 @@ fn serve(
             token,
             policy,
             data_dir,
-            max_upload,
-            image_limits,
-            max_connections_per_client,
+            max_upload: intake.max_upload,
+            image_limits: intake.image_limits,
+            max_connections_per_client: intake.max_connections_per_client,
         };
         let info = engine.info();
         let server = Server::bind(&options, engine).await?;
