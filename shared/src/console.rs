@@ -95,7 +95,8 @@ pub trait LogSource {
 /// record kept), no older than `since_ms`, at most the last `tail` lines,
 /// about `max_bytes` at most.
 pub fn read(mut source: impl LogSource, query: &LogQuery) -> LogBatch {
-    let (oldest, end) = source.span();
+    let (oldest, written) = source.span();
+    let end = query.until.map_or(written, |until| until.0.min(written));
     let mut skipped = 0;
     let mut start = oldest;
     if let Some(LogCursor(after)) = query.after {
@@ -132,6 +133,7 @@ pub fn read(mut source: impl LogSource, query: &LogQuery) -> LogBatch {
         next: LogCursor(at),
         more: at < end,
         skipped,
+        end: LogCursor(written),
     }
 }
 

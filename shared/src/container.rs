@@ -178,10 +178,19 @@ pub struct ContainerSpec {
     /// What confines it besides namespaces and cgroups (`--security-opt`).
     #[serde(default)]
     pub security: SecurityOptions,
-    /// Asked for no pids limit at all (`--pids-limit -1`): without this,
-    /// a container that gives none gets [`DEFAULT_PIDS_LIMIT`].
+    /// Limits asked to be none at all (`--pids-limit -1`, `--cpus max`):
+    /// a container that gives none gets the defaults otherwise.
     #[serde(default)]
-    pub pids_unlimited: bool,
+    pub unlimited: Unlimited,
+}
+
+/// The limits a container asked to have none of, rather than the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unlimited {
+    #[serde(default)]
+    pub pids: bool,
+    #[serde(default)]
+    pub cpus: bool,
 }
 
 impl ContainerSpec {
@@ -198,17 +207,22 @@ impl ContainerSpec {
             auto_remove: false,
             log: LogOptions::default(),
             security: SecurityOptions::default(),
-            pids_unlimited: false,
+            unlimited: Unlimited::default(),
         }
     }
 
-    /// The limits a container gets where cgroups hold them: those asked
-    /// for, and [`DEFAULT_PIDS_LIMIT`] when no pids limit was (a fork bomb
-    /// must not take the host's every pid).
-    pub fn applied_limits(&self) -> CgroupLimits {
+    /// The limits a container gets where cgroups hold them, on a host of
+    /// `host_cpus`: those asked for; [`DEFAULT_PIDS_LIMIT`] when no pids
+    /// limit was (a fork bomb must not take the host's every pid); and
+    /// half the host's CPUs (at least one) when no CPU limit was (a
+    /// thousand processes spinning must leave the host a CPU).
+    pub fn applied_limits(&self, host_cpus: u32) -> CgroupLimits {
         let mut limits = self.limits;
-        if limits.pids_max.is_none() && !self.pids_unlimited {
+        if limits.pids_max.is_none() && !self.unlimited.pids {
             limits.pids_max = Some(DEFAULT_PIDS_LIMIT);
+        }
+        if limits.cpu_max.quota_usec.is_none() && !self.unlimited.cpus {
+            limits.cpu_max = default_cpus(host_cpus);
         }
         limits
     }
@@ -248,6 +262,13 @@ impl ContainerSpec {
 /// The pids limit of a container that asks for none (podman gives 2048;
 /// a workshop host needs fewer): `--pids-limit -1` asks for none at all.
 pub const DEFAULT_PIDS_LIMIT: u64 = 1024;
+
+/// The CPU limit of a container that asks for none: half the host's
+/// CPUs, at least one (`--cpus max` asks for none at all).
+pub fn default_cpus(host_cpus: u32) -> crate::cgroup::CpuMax {
+    let cpus = (f64::from(host_cpus) / 2.0).max(1.0);
+    crate::cgroup::CpuMax::from_cpus(cpus).expect("a CPU or more is a quota")
+}
 
 /// The smallest memory limit a container may have (Docker's minimum).
 pub const MIN_MEMORY_BYTES: u64 = 6 << 20;

@@ -374,6 +374,10 @@ pub struct LogQuery {
     pub tail: Option<usize>,
     /// Only what comes after an earlier read (`logs -f`).
     pub after: Option<LogCursor>,
+    /// Nothing written after this point (where the log ended when `logs`
+    /// began: a container writing fast must not keep it reading forever).
+    #[serde(default)]
+    pub until: Option<LogCursor>,
     /// About this many bytes at most; at least one record.
     pub max_bytes: usize,
 }
@@ -384,6 +388,7 @@ impl Default for LogQuery {
             since_ms: None,
             tail: None,
             after: None,
+            until: None,
             max_bytes: 1 << 20,
         }
     }
@@ -395,6 +400,9 @@ pub struct LogBatch {
     pub lines: Vec<LogLine>,
     /// Where the next read starts.
     pub next: LogCursor,
+    /// Where the log ended when it was read.
+    #[serde(default)]
+    pub end: LogCursor,
     /// Whether more is there to read now.
     pub more: bool,
     /// Bytes that rotated out of the log before they could be read.

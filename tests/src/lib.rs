@@ -134,6 +134,69 @@ fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// What a test may need that a machine may lack.
+#[derive(Clone, Copy, Debug)]
+pub enum Need {
+    /// Root: real containers with cgroups, chroot.
+    Root,
+    /// A program or file, such as `/bin/busybox` (`cargo xtask test`
+    /// installs every one it names).
+    Tool(&'static str),
+}
+
+/// Whether the running test can run here. When it cannot, it is recorded
+/// as skipped, with why (in `$ANCHORAGE_SKIPS`, which `cargo xtask test`
+/// counts and names at the end), never counted as passed. As root nothing
+/// may be missing: `cargo xtask test` installs every tool, so a missing
+/// one fails the test.
+pub fn runnable(needs: &[Need]) -> bool {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let root = is_root();
+    for need in needs {
+        let missing = match need {
+            Need::Root if !root => Some("it needs root (CI runs it as root)".to_string()),
+            Need::Tool(path) if !Path::new(path).exists() => {
+                if root {
+                    panic!(
+                        "{test} needs {path}, and runs as root, where nothing may be skipped: `cargo xtask test` installs it"
+                    );
+                }
+                Some(format!(
+                    "it needs {path} (`cargo xtask test` installs it as root)"
+                ))
+            }
+            _ => None,
+        };
+        if let Some(reason) = missing {
+            skip(&reason);
+            return false;
+        }
+    }
+    true
+}
+
+/// Records the running test as skipped, with why (see [`runnable`]).
+pub fn skip(reason: &str) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    eprintln!("skipped: {test}: {reason}");
+    if let Some(log) = std::env::var_os("ANCHORAGE_SKIPS") {
+        use std::io::Write;
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            let _ = writeln!(file, "{test}\t{reason}");
+        }
+    }
+}
+
 pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .map(|status| {
@@ -417,6 +480,155 @@ async fn read(socket: &mut Socket) -> Result<Option<anchorage_shared::protocol::
         ),
         _ => None,
     })
+}
+
+/// A data directory of its own; every container in it is removed (and
+/// checked gone) when the scene ends.
+pub struct Scene {
+    dir: tempfile::TempDir,
+}
+
+impl Default for Scene {
+    fn default() -> Self {
+        Scene::new()
+    }
+}
+
+impl Scene {
+    pub fn new() -> Scene {
+        Scene {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A scratch directory of its own, beside the data directory.
+    pub fn scratch(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Its data directory (under a private directory: nothing on the
+    /// way needs to be open to containers).
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(anchorage_bin());
+        command
+            .args(args)
+            .env("ANCHORAGE_DATA_DIR", self.data())
+            .stdin(Stdio::null());
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read as it comes (a full pipe would stall the command).
+        let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                let _ = pipe.read_to_end(&mut bytes);
+                bytes
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().expect("piped")));
+        let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+        // No test command takes long; a hang fails instead of blocking.
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("anchorage {args:?} did not finish in 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        std::process::Output {
+            status,
+            stdout: stdout.join().unwrap(),
+            stderr: stderr.join().unwrap(),
+        }
+    }
+
+    /// Stdout of a command that must succeed.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "anchorage {args:?} failed ({:?}): {}{}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    pub fn inspect(&self, container: &str) -> serde_json::Value {
+        let json: serde_json::Value =
+            serde_json::from_str(&self.ok(&["inspect", container])).unwrap();
+        json[0].clone()
+    }
+}
+
+impl Drop for Scene {
+    fn drop(&mut self) {
+        let ids = self.run(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = self.run(&["rm", "-f", id]);
+        }
+    }
+}
+
+/// `POST path` with `body` to a server: the status and the body.
+pub async fn http_post(addr: std::net::SocketAddr, path: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+/// A root file system tarball of Debian's static busybox (`bin/busybox`,
+/// and `bin/sh` linked to it), made in `dir`.
+pub fn busybox_tarball(dir: &Path) -> PathBuf {
+    let root = dir.join("busybox-root");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    let _ = std::os::unix::fs::symlink("busybox", root.join("bin/sh"));
+    let tarball = dir.join("busybox.tar");
+    let tar = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&tarball)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(tar.success(), "tar made no busybox tarball");
+    tarball
 }
 
 /// A data directory for real containers that removes every container

@@ -252,8 +252,7 @@ async fn screen_shows(browser: &Browser, expect: &str) -> Result<String> {
 
 #[tokio::test]
 async fn as_root_the_page_opens_a_terminal_into_a_real_container() {
-    if !anchorage_tests::is_root() {
-        eprintln!("skipped: real containers need root here");
+    if !anchorage_tests::runnable(&[anchorage_tests::Need::Root]) {
         return;
     }
     let data = anchorage_tests::DataDir::new().unwrap();

@@ -8,17 +8,6 @@ use std::process::Command;
 use anchorage::cgroup::{Cgroup, detect};
 use anchorage_shared::cgroup::{CgroupLimits, CpuMax};
 
-fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .map(|ids| ids.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
 /// Removes the test's cgroup however the test ends.
 struct Cleanup(Cgroup);
 
@@ -48,8 +37,7 @@ fn inside(cgroup: &Cgroup, then: &str) -> Command {
 
 #[test]
 fn a_real_cgroup_enforces_limits_reports_usage_and_goes_away() {
-    if !is_root() {
-        eprintln!("skipped: creating cgroups needs root (CI runs this as root)");
+    if !anchorage_tests::runnable(&[anchorage_tests::Need::Root]) {
         return;
     }
     let layout = layout();

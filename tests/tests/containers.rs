@@ -7,107 +7,17 @@
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anchorage_tests::anchorage_bin;
-
-fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .map(|ids| ids.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
+use anchorage_tests::{Scene, anchorage_bin};
 
 macro_rules! needs_root {
     () => {
-        if !is_root() {
-            eprintln!("skipped: real containers need root here (CI runs this as root)");
+        if !anchorage_tests::runnable(&[anchorage_tests::Need::Root]) {
             return;
         }
     };
-}
-
-/// A data directory of its own; every container in it is removed (and
-/// checked gone) when the scene ends.
-struct Scene {
-    dir: tempfile::TempDir,
-}
-
-impl Scene {
-    fn new() -> Scene {
-        let dir = tempfile::tempdir().unwrap();
-        // Container root (an unprivileged host id) must reach its image.
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        Scene { dir }
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(anchorage_bin());
-        command
-            .args(args)
-            .env("ANCHORAGE_DATA_DIR", self.data())
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let mut child = self
-            .command(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // No test command takes long; a hang fails instead of blocking.
-        let started = Instant::now();
-        loop {
-            if child.try_wait().unwrap().is_some() {
-                return child.wait_with_output().unwrap();
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                let _ = child.kill();
-                panic!("anchorage {args:?} did not finish in 60 s");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Stdout of a command that must succeed.
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "anchorage {args:?} failed ({:?}): {}{}",
-            output.status.code(),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    }
-
-    fn inspect(&self, container: &str) -> serde_json::Value {
-        let json: serde_json::Value =
-            serde_json::from_str(&self.ok(&["inspect", container])).unwrap();
-        json[0].clone()
-    }
-}
-
-impl Drop for Scene {
-    fn drop(&mut self) {
-        let ids = self.run(&["ps", "-aq"]);
-        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-            let _ = self.run(&["rm", "-f", id]);
-        }
-    }
 }
 
 /// Whether anything of a container is left on the host: its cgroup in any
@@ -286,7 +196,7 @@ fn the_life_cycle_leaves_nothing_behind() {
 
     // Volumes: a host directory, and a named volume that outlives its
     // containers (owned by container root).
-    let host = s.dir.path().join("shared");
+    let host = s.scratch().join("shared");
     fs::create_dir(&host).unwrap();
     fs::write(host.join("note"), "from the host\n").unwrap();
     let out = s.ok(&[

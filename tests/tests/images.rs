@@ -9,10 +9,6 @@ use std::time::Duration;
 
 use anchorage_tests::anchorage_bin;
 
-fn tool(name: &str) -> bool {
-    Path::new("/usr/bin").join(name).exists()
-}
-
 /// Runs a command and insists it succeeds.
 fn ok(command: &mut Command) -> Output {
     let output = command.output().expect("the command runs");
@@ -87,10 +83,12 @@ impl Scene {
 
 #[test]
 fn images_written_by_umoci_and_skopeo_import_alike() {
-    if !(tool("umoci") && tool("skopeo") && Path::new("/bin/busybox").exists()) {
-        eprintln!(
-            "skipped: needs umoci, skopeo and busybox-static (cargo xtask test installs them)"
-        );
+    use anchorage_tests::Need::Tool;
+    if !anchorage_tests::runnable(&[
+        Tool("/usr/bin/umoci"),
+        Tool("/usr/bin/skopeo"),
+        Tool("/bin/busybox"),
+    ]) {
         return;
     }
     let s = Scene::new();

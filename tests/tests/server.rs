@@ -3,6 +3,7 @@
 use anchorage_shared::container::ContainerSpec;
 use anchorage_shared::protocol::{ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerMessage};
 use anchorage_shared::{Command, EngineError, EngineKind, Event};
+use anchorage_tests::http_post;
 use anchorage_tests::{DataDir, LiveClient, Server};
 
 const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
@@ -439,8 +440,7 @@ async fn listening_beyond_loopback_needs_a_chosen_token() {
 
 #[tokio::test]
 async fn as_root_the_server_runs_real_containers() {
-    if !nix_is_root() {
-        eprintln!("skipped: real containers need root here");
+    if !anchorage_tests::runnable(&[anchorage_tests::Need::Root]) {
         return;
     }
     let data = DataDir::new().unwrap();
@@ -540,17 +540,6 @@ async fn as_root_the_server_runs_real_containers() {
         .unwrap()
         .unwrap();
     server.stop().await.unwrap();
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .map(|ids| ids.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 /// A plain HTTP/1.1 GET over loopback: status and body.
@@ -670,8 +659,7 @@ impl Screen {
 
 #[tokio::test]
 async fn as_root_a_terminal_into_a_container() {
-    if !nix_is_root() {
-        eprintln!("skipped: real containers need root here");
+    if !anchorage_tests::runnable(&[anchorage_tests::Need::Root]) {
         return;
     }
     use anchorage_shared::engine::TerminalSize;
@@ -919,13 +907,12 @@ impl Drop for RuncContainer {
 
 #[tokio::test]
 async fn as_root_the_host_view_shows_other_runtimes_containers() {
-    if !nix_is_root() {
-        eprintln!("skipped: real containers need root here");
+    use anchorage_tests::Need::{Root, Tool};
+    if !anchorage_tests::runnable(&[Root, Tool("/usr/sbin/runc"), Tool("/bin/busybox")]) {
         return;
     }
     let Some(runc) = RuncContainer::start() else {
-        eprintln!("skipped: needs runc and busybox-static (cargo xtask test installs them)");
-        return;
+        panic!("runc could not start a container");
     };
     let init = runc.init_pid();
     let data = DataDir::new().unwrap();
@@ -1009,30 +996,6 @@ async fn as_root_the_host_view_shows_other_runtimes_containers() {
 }
 
 /// A plain HTTP/1.1 POST over loopback: status and body.
-async fn http_post(addr: std::net::SocketAddr, path: &str, body: &[u8]) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(body).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string();
-    (status, body)
-}
-
 #[tokio::test]
 async fn the_simulated_kernel_takes_no_uploads() {
     let server = Server::start().await.unwrap();
@@ -1045,8 +1008,8 @@ async fn the_simulated_kernel_takes_no_uploads() {
 
 #[tokio::test]
 async fn as_root_an_uploaded_image_runs_a_container() {
-    if !nix_is_root() || !std::path::Path::new("/bin/busybox").exists() {
-        eprintln!("skipped: needs root and busybox-static");
+    use anchorage_tests::Need::{Root, Tool};
+    if !anchorage_tests::runnable(&[Root, Tool("/bin/busybox")]) {
         return;
     }
     let data = DataDir::new().unwrap();
@@ -1087,19 +1050,7 @@ async fn as_root_an_uploaded_image_runs_a_container() {
 
     // A root file system tarball: busybox.
     let work = tempfile::tempdir().unwrap();
-    let root = work.path().join("root");
-    std::fs::create_dir_all(root.join("bin")).unwrap();
-    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
-    let tarball = work.path().join("bb.tar");
-    let tar = std::process::Command::new("tar")
-        .arg("-C")
-        .arg(&root)
-        .arg("-cf")
-        .arg(&tarball)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(tar.success());
+    let tarball = anchorage_tests::busybox_tarball(work.path());
     let bytes = std::fs::read(&tarball).unwrap();
     let (status, body) = http_post(
         server.addr,

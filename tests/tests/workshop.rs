@@ -3,28 +3,12 @@
 //! the real static `toolbox` in the real built-in image (chrooted, as
 //! root), print the same, byte for byte.
 
-use std::fs;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use anchorage::tarball::builtin;
 use anchorage::tarball::store::{ImageStore, StoreOptions};
 use anchorage_tests::anchorage_bin;
-
-fn is_root() -> bool {
-    nix_like_euid() == 0
-}
-
-fn nix_like_euid() -> u32 {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(u32::MAX)
-}
 
 /// Command lines whose output depends only on the image and the kernel's
 /// file-system semantics (not on the host's name, clock or processes).
@@ -75,12 +59,15 @@ fn real(root: &Path, line: &str) -> Output {
 
 #[test]
 fn the_real_userland_prints_what_the_simulated_one_does() {
-    if !is_root() {
-        eprintln!("skipped: chroot needs root (CI runs this as root)");
+    if !anchorage_tests::runnable(&[anchorage_tests::Need::Root]) {
         return;
     }
     if builtin::toolbox().is_none() {
-        eprintln!("skipped: this build has no workshop userland (cargo xtask test embeds it)");
+        assert!(
+            !anchorage_tests::is_root(),
+            "this build has no workshop userland: `cargo xtask test` embeds it"
+        );
+        anchorage_tests::skip("this build has no workshop userland (cargo xtask test embeds it)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -435,7 +435,7 @@ impl RealEngine {
         // Where cgroups hold limits, a container that gives no pids limit
         // gets the default one.
         let limits = if self.layout.is_some() {
-            spec.applied_limits()
+            spec.applied_limits(self.info.cpus)
         } else {
             spec.limits
         };

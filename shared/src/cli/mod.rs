@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::cgroup::{CgroupLimits, CpuMax, parse_pids_limit, parse_size};
 use crate::container::{
-    ContainerSpec, ContainerState, LogOptions, SecurityOptions, SpecError, VolumeMount,
+    ContainerSpec, ContainerState, LogOptions, SecurityOptions, SpecError, Unlimited, VolumeMount,
 };
 use crate::engine::{Command, Engine, EngineError, Event, LogQuery, Stream};
 use crate::process::{Pid, Signal};
@@ -133,7 +133,8 @@ pub struct LimitArgs {
     /// unless told; `max` or -1 for no limit)
     #[arg(long, value_parser = parse_pids, allow_hyphen_values = true)]
     pub pids_limit: Option<PidsMax>,
-    /// cpu.max as a number of CPUs, such as 0.5
+    /// cpu.max as a number of CPUs, such as 0.5 (a new container gets half
+    /// the host's, at least 1, unless told; `max` for no limit)
     #[arg(long, value_parser = parse_cpus)]
     pub cpus: Option<CpuMax>,
     /// cpu.weight, from 1 to 10000 (100 is the default share)
@@ -182,6 +183,9 @@ fn parse_pids(text: &str) -> Result<PidsMax, String> {
 }
 
 fn parse_cpus(text: &str) -> Result<CpuMax, String> {
+    if text.trim() == "max" {
+        return Ok(CpuMax::default());
+    }
     let cpus: f64 = text
         .parse()
         .map_err(|_| format!("`{text}` is not a number of CPUs: write one such as 0.5 or 2"))?;
@@ -256,7 +260,10 @@ impl RunArgs {
             auto_remove: self.rm,
             log,
             security,
-            pids_unlimited: matches!(self.limits.pids_limit, Some(PidsMax(None))),
+            unlimited: Unlimited {
+                pids: matches!(self.limits.pids_limit, Some(PidsMax(None))),
+                cpus: matches!(self.limits.cpus, Some(cpus) if cpus.quota_usec.is_none()),
+            },
         })
     }
 }
@@ -752,6 +759,10 @@ impl<E: Engine> Session<E> {
             query.after = Some(batch.next);
             query.tail = None;
             query.since_ms = None;
+            if !follow {
+                // What was there when `logs` began, and no more.
+                query.until.get_or_insert(batch.end);
+            }
             if batch.more {
                 continue;
             }

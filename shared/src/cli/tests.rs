@@ -301,14 +301,14 @@ fn a_cpu_quota_throttles_and_weights_share_a_busy_host() {
     );
     sh(&mut t, "anchorage rm -f half");
 
-    // Two CPUs, four spinners: shares follow cpu.weight, 1 to 3.
+    // Two CPUs, four spinners, no quota: shares follow cpu.weight, 1 to 3.
     sh(
         &mut t,
-        "anchorage run -d --name low --cpu-weight 100 workshop sh -c 'cpuburn & cpuburn'",
+        "anchorage run -d --name low --cpus max --cpu-weight 100 workshop sh -c 'cpuburn & cpuburn'",
     );
     sh(
         &mut t,
-        "anchorage run -d --name high --cpu-weight 300 workshop sh -c 'cpuburn & cpuburn'",
+        "anchorage run -d --name high --cpus max --cpu-weight 300 workshop sh -c 'cpuburn & cpuburn'",
     );
     sh(&mut t, "sleep 4");
     let low = cgroup_of(&t, "low").usage.cpu_usage_usec as f64;

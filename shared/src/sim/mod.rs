@@ -964,7 +964,7 @@ impl SimEngine {
             .clone()
             .unwrap_or_else(|| id[..12].to_string());
         let cgroup = format!("{CONTAINERS_CGROUP}/{}", &id);
-        let limits = spec.applied_limits();
+        let limits = spec.applied_limits(HOST_CPUS as u32);
         self.cgroups.create(&cgroup, limits);
 
         let host = self.namespaces.host.clone();
