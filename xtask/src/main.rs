@@ -67,7 +67,9 @@ Tasks:
   serve [ARGS]  build the web UI and the anchorage binary (release), then run `anchorage serve ARGS`
   test          install what the tests need when missing, then run every check
   dist          build the web UI into target/web-dist
-  bench         run the benchmarks (natively with criterion, and as wasm in node)";
+  bench [containers|live|output]
+                run the benchmarks (natively with criterion, and as wasm in node;
+                real containers against runc and GNU tar; the live server; output floods)";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -310,8 +312,9 @@ fn bench(only: Option<&str>) -> Result<()> {
         None => {}
         Some("containers") => return bench_containers(),
         Some("live") => return bench_live(),
+        Some("output") => return bench_output(),
         Some(other) => bail!(
-            "no benchmark `{other}`: run `cargo xtask bench`, `cargo xtask bench containers` or `cargo xtask bench live`"
+            "no benchmark `{other}`: run `cargo xtask bench`, `cargo xtask bench containers`, `cargo xtask bench live` or `cargo xtask bench output`"
         ),
     }
     step("criterion: the simulated kernel, natively");
@@ -353,7 +356,29 @@ fn bench(only: Option<&str>) -> Result<()> {
         .arg(&runner)
         .arg(&wasm))?;
     bench_containers()?;
-    bench_live()
+    bench_live()?;
+    bench_output()
+}
+
+/// Output floods through every path, for 30 s each (as root).
+fn bench_output() -> Result<()> {
+    step("output floods: cat /dev/zero and yes through every path, against a plain pipe");
+    if !is_root() {
+        println!("skipped: real containers need root");
+        return Ok(());
+    }
+    ensure_packages(&[("busybox-static", "/bin/busybox")])?;
+    let dist = dist()?;
+    run(cargo()
+        .args(["build", "--quiet", "--release", "--package", "anchorage"])
+        .env("ANCHORAGE_WEB_DIST", &dist)
+        .env("ANCHORAGE_TOOLBOX", toolbox_path()))?;
+    run(cargo()
+        .args(["bench", "--package", "anchorage-tests", "--bench", "output"])
+        .env(
+            "ANCHORAGE_BIN",
+            target_dir().join("release").join("anchorage"),
+        ))
 }
 
 /// The live server under load: 200 viewers, 50 containers at 4 Hz.
