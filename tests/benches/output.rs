@@ -45,7 +45,12 @@ fn ticks(pid: u32) -> u64 {
         .map_or("", |(_, rest)| rest)
         .split_whitespace()
         .collect();
-    let field = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     field(11) + field(12)
 }
 
@@ -82,9 +87,9 @@ impl Watch {
     /// Its CPU in % of one CPU, and its memory growth in MiB.
     fn finish(&self) -> String {
         let clock = 100.0; // USER_HZ
-        let cpu = (ticks(self.pid) - self.ticks) as f64 / clock
-            / self.since.elapsed().as_secs_f64()
-            * 100.0;
+        let cpu =
+            (ticks(self.pid) - self.ticks) as f64 / clock / self.since.elapsed().as_secs_f64()
+                * 100.0;
         let peak = memory(self.pid, "VmHWM:").max(memory(self.pid, "VmRSS:"));
         let growth = peak.saturating_sub(self.rss) as f64 / MIB;
         format!(
@@ -209,7 +214,16 @@ fn supervisor(scene: &Scene, program: &'static str) -> Row {
 }
 
 fn cli_exec(scene: &Scene, program: &'static str) -> Row {
-    scene.ok(&["run", "-d", "--name", "idle", "bb", "/bin/busybox", "sleep", "3600"]);
+    scene.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "idle",
+        "bb",
+        "/bin/busybox",
+        "sleep",
+        "3600",
+    ]);
     let mut args = vec!["exec", "idle"];
     let program_line = program_args(program);
     args.extend(program_line.iter().map(String::as_str));
@@ -267,7 +281,11 @@ async fn over_the_socket(server: &Server, program: &'static str, terminal: bool)
     let mut spec = anchorage_shared::container::ContainerSpec::new("bb");
     spec.name = Some("target".into());
     spec.command = vec!["/bin/busybox".into(), "sleep".into(), "3600".into()];
-    client.command(Command::Run { spec }).await.unwrap().unwrap();
+    client
+        .command(Command::Run { spec })
+        .await
+        .unwrap()
+        .unwrap();
     let argv = program_args(program);
     let command = if terminal {
         Command::OpenTerminal {
