@@ -473,7 +473,8 @@ fn test() -> Result<()> {
     let _ = fs::remove_file(&skips);
     let result = run_tests(
         cargo()
-            .args(["test", "--workspace"])
+            // Every test binary runs, so one run names every failure.
+            .args(["test", "--workspace", "--no-fail-fast"])
             .env("ANCHORAGE_WEB_DIST", &dist)
             .env("ANCHORAGE_TOOLBOX", toolbox_path())
             .env("ANCHORAGE_BIN", &binary)
