@@ -180,7 +180,13 @@ fn a_long_line_is_kept_whole_in_16_kib_pieces_and_yes_fills_no_disk_past_the_cap
         "{on_disk} bytes, past the 100 MiB cap"
     );
     let started = Instant::now();
-    assert_eq!(s.ok(&["logs", "--tail", "3", &id]), "y\ny\ny\n");
+    let tail = s.ok(&["logs", "--tail", "3", &id]);
+    assert!(
+        tail == "y\ny\ny\n",
+        "--tail 3 printed {} bytes, starting {:?}",
+        tail.len(),
+        &tail[..tail.len().min(20)]
+    );
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "--tail reads from the end"
@@ -637,7 +643,11 @@ fn seccomp_refuses_nested_namespaces_and_the_keyring_unless_unconfined() {
         ];
         args.extend_from_slice(command);
         let out = s.run(&args);
-        assert!(out.status.success(), "{command:?} unconfined");
+        assert!(
+            out.status.success(),
+            "{command:?} unconfined: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     s.ok(&["run", "-d", "--name", "shown", "workshop", "sleep", "100"]);
     assert_eq!(s.inspect("shown")["security"]["seccomp"], "default");

@@ -1117,10 +1117,12 @@ impl RealEngine {
             if let Ok(bytes) = fs::read(dir.join("container.json"))
                 && let Ok(record) = serde_json::from_slice::<Container>(&bytes)
             {
-                // The console is read to its end first, however long.
+                // The console is read to its end first, however long, in
+                // the directory it moved to.
                 follow
                     .console
-                    .get_or_insert_with(|| LogFollower::from_start(&dir));
+                    .get_or_insert_with(|| LogFollower::from_start(&dir))
+                    .moved_to(&dir);
                 loop {
                     events.extend(Self::collect_from(
                         &mut follow,

@@ -55,6 +55,8 @@ pub struct LogWriter {
     pub lost: u64,
     out: LineSplitter,
     err: LineSplitter,
+    /// A record being put together.
+    scratch: Vec<u8>,
 }
 
 impl LogWriter {
@@ -64,7 +66,10 @@ impl LogWriter {
         let (file, base, bytes) = match OpenOptions::new().read(true).append(true).open(&path) {
             Ok(file) => {
                 let base = read_header(&file)?;
-                let bytes = file.metadata()?.len().saturating_sub(HEADER);
+                // A writer killed half way through a record left it
+                // unfinished: it is cut off, so the next starts clean.
+                let bytes = whole_records(&file, file.metadata()?.len().saturating_sub(HEADER));
+                file.set_len(HEADER + bytes)?;
                 (file, base, bytes)
             }
             Err(err) if err.kind() == io::ErrorKind::NotFound => (new_file(&path, 0)?, 0, 0),
@@ -80,6 +85,7 @@ impl LogWriter {
             lost: 0,
             out: LineSplitter::default(),
             err: LineSplitter::default(),
+            scratch: Vec::new(),
         })
     }
 
@@ -125,17 +131,20 @@ impl LogWriter {
             self.lost += data.len() as u64;
             return;
         }
+        // One write per record: the buffer goes to the file in whole
+        // records, so the file ends on a record's end but for the moment a
+        // write is under way.
         let len = (data.len() as u32).to_le_bytes();
-        let mut prefix = [0u8; PREFIX];
-        prefix[..4].copy_from_slice(&len);
-        prefix[4..12].copy_from_slice(&at_ms.to_le_bytes());
-        prefix[12] = u8::from(stream == Stream::Stderr);
-        prefix[13] = if partial { PARTIAL } else { 0 };
-        let written = self
-            .file
-            .write_all(&prefix)
-            .and_then(|()| self.file.write_all(data))
-            .and_then(|()| self.file.write_all(&len));
+        let mut record = std::mem::take(&mut self.scratch);
+        record.clear();
+        record.extend_from_slice(&len);
+        record.extend_from_slice(&at_ms.to_le_bytes());
+        record.push(u8::from(stream == Stream::Stderr));
+        record.push(if partial { PARTIAL } else { 0 });
+        record.extend_from_slice(data);
+        record.extend_from_slice(&len);
+        let written = self.file.write_all(&record);
+        self.scratch = record;
         match written {
             Ok(()) => self.bytes += size,
             Err(_) => {
@@ -245,15 +254,59 @@ struct LogFile {
     len: u64,
 }
 
+/// Whether the file's records end at `len` (the bytes of records in it):
+/// the length at the end and at the start of the last record agree.
+fn ends_on_a_record(file: &File, len: u64) -> bool {
+    if len == 0 {
+        return true;
+    }
+    let mut trailer = [0u8; 4];
+    if len < RECORD_OVERHEAD || file.read_exact_at(&mut trailer, HEADER + len - 4).is_err() {
+        return false;
+    }
+    let size = u64::from(u32::from_le_bytes(trailer)) + RECORD_OVERHEAD;
+    let mut prefix = [0u8; 4];
+    size <= len && file.read_exact_at(&mut prefix, HEADER + len - size).is_ok() && prefix == trailer
+}
+
+/// The bytes of whole records at the start of a file holding `len`: all
+/// of them when it ends on a record (as it does but while a write is under
+/// way, or after a writer was killed in one), else up to the last whole
+/// record, found walking from the start.
+fn whole_records(file: &File, len: u64) -> u64 {
+    if ends_on_a_record(file, len) {
+        return len;
+    }
+    let mut at = 0;
+    let mut prefix = [0u8; 4];
+    while at + RECORD_OVERHEAD <= len && file.read_exact_at(&mut prefix, HEADER + at).is_ok() {
+        let size = u64::from(u32::from_le_bytes(prefix)) + RECORD_OVERHEAD;
+        if at + size > len {
+            break;
+        }
+        at += size;
+    }
+    at
+}
+
 impl LogFile {
     fn open(path: &Path) -> io::Result<LogFile> {
         let file = File::open(path)?;
         let meta = file.metadata()?;
         let base = read_header(&file)?;
+        let mut len = meta.len().saturating_sub(HEADER);
+        // A write under way: it ends in a moment.
+        for _ in 0..20 {
+            if ends_on_a_record(&file, len) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            len = file.metadata()?.len().saturating_sub(HEADER);
+        }
         Ok(LogFile {
             ino: meta.ino(),
             base,
-            len: meta.len().saturating_sub(HEADER),
+            len: whole_records(&file, len),
             file,
         })
     }
@@ -343,12 +396,16 @@ impl LogFiles {
         }
     }
 
-    /// Brings the newest file's length up to date (the writer appends).
+    /// Brings the newest file's length up to date (the writer appends),
+    /// to its last whole record.
     fn refresh(&mut self) {
         if let Some(newest) = self.files.last_mut()
             && let Ok(meta) = newest.file.metadata()
         {
-            newest.len = meta.len().saturating_sub(HEADER);
+            let len = meta.len().saturating_sub(HEADER);
+            if ends_on_a_record(&newest.file, len) {
+                newest.len = len;
+            }
         }
         // What was read ahead may have ended early.
         self.window.2.clear();
@@ -420,6 +477,12 @@ impl LogFollower {
             cursor: LogCursor(0),
             newest: None,
         }
+    }
+
+    /// The log's directory was renamed (a `--rm` container retired): the
+    /// cursor stays, the files are looked for there.
+    pub fn moved_to(&mut self, dir: &Path) {
+        self.dir = dir.to_path_buf();
     }
 
     /// The records after the cursor, about `budget` bytes at most.
@@ -523,6 +586,34 @@ mod tests {
         writer.write(5, Stream::Stdout, b"four\n");
         writer.flush();
         assert!(text(&read(dir.path(), &LogQuery::default())).ends_with("four\n"));
+    }
+
+    #[test]
+    fn a_record_cut_short_is_never_read_and_a_new_writer_cuts_it_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = LogWriter::open(dir.path(), LogOptions::default()).unwrap();
+        writer.write(1, Stream::Stdout, b"whole\n");
+        writer.flush();
+        drop(writer);
+        // A writer killed in the middle of its next record.
+        let path = dir.path().join(NEWEST);
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(&[9, 0, 0, 0, 1, 2]).unwrap();
+        let tail = read(
+            dir.path(),
+            &LogQuery {
+                tail: Some(1),
+                ..LogQuery::default()
+            },
+        );
+        assert_eq!(text(&tail), "whole\n");
+        let mut writer = LogWriter::open(dir.path(), LogOptions::default()).unwrap();
+        writer.write(2, Stream::Stdout, b"next\n");
+        writer.flush();
+        assert_eq!(
+            text(&read(dir.path(), &LogQuery::default())),
+            "whole\nnext\n"
+        );
     }
 
     #[test]
