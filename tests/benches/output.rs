@@ -152,28 +152,42 @@ fn read_for(out: &mut impl Read, window: Duration) -> (u64, f64) {
     (bytes, started.elapsed().as_secs_f64())
 }
 
-/// The bytes of records a container's log took in all (rotated away too),
-/// and what its files hold now.
+/// What a container's log took: the bytes of output it kept in all
+/// (rotated away too: the records written, less their framing, in the
+/// proportion the files on disk show), and what its files hold now.
 fn log_figures(scene: &Scene, id: &str) -> (u64, u64) {
     let dir = scene.data().join("containers").join(id);
     let mut on_disk = 0;
     let mut written = 0;
+    let (mut payload, mut records) = (0u64, 0u64);
     for entry in std::fs::read_dir(&dir).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if !name.starts_with("console.log") {
             continue;
         }
-        let len = entry.metadata().unwrap().len();
-        on_disk += len;
+        let bytes = std::fs::read(entry.path()).unwrap_or_default();
+        on_disk += bytes.len() as u64;
         if name == "console.log" {
-            let header = std::fs::read(entry.path()).unwrap_or_default();
-            let base = header
+            let base = bytes
                 .get(8..16)
                 .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap()));
-            written = base + len.saturating_sub(16);
+            written = base + (bytes.len() as u64).saturating_sub(16);
+        }
+        // Each record: its length (4 bytes), time, stream and flags (10),
+        // its bytes, its length again (4).
+        let mut at = 16;
+        while at + 18 <= bytes.len() {
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+            if at + 18 + len > bytes.len() {
+                break;
+            }
+            payload += len as u64;
+            records += 18 + len as u64;
+            at += 18 + len;
         }
     }
-    (written, on_disk)
+    let output = (written as f64 * payload as f64 / records.max(1) as f64) as u64;
+    (output, on_disk)
 }
 
 fn supervisor(scene: &Scene, program: &'static str) -> Row {
@@ -199,7 +213,7 @@ fn supervisor(scene: &Scene, program: &'static str) -> Row {
         bytes_per_s: (written - written_before) as f64 / seconds,
         processes: vec![watch.finish()],
         disk: Some(format!(
-            "{:.1} MiB on disk of {:.0} MiB written, cap 100 MiB{}",
+            "{:.1} MiB on disk, of {:.0} MiB of output kept in all; cap 100 MiB{}",
             on_disk as f64 / MIB,
             written as f64 / MIB,
             if on_disk <= 5 * (20 << 20) + 80 {

@@ -127,6 +127,10 @@ pub struct RealEngine {
     host_view: Option<(Instant, Arc<HostView>)>,
     /// The running containers' cgroup usage at the last sample, by path.
     usage: HashMap<String, CgroupUsage>,
+    /// Whether a supervisor's report pipe spoke since the last look.
+    reported: bool,
+    /// When the containers' state and cgroups were last read.
+    last_full: Instant,
     /// How many bytes of each container's console a second become
     /// events (a server's pages need no more), or `None`: all of it (an
     /// attached `anchorage run` prints it all). The console log keeps
@@ -137,6 +141,10 @@ pub struct RealEngine {
 
 /// The most console output one look turns into events, per container.
 const CONSOLE_BATCH: usize = 256 << 10;
+
+/// How often, at most, an `advance` woken by exec or terminal output alone
+/// also reads every container's state and cgroup.
+const FULL_LOOK_EVERY: Duration = Duration::from_millis(10);
 
 fn io_refused(what: &str) -> impl FnOnce(std::io::Error) -> EngineError + '_ {
     move |err| EngineError::Refused(format!("{what}: {err}"))
@@ -240,6 +248,8 @@ impl RealEngine {
             observe_host: false,
             host_view: None,
             console_rate: None,
+            reported: false,
+            last_full: Instant::now(),
             info,
         };
         engine.recover();
@@ -1078,6 +1088,9 @@ impl RealEngine {
             .map(|p| p.revents().unwrap_or(PollFlags::empty()))
             .collect();
         drop(fds);
+        if states.iter().any(|s| !s.is_empty()) {
+            self.reported = true;
+        }
         let mut index = 0;
         self.watch.retain(|fd| {
             let revents = states[index];
@@ -1464,9 +1477,22 @@ impl Engine for RealEngine {
             events.extend(process.collect());
         }
         let joiners: Vec<u32> = self.execs.iter().map(|p| p.joiner()).collect();
+        let ended = self.execs.iter().any(|p| p.finished());
         self.execs.retain(|p| !p.finished());
-        events.extend(self.collect());
-        self.sample_cgroups(&mut events, &joiners);
+        // The containers' state and cgroups are read when a supervisor
+        // reported, a console has more, an exec ended, or every
+        // FULL_LOOK_EVERY: a flood of exec or terminal output wakes the
+        // engine thousands of times a second, and each of those wakes
+        // should cost only the reads of that output.
+        let full = std::mem::take(&mut self.reported)
+            || ended
+            || self.follow.values().any(|f| f.more)
+            || self.last_full.elapsed() >= FULL_LOOK_EVERY;
+        if full {
+            self.last_full = Instant::now();
+            events.extend(self.collect());
+            self.sample_cgroups(&mut events, &joiners);
+        }
         if self.observe_host
             && self
                 .host_view
