@@ -210,6 +210,7 @@ impl RealEngine {
             .as_ref()
             .map(Layout::kind)
             .unwrap_or(anchorage_shared::host::CgroupLayout::Unified);
+        let own_ids = root && idmap::idmapped_mounts(data);
         let info = EngineInfo {
             kind: EngineKind::Real,
             hostname,
@@ -219,16 +220,20 @@ impl RealEngine {
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
             memory_bytes: observe::host_memory(),
             clock_epoch_ms: 0,
-            note: if root {
-                format!(
-                    "real containers as root; container root is host uid {}",
+            note: match (root, own_ids) {
+                (true, true) => format!(
+                    "real containers as root; each container's root is an unprivileged host uid range of its own (the images' files belong to {})",
                     ids.uid_first
-                )
-            } else {
-                "real containers without root: one uid mapped, no cgroup limits".into()
+                ),
+                (true, false) => format!(
+                    "real containers as root; container root is host uid {} (this file system takes no id-mapped mounts, so containers share it)",
+                    ids.uid_first
+                ),
+                (false, _) => {
+                    "real containers without root: one uid mapped, no cgroup limits".into()
+                }
             },
         };
-        let own_ids = root && idmap::idmapped_mounts(data);
         let mut engine = RealEngine {
             data: data.to_path_buf(),
             store,
