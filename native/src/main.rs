@@ -89,6 +89,10 @@ enum Commands {
         /// named volumes: a host path lets a page read and write the host).
         #[arg(long)]
         allow_host_volumes: bool,
+        /// Let clients run containers with `seccomp=unconfined` (by
+        /// default every container gets Docker's default profile).
+        #[arg(long)]
+        allow_unconfined: bool,
         /// The largest image archive the page may upload (POST
         /// /api/images).
         #[arg(long, default_value = "4g", value_name = "SIZE", value_parser = parse_upload_size)]
@@ -314,6 +318,7 @@ fn main() -> ExitCode {
             max_cpus,
             max_log_size,
             allow_host_volumes,
+            allow_unconfined,
             max_connections_per_client,
             max_upload,
             image_limits,
@@ -332,6 +337,7 @@ fn main() -> ExitCode {
                 max_cpus: max_cpus.map_or(Some(host_cpus_half()), |c| c.0.and_then(|c| c.cpus())),
                 max_log_bytes: max_log_size,
                 host_volumes: allow_host_volumes,
+                unconfined: allow_unconfined,
             },
             Intake {
                 max_upload,
@@ -541,7 +547,7 @@ fn serve(
             "Engine: {:?} on {} ({})",
             info.kind, info.hostname, info.note
         );
-        if info.kind == anchorage_shared::EngineKind::Real && !info.rootless {
+        if info.capabilities.real_kernel && info.capabilities.limits {
             let memory = policy
                 .default_memory
                 .map_or("no".into(), anchorage_shared::cgroup::format_size);

@@ -100,6 +100,15 @@ pub fn read(mut source: impl LogSource, query: &LogQuery) -> LogBatch {
     let mut skipped = 0;
     let mut start = oldest;
     if let Some(LogCursor(after)) = query.after {
+        if after >= written {
+            // Nothing past it yet (or, for a moment, no file: a rotation
+            // under way): the cursor stays where it is, never back.
+            return LogBatch {
+                next: LogCursor(after),
+                end: LogCursor(written.max(after)),
+                ..LogBatch::default()
+            };
+        }
         if after < oldest {
             skipped = oldest - after;
         } else {

@@ -32,10 +32,33 @@ pub enum CgroupLayout {
     Hybrid,
 }
 
+/// What an engine can do. The page, the lessons and the server decide from
+/// these, never from which engine it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// Its containers run on a real kernel: what they reach (host paths,
+    /// system calls) is a real host's.
+    #[serde(default)]
+    pub real_kernel: bool,
+    /// Cgroups hold its containers' limits (always in the simulation; on
+    /// a real host, as root).
+    #[serde(default)]
+    pub limits: bool,
+    /// It opens terminals into containers.
+    #[serde(default)]
+    pub terminals: bool,
+    /// It takes image archives uploaded to the server.
+    #[serde(default)]
+    pub uploads: bool,
+}
+
 /// What an engine is and where it runs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineInfo {
     pub kind: EngineKind,
+    /// What it can do.
+    #[serde(default)]
+    pub capabilities: Capabilities,
     /// The host's name.
     pub hostname: String,
     /// The kernel, as `uname -sr` prints it.

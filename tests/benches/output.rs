@@ -171,11 +171,11 @@ fn log_figures(scene: &Scene, id: &str) -> (u64, u64) {
             let base = bytes
                 .get(8..16)
                 .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap()));
-            written = base + (bytes.len() as u64).saturating_sub(16);
+            written = base + (bytes.len() as u64).saturating_sub(24);
         }
-        // Each record: its length (4 bytes), time, stream and flags (10),
-        // its bytes, its length again (4).
-        let mut at = 16;
+        // After the 24-byte header, each record: its length (4 bytes), time,
+        // stream and flags (10), its bytes, its length again (4).
+        let mut at = 24;
         while at + 18 <= bytes.len() {
             let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
             if at + 18 + len > bytes.len() {

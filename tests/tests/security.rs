@@ -434,6 +434,14 @@ async fn volumes_that_escape_the_data_directory_or_follow_a_link_are_refused() {
     .await
     .unwrap();
     let mut client = LiveClient::connect(&server).await.unwrap();
+    let mut spec = ContainerSpec::new("workshop");
+    spec.security.seccomp = anchorage_shared::container::Seccomp::Unconfined;
+    let err = client
+        .command(Command::Run { spec })
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(err.to_string().contains("--allow-unconfined"), "{err}");
     for (source, refusal) in [
         ("../../../../../../../tmp/voltrav", "is not a volume name"),
         ("/tmp", "mounts named volumes only"),
@@ -743,6 +751,19 @@ async fn slow_clients_are_cut_off_and_capped_and_names_agree() {
     );
     assert!(started.elapsed() < Duration::from_secs(14));
     drop(slow);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // A websocket keeps its connection's slot for as long as it is open.
+    let mut open = Vec::new();
+    for _ in 0..20 {
+        open.push(LiveClient::connect(&server).await.unwrap());
+    }
+    assert!(
+        LiveClient::connect(&server).await.is_err(),
+        "a 21st websocket from one address is refused"
+    );
+    drop(open);
+    tokio::time::sleep(Duration::from_millis(200)).await;
 
     // Host with or without a port, and Origin by the same rule.
     let get = |host: String, origin: Option<String>| async move {

@@ -538,7 +538,7 @@ impl Component for App {
                                     snapshot={snapshot.clone()}
                                     on_command={on_command}
                                     on_upload={(matches!(self.backend, Backend::Live(_))
-                                        && snapshot.engine.kind == anchorage_shared::EngineKind::Real)
+                                        && snapshot.engine.capabilities.uploads)
                                         .then(|| ctx.link().callback(|(file, name)| Msg::Upload(file, name)))}
                                     upload={self.upload.clone()}
                                 />

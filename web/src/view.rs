@@ -11,7 +11,6 @@ use anchorage_shared::cgroup::{
 };
 use anchorage_shared::container::{Container, ContainerSpec, ContainerState};
 use anchorage_shared::engine::Stream;
-use anchorage_shared::host::EngineKind;
 use anchorage_shared::namespace::NamespaceId;
 use anchorage_shared::process::{Process, Signal, parse_command_line};
 use anchorage_shared::tarball::ImageInfo;
@@ -100,9 +99,10 @@ pub struct UploadState {
 pub fn HostView(props: &HostProps) -> Html {
     let snap = &props.snapshot;
     let engine = &snap.engine;
-    let kind = match engine.kind {
-        EngineKind::Simulated => "simulated kernel",
-        EngineKind::Real => "real Linux kernel",
+    let kind = if engine.capabilities.real_kernel {
+        "real Linux kernel"
+    } else {
+        "simulated kernel"
     };
     // Each card gets only its own entities. They are the snapshot's `Arc`s,
     // which the engine keeps while they do not change, so Yew skips the
@@ -154,7 +154,7 @@ pub fn HostView(props: &HostProps) -> Html {
                         cgroup={snap.cgroups.iter().find(|g| g.path == c.cgroup).cloned()}
                         image={snap.images.iter().find(|i| i.id.0 == c.image_id).cloned()}
                         host_namespaces={host_namespaces.clone()}
-                        terminals={engine.kind == EngineKind::Real}
+                        terminals={engine.capabilities.terminals}
                         on_command={props.on_command.clone()}
                     />
                 }) }

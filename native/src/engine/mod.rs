@@ -213,6 +213,12 @@ impl RealEngine {
         let own_ids = root && idmap::idmapped_mounts(data);
         let info = EngineInfo {
             kind: EngineKind::Real,
+            capabilities: anchorage_shared::host::Capabilities {
+                real_kernel: true,
+                limits: root,
+                terminals: true,
+                uploads: true,
+            },
             hostname,
             kernel,
             cgroup_layout: layout_kind,
@@ -496,7 +502,7 @@ impl RealEngine {
             env.push(format!("HOSTNAME={hostname}"));
         }
 
-        let ids = self.container_ids();
+        let ids = self.container_ids()?;
         // The image's files belong to the ids it was unpacked for; a
         // container with ids of its own sees them shifted to its own.
         let owner = image.image.owner_offset;
@@ -639,9 +645,9 @@ impl RealEngine {
 
     /// The ids a new container maps: a range of its own after the store's
     /// (as root, with id-mapped mounts), else the store's.
-    fn container_ids(&self) -> IdMapping {
+    fn container_ids(&self) -> Result<IdMapping, EngineError> {
         if !self.own_ids {
-            return self.ids;
+            return Ok(self.ids);
         }
         let used: Vec<u32> = self
             .load_all()
@@ -657,15 +663,28 @@ impl RealEngine {
             first: self.ids.uid_first,
             count: self.ids.count,
         };
-        match idmap::container_range(store, &read("/etc/subuid"), &read("/etc/subgid"), &used) {
-            Some(range) => IdMapping {
+        let accounts = idmap::accounts(&read("/etc/passwd"), &read("/etc/group"));
+        let subuid = read("/etc/subuid");
+        if !idmap::room_for_containers(store, &subuid) {
+            return Ok(self.ids);
+        }
+        match idmap::container_range(store, &subuid, &read("/etc/subgid"), &accounts, &used) {
+            Some(range) => Ok(IdMapping {
                 uid_first: range.first,
                 gid_first: range.first,
                 count: range.count,
                 rootless: false,
-            },
-            // No range left: the store's, shared.
-            None => self.ids,
+            }),
+            // Never the store's range: its root would own every image.
+            None => Err(EngineError::Refused(format!(
+                "no id range is left for a new container ({} containers hold one): remove some (`anchorage rm`){}",
+                used.len(),
+                if subuid.lines().any(|l| l.starts_with("anchorage:")) {
+                    ", or give the `anchorage` entry of /etc/subuid and /etc/subgid more ids"
+                } else {
+                    ""
+                }
+            ))),
         }
     }
 
@@ -705,17 +724,27 @@ impl RealEngine {
     /// store's ids (mounted shifted to each container's), and never
     /// through a symbolic link.
     fn named_volume(&self, name: &str) -> Result<PathBuf, EngineError> {
-        let base = self.data.join("volumes");
+        // The real path, so the supervisor can open it with no link on
+        // the way.
+        let data = fs::canonicalize(&self.data).unwrap_or_else(|_| self.data.clone());
+        let base = data.join("volumes");
         let path = base.join(name).join("_data");
         for dir in [base.clone(), base.join(name), path.clone()] {
-            match fs::DirBuilder::new().mode(0o755).create(&dir) {
+            // Only root reaches the volumes: containers get theirs mounted.
+            let mode = if dir == base { 0o700 } else { 0o755 };
+            match fs::DirBuilder::new().mode(mode).create(&dir) {
                 Ok(()) => {
                     if dir == path && !self.ids.rootless {
                         lchown(&dir, Some(self.ids.uid_first), Some(self.ids.gid_first))
                             .map_err(io_refused("give the volume to container root"))?;
                     }
                 }
-                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if dir == base {
+                        use std::os::unix::fs::PermissionsExt;
+                        let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o700));
+                    }
+                }
                 Err(err) => return Err(io_refused("make the volume")(err)),
             }
             let meta = fs::symlink_metadata(&dir).map_err(io_refused("make the volume"))?;

@@ -139,12 +139,14 @@ pub fn for_data_dir(data_dir: &Path) -> io::Result<IdRange> {
 /// A range of its own for a new container, after the store's `store`
 /// range: inside the `anchorage` entry of `/etc/subuid` when there is one
 /// (it must hold more than the store's range), else anywhere above that no
-/// other user's entry uses; never one in `used` (by the data directory's
-/// containers). `None` when no range is left.
+/// other user's entry uses and that holds no user or group of the host's
+/// (`accounts`, from `/etc/passwd` and `/etc/group`); never one in `used`
+/// (by the data directory's containers). `None` when no range is left.
 pub fn container_range(
     store: IdRange,
     subuid: &str,
     subgid: &str,
+    accounts: &[u32],
     used: &[u32],
 ) -> Option<IdRange> {
     let (uids, mine) = parse_subid(subuid, "anchorage");
@@ -164,12 +166,37 @@ pub fn container_range(
             first: first as u32,
             count: RANGE_SIZE,
         };
-        if !others.iter().any(|r| r.overlaps(&candidate)) && !used.contains(&candidate.first) {
+        let holds_account = accounts
+            .iter()
+            .any(|id| u64::from(*id) >= first && u64::from(*id) < first + u64::from(RANGE_SIZE));
+        if !others.iter().any(|r| r.overlaps(&candidate))
+            && !holds_account
+            && !used.contains(&candidate.first)
+        {
             return Some(candidate);
         }
         first += u64::from(RANGE_SIZE);
     }
     None
+}
+
+/// Whether the ids anchorage may use hold ranges for containers beside
+/// the store's: an `anchorage` entry of `/etc/subuid` only 65536 wide holds
+/// the store's alone, and its containers share it.
+pub fn room_for_containers(store: IdRange, subuid: &str) -> bool {
+    let (_, mine) = parse_subid(subuid, "anchorage");
+    mine.filter(|r| r.first == store.first)
+        .is_none_or(|r| u64::from(r.count) >= 2 * u64::from(RANGE_SIZE))
+}
+
+/// The ids of the host's users and groups (`/etc/passwd`, `/etc/group`):
+/// no container's range may hold one.
+pub fn accounts(passwd: &str, group: &str) -> Vec<u32> {
+    passwd
+        .lines()
+        .chain(group.lines())
+        .filter_map(|line| line.split(':').nth(2)?.parse().ok())
+        .collect()
 }
 
 /// Whether containers of `data_dir` get id-mapped mounts: tried once per
@@ -232,26 +259,31 @@ mod tests {
             first: 100_000,
             count: RANGE_SIZE,
         };
-        let first = container_range(store, "", "", &[]).unwrap();
+        let first = container_range(store, "", "", &[], &[]).unwrap();
         assert_eq!(first.first, 165_536);
-        let second = container_range(store, "", "", &[165_536]).unwrap();
+        let second = container_range(store, "", "", &[], &[165_536]).unwrap();
         assert_eq!(second.first, 231_072);
-        // Another user's entry is skipped.
+        // Another user's entry is skipped, and a range holding an account.
         let subuid = "alice:165536:65536\n";
         assert_eq!(
-            container_range(store, subuid, "", &[]).unwrap().first,
+            container_range(store, subuid, "", &[], &[]).unwrap().first,
+            231_072
+        );
+        let ldap = accounts("bob:x:200000:200000::/home/bob:/bin/sh\n", "");
+        assert_eq!(
+            container_range(store, "", "", &ldap, &[]).unwrap().first,
             231_072
         );
         // Inside anchorage's own entry only, and None once it is full.
         let subuid = "anchorage:100000:196608\n";
         assert_eq!(
-            container_range(store, subuid, "", &[165_536])
+            container_range(store, subuid, "", &[], &[165_536])
                 .unwrap()
                 .first,
             231_072
         );
         assert_eq!(
-            container_range(store, subuid, "", &[165_536, 231_072]),
+            container_range(store, subuid, "", &[], &[165_536, 231_072]),
             None
         );
     }

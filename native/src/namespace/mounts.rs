@@ -51,9 +51,31 @@ pub fn open_no_follow(path: &Path) -> nix::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Opens what `path` names with no symbolic link anywhere on the way
+/// (`ELOOP` if there is one): a volume's source, checked when the
+/// container was made, cannot be swapped for a link into the data
+/// directory before it starts.
+pub fn open_no_links(path: &Path) -> nix::Result<OwnedFd> {
+    let how = nix::fcntl::OpenHow::new()
+        .flags(nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC)
+        .resolve(
+            nix::fcntl::ResolveFlag::RESOLVE_NO_SYMLINKS
+                | nix::fcntl::ResolveFlag::RESOLVE_NO_MAGICLINKS,
+        );
+    nix::fcntl::openat2(nix::fcntl::AT_FDCWD, path, how)
+}
+
 /// A detached copy of the tree (and everything mounted below it) that
-/// `fd` opened, as `mount --rbind` would make, not attached anywhere yet.
+/// `fd` opened, as `mount --rbind` would make, not attached anywhere yet,
+/// and without devices: a device node in it opens nothing (as under a
+/// mount a user namespace made).
 pub fn clone_tree(fd: &OwnedFd) -> nix::Result<OwnedFd> {
+    let tree = copy_tree(fd)?;
+    set_attr(&tree, libc::MOUNT_ATTR_NODEV, 0)?;
+    Ok(tree)
+}
+
+fn copy_tree(fd: &OwnedFd) -> nix::Result<OwnedFd> {
     let empty = c"";
     // SAFETY: open_tree reads the path string; the flags ask for a copy.
     let rc = unsafe {
@@ -74,11 +96,16 @@ pub fn clone_tree(fd: &OwnedFd) -> nix::Result<OwnedFd> {
 /// namespace `userns`: a file owned on disk by id `d` shows as the host id
 /// that `d` maps to there.
 pub fn set_idmap(tree: &OwnedFd, userns: &OwnedFd) -> nix::Result<()> {
+    set_attr(tree, libc::MOUNT_ATTR_IDMAP, userns.as_raw_fd() as u64)
+}
+
+/// Sets mount attributes on a tree, every mount in it.
+fn set_attr(tree: &OwnedFd, attr_set: u64, userns_fd: u64) -> nix::Result<()> {
     let attr = libc::mount_attr {
-        attr_set: libc::MOUNT_ATTR_IDMAP,
+        attr_set,
         attr_clr: 0,
         propagation: 0,
-        userns_fd: userns.as_raw_fd() as u64,
+        userns_fd,
     };
     let empty = c"";
     // SAFETY: mount_setattr reads `attr`, of the size given.
@@ -163,13 +190,14 @@ pub fn overlay(lower: &Path, upper: &Path, work: &Path) -> nix::Result<OwnedFd> 
             0,
         )
     })?;
+    // No devices in a container's root (the runtime makes /dev).
     // SAFETY: no pointers.
     fd_result(unsafe {
         libc::syscall(
             libc::SYS_fsmount,
             context.as_raw_fd(),
             libc::FSMOUNT_CLOEXEC,
-            0,
+            libc::MOUNT_ATTR_NODEV,
         )
     })
 }
@@ -232,7 +260,7 @@ pub fn userns_with_map(inner: u32, outer: u32, count: u32) -> nix::Result<OwnedF
 pub fn idmap_works(dir: &Path) -> bool {
     (|| -> nix::Result<()> {
         let userns = userns_with_map(0, 1 << 30, 1)?;
-        let tree = clone_tree(&open_no_follow(dir)?)?;
+        let tree = copy_tree(&open_no_follow(dir)?)?;
         set_idmap(&tree, &userns)
     })()
     .is_ok()

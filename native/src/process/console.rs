@@ -3,11 +3,13 @@
 //! rotates, each at most `max-size` bytes of records (see
 //! [`anchorage_shared::console`] for what a record is and how a read goes).
 //!
-//! A file starts with a header, `ANCLOG01` and the position (bytes since
-//! the log began) of its first record. A record is its length, its time
-//! (Unix milliseconds), its stream and flags, its bytes, and its length
-//! again, so a reader walks backwards as easily as forwards (`--tail`).
-//! All numbers are little-endian.
+//! A file starts with a header: `ANCLOG02`, the position (bytes since the
+//! log began) of its first record, and a random number of the file's. A
+//! record is its length, its time (Unix milliseconds), its stream and
+//! flags, its bytes, and its length again, mixed with the file's number,
+//! so a reader walks backwards as easily as forwards (`--tail`) and no
+//! container can write bytes that pass for a record's end. All numbers
+//! are little-endian.
 //!
 //! The supervisor writes ([`LogWriter`]); every reader opens the files it
 //! needs before reading ([`LogFiles`]), so a rotation under it renames or
@@ -24,8 +26,8 @@ use anchorage_shared::console::{LineSplitter, LogSource, RECORD_OVERHEAD};
 use anchorage_shared::container::LogOptions;
 use anchorage_shared::engine::{LogBatch, LogCursor, LogLine, LogQuery, Stream};
 
-const MAGIC: &[u8; 8] = b"ANCLOG01";
-const HEADER: u64 = 16;
+const MAGIC: &[u8; 8] = b"ANCLOG02";
+const HEADER: u64 = 24;
 /// A record's bytes before its payload: length, time, stream, flags.
 const PREFIX: usize = 4 + 8 + 1 + 1;
 const PARTIAL: u8 = 1;
@@ -57,24 +59,31 @@ pub struct LogWriter {
     err: LineSplitter,
     /// A record being put together.
     scratch: Vec<u8>,
+    /// The newest file's number, mixed into each record's trailer.
+    nonce: u32,
 }
 
 impl LogWriter {
     /// Opens the log in `dir`, going on after what is there.
     pub fn open(dir: &Path, options: LogOptions) -> io::Result<LogWriter> {
         let path = dir.join(NEWEST);
-        let (file, base, bytes) = match OpenOptions::new().read(true).append(true).open(&path) {
-            Ok(file) => {
-                let base = read_header(&file)?;
-                // A writer killed half way through a record left it
-                // unfinished: it is cut off, so the next starts clean.
-                let bytes = whole_records(&file, file.metadata()?.len().saturating_sub(HEADER));
-                file.set_len(HEADER + bytes)?;
-                (file, base, bytes)
-            }
-            Err(err) if err.kind() == io::ErrorKind::NotFound => (new_file(&path, 0)?, 0, 0),
-            Err(err) => return Err(err),
-        };
+        let (file, base, nonce, bytes) =
+            match OpenOptions::new().read(true).append(true).open(&path) {
+                Ok(file) => {
+                    let (base, nonce) = read_header(&file)?;
+                    // A writer killed half way through a record left it
+                    // unfinished: it is cut off, so the next starts clean.
+                    let len = file.metadata()?.len().saturating_sub(HEADER);
+                    let bytes = whole_records(&file, len, nonce);
+                    file.set_len(HEADER + bytes)?;
+                    (file, base, nonce, bytes)
+                }
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                    let (file, nonce) = new_file(&path, 0)?;
+                    (file, 0, nonce, 0)
+                }
+                Err(err) => return Err(err),
+            };
         Ok(LogWriter {
             dir: dir.to_path_buf(),
             options,
@@ -86,6 +95,7 @@ impl LogWriter {
             out: LineSplitter::default(),
             err: LineSplitter::default(),
             scratch: Vec::new(),
+            nonce,
         })
     }
 
@@ -142,7 +152,7 @@ impl LogWriter {
         record.push(u8::from(stream == Stream::Stderr));
         record.push(if partial { PARTIAL } else { 0 });
         record.extend_from_slice(data);
-        record.extend_from_slice(&len);
+        record.extend_from_slice(&(u32::from_le_bytes(len) ^ self.nonce).to_le_bytes());
         let written = self.file.write_all(&record);
         self.scratch = record;
         match written {
@@ -162,21 +172,24 @@ impl LogWriter {
         self.committed = self.bytes;
         let base = self.base + self.bytes;
         let staging = self.dir.join(format!("{NEWEST}.new"));
-        let file = new_file(&staging, base)?;
+        let (file, nonce) = new_file(&staging, base)?;
         let last = self.options.max_file.saturating_sub(1);
-        let _ = fs::remove_file(self.dir.join(file_name(last)));
-        for index in (1..last).rev() {
-            let _ = fs::rename(
-                self.dir.join(file_name(index)),
-                self.dir.join(file_name(index + 1)),
-            );
-        }
         let newest = self.dir.join(NEWEST);
         if last > 0 {
+            let _ = fs::remove_file(self.dir.join(file_name(last)));
+            for index in (1..last).rev() {
+                let _ = fs::rename(
+                    self.dir.join(file_name(index)),
+                    self.dir.join(file_name(index + 1)),
+                );
+            }
             fs::rename(&newest, self.dir.join(file_name(1)))?;
         }
+        // One file only: the new one replaces it in one step, so a reader
+        // always finds the newest file.
         fs::rename(&staging, &newest)?;
         self.replace_file(file);
+        self.nonce = nonce;
         self.base = base;
         self.bytes = 0;
         self.committed = 0;
@@ -187,21 +200,27 @@ impl LogWriter {
     /// next record starts where the last whole one ended, and what was
     /// buffered is dropped (and counted lost).
     fn drop_uncommitted(&mut self) {
-        let end = HEADER + self.committed;
+        let nonce = self.nonce;
         let reopened = OpenOptions::new()
+            .read(true)
             .write(true)
             .open(self.dir.join(NEWEST))
             .and_then(|mut file| {
                 use std::io::Seek;
-                file.set_len(end)?;
-                file.seek(io::SeekFrom::Start(end))?;
-                Ok(file)
+                // The buffer went to the file by itself now and then: what
+                // is whole there stays (readers may have it), the rest goes.
+                let len = file.metadata()?.len().saturating_sub(HEADER);
+                let kept = whole_records(&file, len, nonce);
+                file.set_len(HEADER + kept)?;
+                file.seek(io::SeekFrom::Start(HEADER + kept))?;
+                Ok((file, kept))
             });
-        if let Ok(file) = reopened {
+        if let Ok((file, kept)) = reopened {
             self.replace_file(file);
+            self.lost += self.bytes.saturating_sub(kept);
+            self.bytes = kept;
+            self.committed = kept;
         }
-        self.lost += self.bytes - self.committed;
-        self.bytes = self.committed;
     }
 
     /// Writes to `file` from now on, dropping (not flushing) what the old
@@ -218,7 +237,8 @@ impl Drop for LogWriter {
     }
 }
 
-fn new_file(path: &Path, base: u64) -> io::Result<File> {
+/// A new log file whose first record is at `base`, and its number.
+fn new_file(path: &Path, base: u64) -> io::Result<(File, u32)> {
     let file = OpenOptions::new()
         .read(true)
         .append(true)
@@ -226,14 +246,21 @@ fn new_file(path: &Path, base: u64) -> io::Result<File> {
         .truncate(false)
         .open(path)?;
     file.set_len(0)?;
+    let mut nonce = [0u8; 4];
+    {
+        use std::io::Read;
+        File::open("/dev/urandom")?.read_exact(&mut nonce)?;
+    }
     let mut header = [0u8; HEADER as usize];
     header[..8].copy_from_slice(MAGIC);
-    header[8..].copy_from_slice(&base.to_le_bytes());
+    header[8..16].copy_from_slice(&base.to_le_bytes());
+    header[16..20].copy_from_slice(&nonce);
     (&file).write_all(&header)?;
-    Ok(file)
+    Ok((file, u32::from_le_bytes(nonce)))
 }
 
-fn read_header(file: &File) -> io::Result<u64> {
+/// A file's first position and number.
+fn read_header(file: &File) -> io::Result<(u64, u32)> {
     let mut header = [0u8; HEADER as usize];
     file.read_exact_at(&mut header, 0)?;
     if &header[..8] != MAGIC {
@@ -242,7 +269,10 @@ fn read_header(file: &File) -> io::Result<u64> {
             "not a console log (its header is wrong)",
         ));
     }
-    Ok(u64::from_le_bytes(header[8..].try_into().expect("8 bytes")))
+    Ok((
+        u64::from_le_bytes(header[8..16].try_into().expect("8 bytes")),
+        u32::from_le_bytes(header[16..20].try_into().expect("4 bytes")),
+    ))
 }
 
 /// One file of a log, opened.
@@ -252,11 +282,12 @@ struct LogFile {
     /// The position of its first record, and the bytes of records in it.
     base: u64,
     len: u64,
+    nonce: u32,
 }
 
 /// Whether the file's records end at `len` (the bytes of records in it):
 /// the length at the end and at the start of the last record agree.
-fn ends_on_a_record(file: &File, len: u64) -> bool {
+fn ends_on_a_record(file: &File, len: u64, nonce: u32) -> bool {
     if len == 0 {
         return true;
     }
@@ -264,23 +295,40 @@ fn ends_on_a_record(file: &File, len: u64) -> bool {
     if len < RECORD_OVERHEAD || file.read_exact_at(&mut trailer, HEADER + len - 4).is_err() {
         return false;
     }
-    let size = u64::from(u32::from_le_bytes(trailer)) + RECORD_OVERHEAD;
+    let length = u32::from_le_bytes(trailer) ^ nonce;
+    let size = u64::from(length) + RECORD_OVERHEAD;
     let mut prefix = [0u8; 4];
-    size <= len && file.read_exact_at(&mut prefix, HEADER + len - size).is_ok() && prefix == trailer
+    size <= len
+        && file.read_exact_at(&mut prefix, HEADER + len - size).is_ok()
+        && u32::from_le_bytes(prefix) == length
 }
 
 /// The bytes of whole records at the start of a file holding `len`: all
 /// of them when it ends on a record (as it does but while a write is under
 /// way, or after a writer was killed in one), else up to the last whole
 /// record, found walking from the start.
-fn whole_records(file: &File, len: u64) -> u64 {
-    if ends_on_a_record(file, len) {
+fn whole_records(file: &File, len: u64, nonce: u32) -> u64 {
+    if ends_on_a_record(file, len, nonce) {
         return len;
     }
+    // Walk the records from the start, reading ahead 64 KiB at a time.
     let mut at = 0;
-    let mut prefix = [0u8; 4];
-    while at + RECORD_OVERHEAD <= len && file.read_exact_at(&mut prefix, HEADER + at).is_ok() {
-        let size = u64::from(u32::from_le_bytes(prefix)) + RECORD_OVERHEAD;
+    let mut window: (u64, Vec<u8>) = (0, Vec::new());
+    while at + RECORD_OVERHEAD <= len {
+        let (start, buf) = &window;
+        let covered = at >= *start && at + 4 <= start + buf.len() as u64;
+        if !covered {
+            let size = (len - at).min(64 << 10) as usize;
+            let mut buf = vec![0u8; size];
+            if file.read_exact_at(&mut buf, HEADER + at).is_err() {
+                break;
+            }
+            window = (at, buf);
+        }
+        let (start, buf) = &window;
+        let from = (at - start) as usize;
+        let length = u32::from_le_bytes(buf[from..from + 4].try_into().expect("4 bytes"));
+        let size = u64::from(length) + RECORD_OVERHEAD;
         if at + size > len {
             break;
         }
@@ -293,11 +341,17 @@ impl LogFile {
     fn open(path: &Path) -> io::Result<LogFile> {
         let file = File::open(path)?;
         let meta = file.metadata()?;
-        let base = read_header(&file)?;
+        let (base, nonce) = read_header(&file)?;
         let mut len = meta.len().saturating_sub(HEADER);
-        // A write under way: it ends in a moment.
-        for _ in 0..20 {
-            if ends_on_a_record(&file, len) {
+        // A write under way (the file changed just now): it ends in a
+        // moment. A file long still is as its writer left it.
+        let fresh = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age < std::time::Duration::from_secs(2));
+        for _ in 0..if fresh { 20 } else { 0 } {
+            if ends_on_a_record(&file, len, nonce) {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
@@ -306,7 +360,8 @@ impl LogFile {
         Ok(LogFile {
             ino: meta.ino(),
             base,
-            len: whole_records(&file, len),
+            len: whole_records(&file, len, nonce),
+            nonce,
             file,
         })
     }
@@ -403,7 +458,7 @@ impl LogFiles {
             && let Ok(meta) = newest.file.metadata()
         {
             let len = meta.len().saturating_sub(HEADER);
-            if ends_on_a_record(&newest.file, len) {
+            if ends_on_a_record(&newest.file, len, newest.nonce) {
                 newest.len = len;
             }
         }
@@ -434,11 +489,16 @@ impl LogSource for &mut LogFiles {
         // The record ending at `end` is in the file holding `end - 1`.
         let index = self.file_of(end.checked_sub(1)?)?;
         let offset = end - self.files[index].base;
+        let nonce = self.files[index].nonce;
         let trailer = self.bytes(index, offset.checked_sub(4)?, 4, true)?;
-        let len = u32::from_le_bytes(trailer.try_into().expect("4 bytes")) as usize;
+        let len = (u32::from_le_bytes(trailer.try_into().expect("4 bytes")) ^ nonce) as usize;
         let size = (PREFIX + len + 4) as u64;
         let start = offset.checked_sub(size)?;
         let record = self.bytes(index, start, size as usize, true)?;
+        // The length at both ends agrees, or this is not a record's end.
+        if u32::from_le_bytes(record[..4].try_into().expect("4 bytes")) as usize != len {
+            return None;
+        }
         let line = LogFiles::decode(&record[..PREFIX], &record[PREFIX..PREFIX + len]);
         Some((self.files[index].base + start, line))
     }

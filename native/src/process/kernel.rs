@@ -76,6 +76,9 @@ pub trait Kernel {
     /// Opens a path without following a symbolic link at its end (`ELOOP`
     /// if it is one); whether it is a directory.
     fn open_no_follow(&mut self, path: &Path) -> nix::Result<(OwnedFd, bool)>;
+    /// Opens a volume's source with no symbolic link anywhere on its path
+    /// (`ELOOP` if there is one); whether it is a directory.
+    fn open_source(&mut self, path: &Path) -> nix::Result<(OwnedFd, bool)>;
     /// A detached copy of the tree `fd` opened (`mount --rbind`).
     fn clone_tree(&mut self, fd: &OwnedFd) -> nix::Result<OwnedFd>;
     /// A user namespace mapping `inner..` to the host's `outer..`, as an
@@ -281,6 +284,12 @@ impl Kernel for Linux {
 
     fn open_no_follow(&mut self, path: &Path) -> nix::Result<(OwnedFd, bool)> {
         let fd = mounts::open_no_follow(path)?;
+        let is_dir = nix::sys::stat::fstat(&fd)?.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        Ok((fd, is_dir))
+    }
+
+    fn open_source(&mut self, path: &Path) -> nix::Result<(OwnedFd, bool)> {
+        let fd = mounts::open_no_links(path)?;
         let is_dir = nix::sys::stat::fstat(&fd)?.st_mode & libc::S_IFMT == libc::S_IFDIR;
         Ok((fd, is_dir))
     }

@@ -111,14 +111,16 @@ pub fn prepare(
 ) -> Result<Prepared, SetupError> {
     k.unshare(CloneFlags::CLONE_NEWNS)
         .map_err(fail("make the supervisor's mount namespace"))?;
+    // Slave: nothing mounted here reaches the host, and what the host
+    // unmounts goes from here too (a disk is not held busy by a container).
     k.mount(
         None,
         Path::new("/"),
         None,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
         None,
     )
-    .map_err(fail("make the supervisor's mounts private"))?;
+    .map_err(fail("make the supervisor's mounts slaves of the host's"))?;
     let userns = match shift {
         Some(Shift { from, to, count }) => Some(
             k.userns(from, to, count)
@@ -149,11 +151,11 @@ pub fn prepare(
     let mut volumes = Vec::new();
     for volume in &plan.volumes {
         let source = volume.source.display();
-        let (fd, is_dir) = k.open_no_follow(&volume.source).map_err(|errno| {
+        let (fd, is_dir) = k.open_source(&volume.source).map_err(|errno| {
             if errno == Errno::ELOOP {
                 SetupError {
                     step: format!("the volume's host path {source}"),
-                    reason: "it is a symbolic link: give the path it points to".into(),
+                    reason: "a symbolic link is on its way now (it was not when the container was made): give the path it points to".into(),
                     status: 125,
                 }
             } else {
@@ -417,7 +419,7 @@ pub fn setup(
                 // Opened here, in this mount namespace, without following
                 // a symbolic link at its end.
                 let (fd, is_dir) = k
-                    .open_no_follow(&volume.source)
+                    .open_source(&volume.source)
                     .map_err(fail(format!("open the volume's host path {source}")))?;
                 (Some(fd), is_dir)
             }

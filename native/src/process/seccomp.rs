@@ -13,6 +13,11 @@
 //! (`keyctl`, `add_key`, `request_key`), `bpf`, `perf_event_open`, module
 //! loading, `reboot`, `swapon` and the rest are not on it.
 //!
+//! One difference from Docker's: its profile also allows the x86 (i386)
+//! and x32 system call tables on x86_64, and this one, built by
+//! [`seccompiler`] for x86_64 alone, kills a process that makes a 32-bit
+//! system call. 64-bit images (nearly all of them) are unaffected.
+//!
 //! [`seccompiler`] compiles it to BPF once, before any fork; installing it
 //! ([`install`]) is one raw system call, so a child of a process with
 //! threads may do it between `fork` and `execve`.

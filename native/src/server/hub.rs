@@ -24,7 +24,7 @@ use anchorage_shared::container::LogOptions;
 use anchorage_shared::delta::SnapshotDelta;
 use anchorage_shared::engine::OutputSource;
 use anchorage_shared::protocol::{PROTOCOL_VERSION, ServerMessage};
-use anchorage_shared::{Command, Engine, EngineError, EngineInfo, EngineKind, Event, HostSnapshot};
+use anchorage_shared::{Command, Engine, EngineError, EngineInfo, Event, HostSnapshot};
 
 /// How many published messages a slow client may fall behind before it is
 /// resynchronised with a fresh snapshot.
@@ -61,6 +61,8 @@ pub struct Policy {
     pub max_log_bytes: u64,
     /// Whether clients may mount host paths (else named volumes only).
     pub host_volumes: bool,
+    /// Whether clients may run containers without the seccomp profile.
+    pub unconfined: bool,
 }
 
 impl Default for Policy {
@@ -75,6 +77,7 @@ impl Default for Policy {
             max_cpus: Some(1.0),
             max_log_bytes: LogOptions::default().total(),
             host_volumes: false,
+            unconfined: false,
         }
     }
 }
@@ -144,7 +147,7 @@ impl Policy {
                         self.max_containers,
                     )));
                 }
-                if engine.kind == EngineKind::Real
+                if engine.capabilities.real_kernel
                     && !self.host_volumes
                     && let Some(volume) = spec.volumes.iter().find(|v| v.is_host_path())
                 {
@@ -152,6 +155,14 @@ impl Policy {
                         "this server mounts named volumes only, not the host path {} (a host path lets a page read and write the host): use a volume name, or restart the server with --allow-host-volumes",
                         volume.source
                     )));
+                }
+                if engine.capabilities.real_kernel
+                    && !self.unconfined
+                    && spec.security.seccomp == anchorage_shared::container::Seccomp::Unconfined
+                {
+                    return Err(EngineError::Refused(
+                        "this server runs every container under the default seccomp profile (without it, a container reaches much more of the host's kernel): restart the server with --allow-unconfined to allow seccomp=unconfined".into(),
+                    ));
                 }
                 if spec.log.total() > self.max_log_bytes {
                     return Err(EngineError::Refused(format!(
@@ -166,9 +177,10 @@ impl Policy {
             Command::SetLimits { limits, .. } => limits,
             _ => return Ok(()),
         };
-        // Rootless, the kernel gives no cgroups (v1: root only), so there
-        // is nothing to hold a default or a cap.
-        if engine.kind != EngineKind::Real || engine.rootless {
+        // A simulated host has no real host to protect, and rootless the
+        // kernel gives no cgroups (v1: root only): nothing holds a default
+        // or a cap.
+        if !(engine.capabilities.real_kernel && engine.capabilities.limits) {
             return Ok(());
         }
         limits.memory_max = limits.memory_max.or(self.default_memory);

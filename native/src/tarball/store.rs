@@ -229,7 +229,7 @@ impl ImageStore {
         };
         fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o711)
+            .mode(0o700)
             .create(data_dir)
             .map_err(err)?;
         // Only this user reaches the images: containers get their root

@@ -21,6 +21,7 @@
 //!   into place only when every layer applied; on any error it is removed,
 //!   so a refused or broken image leaves no trace.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::File;
@@ -28,6 +29,7 @@ use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use nix::dir::Dir;
 use nix::errno::Errno;
@@ -57,9 +59,15 @@ impl Limits {
     /// the files, a header (and padding) per entry, and room for the
     /// manifests.
     pub fn max_archive_bytes(&self) -> u64 {
+        self.max_layer_bytes().saturating_add(64 << 20)
+    }
+
+    /// The most an image's layers may stream, decompressed, in all: the
+    /// files, a header and padding per entry, and the end blocks.
+    pub fn max_layer_bytes(&self) -> u64 {
         self.max_bytes
             .saturating_add(self.max_entries.saturating_mul(1024))
-            .saturating_add(64 << 20)
+            .saturating_add(1 << 20)
     }
 }
 
@@ -69,6 +77,57 @@ impl Default for Limits {
             max_entries: Self::DEFAULT_ENTRIES,
             max_bytes: Self::DEFAULT_BYTES,
         }
+    }
+}
+
+/// What the tar reader may read by itself between two entries: headers,
+/// GNU long names and PAX records, which it keeps in memory whole.
+const HEADER_BUDGET: u64 = 1 << 20;
+
+/// Which of a meter's caps stopped a read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Trip {
+    /// The image's layers, decompressed, in all.
+    Stream,
+    /// One entry's headers.
+    Header,
+}
+
+/// Counts what an image's layers give, decompressed, across all of them:
+/// at most `cap` in all (so a layer cannot make the unpacker decompress
+/// without end, whatever its entries claim), and while `budget` is set, at
+/// most that much more.
+struct Meter {
+    total: Cell<u64>,
+    cap: u64,
+    budget: Cell<Option<u64>>,
+    tripped: Cell<Option<Trip>>,
+}
+
+/// A layer's stream, read through its image's [`Meter`].
+struct Metered<R> {
+    inner: R,
+    meter: Rc<Meter>,
+}
+
+impl<R: Read> Read for Metered<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let meter = &self.meter;
+        let total = meter.total.get() + n as u64;
+        meter.total.set(total);
+        if total > meter.cap {
+            meter.tripped.set(Some(Trip::Stream));
+            return Err(io::Error::other("the image's layers run past its cap"));
+        }
+        if let Some(left) = meter.budget.get() {
+            if n as u64 > left {
+                meter.tripped.set(Some(Trip::Header));
+                return Err(io::Error::other("an entry's headers run past their cap"));
+            }
+            meter.budget.set(Some(left - n as u64));
+        }
+        Ok(n)
     }
 }
 
@@ -364,29 +423,77 @@ impl Unpacker {
         Ok(())
     }
 
-    fn apply_layer(&mut self, reader: impl Read) -> Result<(), UnpackError> {
-        let layer = self.layer;
-        let mut archive = tar::Archive::new(reader);
-        self.apply_entries(&mut archive)?;
+    fn apply_layer(&mut self, reader: impl Read, meter: &Rc<Meter>) -> Result<(), UnpackError> {
+        let mut archive = tar::Archive::new(Metered {
+            inner: reader,
+            meter: meter.clone(),
+        });
+        self.apply_entries(&mut archive, meter)?;
         // Read on to the end of the stream, past the archive's end blocks:
         // a reader that checks a digest does so at the end, and its verdict
         // belongs to this layer.
         io::copy(&mut archive.into_inner(), &mut io::sink())
-            .map_err(|source| UnpackError::Archive { layer, source })?;
+            .map_err(|source| self.stream_error(meter, "", source))?;
         Ok(())
     }
 
-    fn apply_entries(&mut self, archive: &mut tar::Archive<impl Read>) -> Result<(), UnpackError> {
+    /// A failed read, named for what stopped it: a cap of the meter's, or
+    /// the archive itself.
+    fn stream_error(&self, meter: &Meter, entry: &str, source: io::Error) -> UnpackError {
         let layer = self.layer;
-        let entries = archive
+        match meter.tripped.get() {
+            Some(Trip::Stream) => UnpackError::Limit {
+                layer,
+                entry: entry.to_string(),
+                cap: Cap::Bytes(self.options.limits.max_bytes),
+            },
+            Some(Trip::Header) => self.refuse(
+                entry,
+                format!(
+                    "the archive's headers for one entry (long names, PAX records) run past {} KiB, which no image needs",
+                    HEADER_BUDGET >> 10
+                ),
+            ),
+            None => UnpackError::Archive { layer, source },
+        }
+    }
+
+    fn apply_entries(
+        &mut self,
+        archive: &mut tar::Archive<impl Read>,
+        meter: &Rc<Meter>,
+    ) -> Result<(), UnpackError> {
+        let layer = self.layer;
+        let mut entries = archive
             .entries()
             .map_err(|source| UnpackError::Archive { layer, source })?;
         // Directories' times, to set at the end: (parent, name, mtime).
         let mut dir_times: Vec<(String, String, u64)> = Vec::new();
-        for entry in entries {
-            let mut entry = entry.map_err(|source| UnpackError::Archive { layer, source })?;
+        let mut last = String::new();
+        // The data of the last entry that nobody read (all but a regular
+        // file's): the tar reader passes over it before the next header.
+        let mut unread: u64 = 0;
+        loop {
+            // What the tar reader takes in itself between two entries (their
+            // headers, long names, PAX records) it holds in memory: that
+            // is kept small. What it passes over counts against the image's
+            // cap as everything read does.
+            meter.budget.set(Some(
+                HEADER_BUDGET.saturating_add(unread.div_ceil(512) * 512),
+            ));
+            let next = entries.next();
+            meter.budget.set(None);
+            let Some(entry) = next else {
+                break;
+            };
+            let mut entry = entry.map_err(|source| self.stream_error(meter, &last, source))?;
+            unread = match entry.header().entry_type() {
+                EntryType::Regular | EntryType::Continuous => 0,
+                _ => entry.size(),
+            };
             let raw = entry.path_bytes().into_owned();
             let shown = String::from_utf8_lossy(&raw).into_owned();
+            last.clone_from(&shown);
             self.stats.entries += 1;
             if self.stats.entries > self.options.limits.max_entries {
                 return Err(UnpackError::Limit {
@@ -503,6 +610,9 @@ impl Unpacker {
                         self.create_file(&shown, &parent, &name, Mode::from_bits_truncate(0o600))?;
                     let written =
                         io::copy(&mut (&mut entry).take(size), &mut file).map_err(|source| {
+                            if meter.tripped.get().is_some() {
+                                return self.stream_error(meter, &shown, source);
+                            }
                             UnpackError::Io {
                                 layer,
                                 entry: shown.clone(),
@@ -737,12 +847,18 @@ pub fn unpack_image(
             dir_cache: std::cell::RefCell::new(None),
         };
         let mut report = Report::default();
+        let meter = Rc::new(Meter {
+            total: Cell::new(0),
+            cap: options.limits.max_layer_bytes(),
+            budget: Cell::new(None),
+            tripped: Cell::new(None),
+        });
         for (index, layer) in layers.into_iter().enumerate() {
             unpacker.layer = index + 1;
             unpacker.made.clear();
             unpacker.dir_cache.borrow_mut().take();
             let before = unpacker.stats;
-            unpacker.apply_layer(layer)?;
+            unpacker.apply_layer(layer, &meter)?;
             report.layers.push(unpacker.stats - before);
         }
         report.total = unpacker.stats;

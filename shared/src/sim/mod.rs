@@ -1427,6 +1427,12 @@ impl Engine for SimEngine {
     fn info(&self) -> EngineInfo {
         EngineInfo {
             kind: EngineKind::Simulated,
+            capabilities: crate::host::Capabilities {
+                real_kernel: false,
+                limits: true,
+                terminals: false,
+                uploads: false,
+            },
             hostname: self.hostname(),
             kernel: format!("Linux {KERNEL_RELEASE}"),
             cgroup_layout: CgroupLayout::Unified,

@@ -129,6 +129,9 @@ impl Kernel for Recorder {
         self.record(format!("open {}", path.display()))
             .map(|()| (null_fd(), true))
     }
+    fn open_source(&mut self, path: &Path) -> nix::Result<(OwnedFd, bool)> {
+        self.open_no_follow(path)
+    }
     fn clone_tree(&mut self, _fd: &OwnedFd) -> nix::Result<OwnedFd> {
         self.record("clone_tree".into()).map(|()| null_fd())
     }
@@ -263,7 +266,7 @@ fn as_root_the_supervisor_prepares_the_root_and_volumes_shifted() {
         k.calls,
         [
             "unshare CLONE_NEWNS",
-            "mount - / - MS_REC | MS_PRIVATE -",
+            "mount - / - MS_REC | MS_SLAVE -",
             "userns 100000 165536 65536",
             "open /data/images/abc/rootfs",
             "clone_tree",

@@ -327,6 +327,52 @@ fn tar_bombs_hit_the_limits() {
 }
 
 #[test]
+fn headers_and_data_no_entry_claims_are_bounded_too() {
+    // A PAX record of 2 MiB: the tar reader would hold it whole.
+    let s = scene();
+    let mut pax = Layer::new();
+    pax = pax.raw(
+        "PaxHeaders/x",
+        EntryType::XHeader,
+        "",
+        &vec![b'x'; 2 << 20],
+        0o644,
+    );
+    let layer = pax.file("after", "x").bytes();
+    let err = unpack(vec![layer], &s.root, options()).unwrap_err();
+    assert!(err.to_string().contains("run past 1024 KiB"), "{err}");
+    s.assert_clean(true);
+
+    // A symlink carrying 3 MiB of data nobody reads, under a 1 MiB image
+    // cap: the stream itself is capped.
+    let s = scene();
+    let layer = Layer::new()
+        .raw(
+            "s",
+            EntryType::Symlink,
+            "target",
+            &vec![0u8; 3 << 20],
+            0o777,
+        )
+        .bytes();
+    let limits = Limits {
+        max_entries: 10,
+        max_bytes: 1 << 20,
+    };
+    let small = Options {
+        limits: Limits {
+            max_entries: 1,
+            ..limits
+        },
+        ..options()
+    };
+    assert!(small.limits.max_layer_bytes() < 3 << 20);
+    let err = unpack(vec![layer], &s.root, small).unwrap_err();
+    assert!(err.to_string().contains("--max-image-size"), "{err}");
+    s.assert_clean(true);
+}
+
+#[test]
 fn a_damaged_archive_or_an_existing_destination_is_refused() {
     let s = scene();
     let mut bytes = Layer::new().file("a", "hello").bytes();
