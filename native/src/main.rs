@@ -562,10 +562,13 @@ fn serve(
             );
             let cap = |v: Option<String>| v.unwrap_or_else(|| "no cap".into());
             println!(
-                "No container may have more than {} memory, {} pids or {} CPUs.",
+                "No container may have more than {} memory, {} pids or {}.",
                 cap(policy.max_memory.map(anchorage_shared::cgroup::format_size)),
                 cap(policy.max_pids.map(|n| n.to_string())),
-                cap(policy.max_cpus.map(|c| c.to_string()))
+                cap(policy.max_cpus.map(|c| format!(
+                    "{c} CPU{}",
+                    if c == 1.0 { "" } else { "s" }
+                )))
             );
         }
         if !assets::has_ui() {
