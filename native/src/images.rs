@@ -103,11 +103,19 @@ pub fn import(
         } else {
             writeln!(
                 out,
-                "{names}: {} ({} layer{}, {} unpacked)",
+                "{names}: {} ({} layer{}, {} unpacked{})",
                 image.id,
                 image.layers,
                 if image.layers == 1 { "" } else { "s" },
-                format_size(image.bytes)
+                format_size(image.bytes),
+                match image.skipped {
+                    0 => String::new(),
+                    n => format!(
+                        "; {n} device node{} and fifo{} passed over: the runtime makes /dev",
+                        if n == 1 { "" } else { "s" },
+                        if n == 1 { "" } else { "s" }
+                    ),
+                }
             )?;
         }
     }

@@ -295,3 +295,98 @@ fn bad_input_is_named_with_what_to_do() {
         "{stderr}"
     );
 }
+
+/// A Debian root file system as people make one: `mmdebstrap`'s tarball
+/// (made once, then kept in the target folder), with `procps` for `ps`.
+fn debian_rootfs() -> PathBuf {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bookworm-minbase-procps.tar");
+    if !cache.exists() {
+        let partial = cache.with_extension("partial");
+        ok(Command::new("mmdebstrap")
+            .args([
+                "--quiet",
+                "--format=tar",
+                "--variant=minbase",
+                "--include=procps",
+                "bookworm",
+            ])
+            .arg(&partial)
+            .stdin(Stdio::null()));
+        fs::rename(&partial, &cache).unwrap();
+    }
+    cache
+}
+
+#[test]
+fn debian_root_file_systems_and_podman_saves_of_them_import_and_run() {
+    use anchorage_tests::Need::{Root, Tool};
+    if !anchorage_tests::runnable(&[Root, Tool("/usr/bin/mmdebstrap"), Tool("/usr/bin/podman")]) {
+        return;
+    }
+    let rootfs = debian_rootfs();
+    // `podman save` of it, in both of its formats, with a store of its own.
+    let work = tempfile::tempdir().unwrap();
+    let podman = |args: &[&str]| {
+        let mut command = Command::new("podman");
+        command
+            .arg("--root")
+            .arg(work.path().join("storage"))
+            .arg("--runroot")
+            .arg(work.path().join("run"))
+            .args(["--storage-driver", "vfs"])
+            .args(args)
+            .stdin(Stdio::null());
+        ok(&mut command);
+    };
+    podman(&[
+        "import",
+        "-q",
+        &rootfs.display().to_string(),
+        "localhost/deb:1",
+    ]);
+    let docker = work.path().join("docker-archive.tar");
+    let oci = work.path().join("oci-archive.tar");
+    for (format, file) in [("docker-archive", &docker), ("oci-archive", &oci)] {
+        podman(&[
+            "save",
+            "-q",
+            "--format",
+            format,
+            "-o",
+            &file.display().to_string(),
+            "localhost/deb:1",
+        ]);
+    }
+    for archive in [&rootfs, &docker, &oci] {
+        let s = anchorage_tests::Scene::new();
+        let imported = s.ok(&[
+            "image",
+            "import",
+            "-q",
+            "--name",
+            "deb",
+            &archive.display().to_string(),
+        ]);
+        assert_eq!(
+            imported
+                .matches("passed over: the runtime makes /dev")
+                .count(),
+            1,
+            "{}: the device nodes are said once: {imported}",
+            archive.display()
+        );
+        let out = s.ok(&[
+            "run",
+            "--rm",
+            "deb",
+            "bash",
+            "-c",
+            "apt-get --version; ps -ef",
+        ]);
+        assert!(
+            out.starts_with("apt ") && out.contains("UID") && out.contains("ps -ef"),
+            "{}: {out}",
+            archive.display()
+        );
+    }
+}

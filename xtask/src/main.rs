@@ -25,8 +25,9 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const WASI_TARGET: &str = "wasm32-wasip1";
 const WEB_PROFILE: &str = "wasm-release";
 /// Debian packages the tests use: the browser, its driver, a static
-/// busybox for real-container tests, and umoci and skopeo, which write the
-/// image formats the image store must read.
+/// busybox for real-container tests, umoci, skopeo, podman and mmdebstrap,
+/// which write the image formats the image store must read, runc (another
+/// runtime's containers on the host view) and zstd.
 const TEST_PACKAGES: &[(&str, &str)] = &[
     ("chromium", "/usr/bin/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
@@ -35,6 +36,9 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("skopeo", "/usr/bin/skopeo"),
     ("runc", "/usr/sbin/runc"),
     ("zstd", "/usr/bin/zstd"),
+    // Root file systems as people make them, and podman's saves of them.
+    ("mmdebstrap", "/usr/bin/mmdebstrap"),
+    ("podman", "/usr/bin/podman"),
 ];
 
 fn main() -> ExitCode {

@@ -304,6 +304,7 @@ async fn receive_and_import(
                 "existed": image.existed,
                 "layers": image.layers,
                 "bytes": image.bytes,
+                "skipped_devices": image.skipped,
             })
         })
         .collect();

@@ -161,6 +161,7 @@ pub fn ensure_workshop(store: &ImageStore) -> Result<Option<Imported>, StoreErro
             existed: true,
             layers: found.image.layers.len(),
             bytes: found.image.bytes,
+            skipped: 0,
         }));
     }
     let (layers, config) = layers_and_config(toolbox);
@@ -172,6 +173,7 @@ pub fn ensure_workshop(store: &ImageStore) -> Result<Option<Imported>, StoreErro
             existed: true,
             layers: found.image.layers.len(),
             bytes: found.image.bytes,
+            skipped: 0,
         },
         _ => {
             let source = Source::in_memory(

@@ -61,6 +61,9 @@ pub struct StoredImage {
     pub owner_offset: u32,
     /// Unpacked without root: owners not kept.
     pub rootless: bool,
+    /// Device nodes and fifos its layers held, passed over.
+    #[serde(default)]
+    pub skipped: u64,
 }
 
 /// One layer, as imported.
@@ -117,6 +120,8 @@ pub struct Imported {
     pub existed: bool,
     pub layers: usize,
     pub bytes: u64,
+    /// Device nodes and fifos passed over.
+    pub skipped: u64,
 }
 
 /// What a removal did.
@@ -555,6 +560,7 @@ impl ImageStore {
                 existed: done.1,
                 layers: done.0.layers.len(),
                 bytes: done.0.bytes,
+                skipped: done.0.skipped,
             });
         }
         self.write_refs(&refs)?;
@@ -699,6 +705,7 @@ impl ImageStore {
             layers,
             entries: report.total.entries,
             bytes: report.total.bytes,
+            skipped: report.total.skipped,
             owner_offset: if self.options.rootless {
                 0
             } else {

@@ -34,7 +34,7 @@ use std::rc::Rc;
 use nix::dir::Dir;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag, openat, openat2};
-use nix::sys::stat::{Mode, SFlag, UtimensatFlags, fchmod, fstatat, mkdirat, mknodat, utimensat};
+use nix::sys::stat::{Mode, SFlag, UtimensatFlags, fchmod, fstatat, mkdirat, utimensat};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, UnlinkatFlags, fchownat, linkat, symlinkat, unlinkat};
 use tar::EntryType;
@@ -174,6 +174,8 @@ pub struct Stats {
     /// Bytes of file contents written.
     pub bytes: u64,
     pub whiteouts: u64,
+    /// Device nodes and fifos passed over: the runtime makes `/dev`.
+    pub skipped: u64,
 }
 
 impl std::ops::Sub for Stats {
@@ -183,6 +185,7 @@ impl std::ops::Sub for Stats {
             entries: self.entries - earlier.entries,
             bytes: self.bytes - earlier.bytes,
             whiteouts: self.whiteouts - earlier.whiteouts,
+            skipped: self.skipped - earlier.skipped,
         }
     }
 }
@@ -679,19 +682,15 @@ impl Unpacker {
                     )
                     .map_err(self.io(&shown, "make the hard link"))?;
                 }
-                EntryType::Char | EntryType::Block => {
-                    if !self.options.rootless {
-                        return Err(self.refuse(&shown, "it is a device node: images may not carry them (the runtime makes /dev)"));
-                    }
-                    // Rootless: no device can be made; an empty file keeps
-                    // the path, as rootless runtimes do.
+                // Device nodes and fifos (root file systems as mmdebstrap
+                // and debootstrap make them hold /dev/console, /dev/null...)
+                // are passed over: the runtime makes the container's /dev,
+                // and a device of an image's is no container's to open.
+                // What a lower layer had there is gone, as the layer says.
+                EntryType::Char | EntryType::Block | EntryType::Fifo => {
                     self.remove(&shown, &parent, &name)?;
-                    self.create_file(&shown, &parent, &name, Mode::empty())?;
-                }
-                EntryType::Fifo => {
-                    self.remove(&shown, &parent, &name)?;
-                    mknodat(parent.as_fd(), name.as_str(), SFlag::S_IFIFO, mode, 0)
-                        .map_err(self.io(&shown, "make the fifo"))?;
+                    self.stats.skipped += 1;
+                    continue;
                 }
                 // Extended headers are read by the tar crate itself.
                 EntryType::XGlobalHeader
