@@ -417,7 +417,6 @@ fn owners_are_kept_as_root_and_devices_and_fifos_passed_over() {
             );
         }
     }
-    let s = scene();
     if as_root() {
         let s = scene();
         let mut layer = Layer::new();
