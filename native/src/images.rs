@@ -60,6 +60,9 @@ pub fn open_store_with(data_dir: &Path, limits: Limits) -> Result<ImageStore, St
             limits,
         },
     )?;
+    for notice in store.tidy() {
+        eprintln!("anchorage: {notice}");
+    }
     builtin::ensure_workshop(&store)?;
     Ok(store)
 }

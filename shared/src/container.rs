@@ -415,6 +415,10 @@ pub struct Container {
     pub log: LogOptions,
     #[serde(default)]
     pub security: SecurityOptions,
+    /// Why it ended or never started, where its exit status does not say
+    /// (its supervisor was killed, its root could not be mounted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Container {

@@ -452,8 +452,22 @@ impl From<SpecError> for EngineError {
 
 /// A container engine: the simulated kernel, or the real runtime.
 ///
-/// Engines are driven from one place (a server task, the browser's event
-/// loop): every method takes `&mut self` or `&self`, and nothing blocks.
+/// Engines are driven from one place (a server's engine thread, the
+/// browser's event loop): every method takes `&mut self` or `&self`.
+///
+/// What may block, and for how long: only [`Engine::wait_for_activity`]
+/// waits by design (as long as it is asked). Otherwise a call waits only
+/// where the real engine needs a supervisor's word, and then within a
+/// bound that is short when the engine serves many (a server) and longer
+/// for one command on a terminal:
+///
+/// | call | server | terminal |
+/// |---|---|---|
+/// | `apply(Run / Start)`: the supervisor says whether the init runs | 250 ms, then its answer comes from a later `advance` | 30 s, then the supervisor is killed |
+/// | `apply(Remove { force })` of a running container: its end recorded | 200 ms, then the supervisor is killed (1 s more for that) | 10 s, the same |
+///
+/// Everything else (`Stop`'s grace period too) returns at once, and the
+/// simulated kernel never waits.
 pub trait Engine {
     /// What this engine is and where it runs.
     fn info(&self) -> EngineInfo;

@@ -246,20 +246,33 @@ fn a_killed_supervisor_is_noticed_and_cleaned_up() {
     let dir = s.data().join("containers").join(&id);
     let state: serde_json::Value =
         serde_json::from_slice(&fs::read(dir.join("state.json")).unwrap()).unwrap();
-    for pid in [&state["shim_pid"], &state["init_pid"]] {
-        let pid = pid.as_i64().unwrap() as i32;
-        nix_kill(pid);
-    }
-    // The next command notices (as soon as the kernel has ended them).
+    let init = state["init_pid"].as_i64().unwrap() as i32;
+    // Only the supervisor: its init goes with it.
+    nix_kill(state["shim_pid"].as_i64().unwrap() as i32);
+    // The next command sees it ended, killed, and why.
+    let ps = s.ok(&["ps", "-a"]);
+    assert!(ps.contains("Exited (137)"), "{ps}");
+    let reason = s.inspect(&id)["reason"].as_str().unwrap_or("").to_string();
+    assert!(reason.contains("supervisor"), "{reason}");
     let started = Instant::now();
-    let ps = loop {
-        let ps = s.ok(&["ps", "-a"]);
-        if ps.contains("Exited (255)") || started.elapsed() > Duration::from_secs(10) {
-            break ps;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    // Gone, or a zombie of whoever reaps orphans here.
+    let running = |pid: i32| {
+        fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
     };
-    assert!(ps.contains("Exited (255)"), "{ps}");
+    while running(init) {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the init outlived its supervisor"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     s.ok(&["rm", &id]);
     assert!(leftovers(&s, &id).is_empty(), "{:?}", leftovers(&s, &id));
 }

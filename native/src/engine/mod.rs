@@ -9,32 +9,36 @@
 //!   container.json   the container as created (the model's `Container`)
 //!   launch.json      what its supervisor starts (see process::shim)
 //!   state.json       how the run goes, written by the supervisor
-//!   console.jsonl    what its processes wrote to stdout and stderr
+//!   reserve          room the supervisor gives up to record the end on a full disk
+//!   console.log[.N]  what its processes wrote to stdout and stderr
 //!   upper/ work/     the overlay's writable layer and work directory
-//!   merged/          where the root is mounted (inside its mount namespace)
+//!   merged/ lower/   mount points (inside its supervisor's mount namespace)
+//! DATA/containers/.lock      held while a container is made (and recovery runs)
+//! DATA/containers/.removed/  the endings of `--rm` containers, for their `run`
 //! DATA/volumes/NAME/_data   named volumes
 //! ```
 //!
 //! Each container has a supervisor ([`shim`]) that outlives the command
 //! that started it. The engine reads what the supervisors write:
 //! [`Engine::advance`] turns new console lines and exits into events, and
-//! [`Engine::snapshot`] reads `/proc` and cgroupfs for the rest. A
-//! supervisor that was killed is noticed when the engine opens: its
-//! container is marked exited and its cgroup removed (its mounts were in
-//! its own mount namespace, and went with it).
+//! [`Engine::snapshot`] reads `/proc` and cgroupfs for the rest. What a
+//! crash leaves is put right as the engine opens (`recover`), and a server
+//! notices a killed supervisor within a second; starts and forced removals
+//! wait on a supervisor within a bound (`start`).
 
 mod exec;
 mod host_view;
 mod observe;
+mod recover;
+mod start;
 
 use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, lchown};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,7 +56,7 @@ use crate::images;
 use crate::namespace::idmap;
 use crate::process::console::{self, LogFollower};
 use crate::process::launch::{Bind, Plan};
-use crate::process::shim::{self, IdMapping, LaunchConfig, RunState};
+use crate::process::shim::{self, IdMapping, LaunchConfig};
 use crate::tarball::store::{ImageStore, write_atomically};
 
 /// What the engine follows of a container between two `advance` calls.
@@ -81,6 +85,10 @@ struct Follow {
 
 /// How often the rest of the host is read (it is a look at every process).
 const HOST_VIEW_EVERY: Duration = Duration::from_secs(2);
+
+/// How often a server checks that the supervisors of running containers
+/// still live.
+const ORPHAN_LOOK_EVERY: Duration = Duration::from_secs(1);
 
 /// How long a counted OOM kill waits for its victim to be seen ending
 /// before it is reported with pid 0.
@@ -115,6 +123,8 @@ pub struct RealEngine {
     forked: Vec<nix::unistd::Pid>,
     /// Their report pipes: each closes when its supervisor ends.
     watch: Vec<OwnedFd>,
+    /// Starts whose supervisor has not answered yet (a server's).
+    pending_starts: Vec<start::PendingStart>,
     /// Whether `advance` waits for activity (a command on the terminal)
     /// or returns at once (a server, whose timer paces it).
     waiting: bool,
@@ -131,6 +141,8 @@ pub struct RealEngine {
     reported: bool,
     /// When the containers' state and cgroups were last read.
     last_full: Instant,
+    /// When supervisors were last checked for being alive.
+    orphan_look: Instant,
     /// How many bytes of each container's console a second become
     /// events (a server's pages need no more), or `None`: all of it (an
     /// attached `anchorage run` prints it all). The console log keeps
@@ -252,6 +264,7 @@ impl RealEngine {
             shims: Vec::new(),
             forked: Vec::new(),
             watch: Vec::new(),
+            pending_starts: Vec::new(),
             waiting: true,
             execs: Vec::new(),
             usage: HashMap::new(),
@@ -261,6 +274,7 @@ impl RealEngine {
             console_rate: None,
             reported: false,
             last_full: Instant::now(),
+            orphan_look: Instant::now(),
             info,
         };
         engine.recover();
@@ -355,37 +369,29 @@ impl RealEngine {
         Ok(all[index].clone())
     }
 
-    /// Whether a recorded init is still the same process, and running (a
-    /// zombie whose supervisor died waits for a reaper, but has ended).
-    fn alive(state: &RunState) -> bool {
-        match (state.init_pid, state.init_start) {
-            (Some(pid), Some(start)) => {
-                shim::start_ticks(pid) == Some(start) && !shim::is_zombie(pid)
-            }
-            _ => false,
-        }
-    }
-
     /// The container as it is now: its record with its run's state.
     fn compose(&self, dir: &Path, record: &Container) -> Container {
         let mut container = record.clone();
-        let Some(state) = shim::read_state(dir) else {
+        let Some(mut state) = shim::read_state(dir) else {
             container.state = ContainerState::Created;
             return container;
         };
+        let init_alive = state.init_alive();
+        if state.exit.is_none() && !init_alive && !state.supervisor_alive() {
+            // Its supervisor died without recording the end.
+            state = self.settle(dir, record, state);
+        }
         container.started_ms = state.started_ms;
         container.finished_ms = state.finished_ms;
-        container.state = match (&state.exit, Self::alive(&state)) {
+        container.reason = state.error.clone();
+        container.state = match (&state.exit, init_alive) {
             (Some(status), _) => ContainerState::Exited {
                 status: *status,
                 oom_killed: state.oom_killed,
             },
             (None, true) => ContainerState::Running,
-            // Started but gone without a record: `recover` deals with it.
-            (None, false) if state.init_pid.is_some() => ContainerState::Exited {
-                status: ExitStatus::Code(255),
-                oom_killed: false,
-            },
+            // Its init has ended, and its supervisor is recording how.
+            (None, false) if state.init_pid.is_some() => ContainerState::Running,
             (None, false) => ContainerState::Created,
         };
         if container.state == ContainerState::Running {
@@ -399,45 +405,6 @@ impl RealEngine {
         container.writable_entries = entries;
         container.writable_bytes = bytes;
         container
-    }
-
-    /// After a crash: containers whose supervisor and init are both gone
-    /// without a record of the end are marked exited, and what is left
-    /// of their cgroups is killed and removed.
-    fn recover(&mut self) {
-        for (dir, container) in self.load_all() {
-            let Some(mut state) = shim::read_state(&dir) else {
-                continue;
-            };
-            let shim_alive =
-                shim::start_ticks(state.shim_pid).is_some() && !shim::is_zombie(state.shim_pid);
-            if state.exit.is_some() {
-                // An `--rm` container whose supervisor died removing it.
-                if container.auto_remove && !shim_alive {
-                    let cgroup = self
-                        .layout
-                        .as_ref()
-                        .map(|l| Cgroup::open(l, &container.cgroup));
-                    shim::retire(&dir, cgroup.as_ref());
-                }
-                continue;
-            }
-            if Self::alive(&state) {
-                continue;
-            }
-            if state.init_pid.is_none() && shim::start_ticks(state.shim_pid).is_some() {
-                // Still starting.
-                continue;
-            }
-            state.exit = Some(ExitStatus::Code(255));
-            state.finished_ms = Some(shim::now_ms());
-            state.error =
-                Some("its supervisor was killed: the container's processes are gone".into());
-            let _ = shim::write_state(&dir, &state);
-            if let Some(layout) = &self.layout {
-                let _ = Cgroup::open(layout, &container.cgroup).destroy();
-            }
-        }
     }
 
     /// Makes a container: its directory, record, writable layer and
@@ -613,6 +580,7 @@ impl RealEngine {
                 writable_bytes: 0,
                 log: spec.log,
                 security: spec.security,
+                reason: None,
             };
             write_atomically(
                 &dir.join("container.json"),
@@ -764,162 +732,6 @@ impl RealEngine {
         shim::remove_container(dir, cgroup.as_ref());
     }
 
-    /// Starts a created container's supervisor and waits for it to say
-    /// whether the init is running.
-    fn start(
-        &mut self,
-        dir: &Path,
-        container: &Container,
-        warm: Option<cgroup::WarmAttach>,
-    ) -> Result<Vec<Event>, EngineError> {
-        let _warm = warm.or_else(|| {
-            self.layout
-                .as_ref()
-                .map(|layout| Cgroup::open(layout, &container.cgroup).warm_attach())
-        });
-        let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(|e| EngineError::Refused(format!("pipe: {}", e.desc())))?;
-        if crate::process::single_threaded() {
-            // Without threads, a fork is the supervisor (no exec of this
-            // binary to wait for).
-            // SAFETY: one thread; the child runs the supervisor and ends
-            // with _exit.
-            match unsafe { nix::unistd::fork() } {
-                Ok(nix::unistd::ForkResult::Child) => {
-                    let null = fs::OpenOptions::new()
-                        .read(true)
-                        .write(true)
-                        .open("/dev/null");
-                    // SAFETY: descriptor juggling in the child: the report
-                    // pipe on 3, nothing else of the caller's kept.
-                    unsafe {
-                        if let Ok(null) = &null {
-                            let fd = std::os::fd::AsRawFd::as_raw_fd(null);
-                            libc::dup2(fd, 0);
-                            libc::dup2(fd, 1);
-                            libc::dup2(fd, 2);
-                        }
-                        libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&report_w), 3);
-                        libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
-                        let report = std::os::fd::FromRawFd::from_raw_fd(3);
-                        let code = shim::run(dir, report);
-                        libc::_exit(code);
-                    }
-                }
-                Ok(nix::unistd::ForkResult::Parent { child }) => {
-                    drop(report_w);
-                    self.forked.push(child);
-                    return self.started(container, report_r, dir);
-                }
-                Err(e) => {
-                    return Err(EngineError::Refused(format!(
-                        "start the container's supervisor: {}",
-                        e.desc()
-                    )));
-                }
-            }
-        }
-        let mut command = std::process::Command::new(&self.binary);
-        command
-            .arg("__shim")
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let report_fd = std::os::fd::AsRawFd::as_raw_fd(&report_w);
-        // SAFETY: dup2 is async-signal-safe; it puts the pipe on fd 3
-        // (without close-on-exec) for the supervisor.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::dup2(report_fd, 3) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = command
-            .spawn()
-            .map_err(io_refused("start the container's supervisor"))?;
-        drop(report_w);
-        self.shims.push(child);
-        self.started(container, report_r, dir)
-    }
-
-    /// Reads the supervisor's answer and turns it into events.
-    fn started(
-        &mut self,
-        container: &Container,
-        report_r: OwnedFd,
-        dir: &Path,
-    ) -> Result<Vec<Event>, EngineError> {
-        // The first line is the answer; the pipe then stays open until the
-        // supervisor ends, so `advance` wakes when it does.
-        let mut report = fs::File::from(report_r);
-        let mut answer = Vec::new();
-        let mut byte = [0u8; 1];
-        while matches!(report.read(&mut byte), Ok(1)) && byte[0] != b'\n' {
-            answer.push(byte[0]);
-        }
-        self.watch.push(report.into());
-        let answer = String::from_utf8_lossy(&answer).into_owned();
-        let mut events = Vec::new();
-        if let Some(pid) = answer.strip_prefix("ok\t") {
-            let init_pid: u32 = pid.parse().unwrap_or(0);
-            events.push(Event::ContainerStarted {
-                id: container.id.clone(),
-                init_pid,
-                namespaces: observe::namespaces_of(init_pid),
-            });
-            events.push(Event::ProcessStarted {
-                pid: init_pid,
-                ppid: 0,
-                ns_pids: vec![init_pid, 1],
-                argv: container.command.clone(),
-                container: Some(container.id.clone()),
-            });
-            return Ok(events);
-        }
-        if let Some(rest) = answer.strip_prefix("exited\t") {
-            // The command could not run: the init started and ended (its
-            // reason is on its stderr, in the console).
-            let init_pid: u32 = rest
-                .split('\t')
-                .next()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0);
-            events.push(Event::ContainerStarted {
-                id: container.id.clone(),
-                init_pid,
-                namespaces: Vec::new(),
-            });
-            events.push(Event::ProcessStarted {
-                pid: init_pid,
-                ppid: 0,
-                ns_pids: vec![init_pid, 1],
-                argv: container.command.clone(),
-                container: Some(container.id.clone()),
-            });
-            return Ok(events);
-        }
-        if let Some(rest) = answer.strip_prefix("err\t") {
-            let (_, message) = rest.split_once('\t').unwrap_or(("125", rest));
-            return Err(EngineError::Refused(format!(
-                "container {} could not start: {message}",
-                container.name
-            )));
-        }
-        let detail = fs::read_to_string(dir.join("shim.err")).unwrap_or_default();
-        Err(EngineError::Refused(format!(
-            "the supervisor of container {} failed{}",
-            container.name,
-            if detail.is_empty() {
-                String::new()
-            } else {
-                format!(": {detail}")
-            }
-        )))
-    }
-
     fn running_init(&self, id_or_name: &str) -> Result<(PathBuf, Container, u32), EngineError> {
         let (dir, record) = self.find(id_or_name)?;
         let container = self.compose(&dir, &record);
@@ -936,39 +748,64 @@ impl RealEngine {
             .map_err(|e| EngineError::Refused(format!("kill pid {pid}: {}", e.desc())))
     }
 
-    /// Waits (a little) for a container's supervisor to record its end.
-    fn wait_exited(&self, dir: &Path) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
+    /// Waits at most `bound` for a container's supervisor to record its
+    /// end (or to be gone with its init).
+    fn wait_exited(dir: &Path, bound: Duration) -> bool {
+        let deadline = Instant::now() + bound;
+        loop {
             match shim::read_state(dir) {
                 Some(state) if state.exit.is_some() => return true,
-                Some(state)
-                    if !Self::alive(&state) && shim::start_ticks(state.shim_pid).is_none() =>
-                {
-                    return true;
-                }
+                Some(state) if !state.init_alive() && !state.supervisor_alive() => return true,
                 None => return true,
-                _ => std::thread::sleep(Duration::from_millis(10)),
+                _ if Instant::now() >= deadline => return false,
+                _ => std::thread::sleep(Duration::from_millis(1)),
             }
         }
-        false
+    }
+
+    /// How long a call may wait for a supervisor: on the terminal, long
+    /// enough for any; in a server, whose engine thread serves everyone,
+    /// a moment.
+    fn patience(&self) -> Duration {
+        if self.waiting {
+            Duration::from_secs(10)
+        } else {
+            Duration::from_millis(200)
+        }
     }
 
     fn remove(&mut self, id_or_name: &str, force: bool) -> Result<Vec<Event>, EngineError> {
         let (dir, record) = self.find(id_or_name)?;
         let container = self.compose(&dir, &record);
-        if container.state == ContainerState::Running {
+        let state = shim::read_state(&dir);
+        // Running, or still being started by its supervisor.
+        let busy = container.state == ContainerState::Running
+            || state
+                .as_ref()
+                .is_some_and(|s| s.exit.is_none() && s.supervisor_alive());
+        if busy {
             if !force {
                 return Err(EngineError::StillRunning(record.name));
             }
             if let Some(pid) = container.init_pid {
                 let _ = Self::signal(pid, Signal::Kill);
             }
-            if !self.wait_exited(&dir) {
-                return Err(EngineError::Refused(format!(
-                    "container {} did not exit after SIGKILL",
-                    record.name
-                )));
+            // Its supervisor records the end within milliseconds; one
+            // that does not is killed, and its init with it.
+            if !Self::wait_exited(&dir, self.patience())
+                && let Some(state) = &state
+                && state.supervisor_alive()
+            {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(state.shim_pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                if !Self::wait_exited(&dir, Duration::from_secs(1)) {
+                    return Err(EngineError::Refused(format!(
+                        "container {}'s supervisor (pid {}) did not end after SIGKILL: the kernel holds it (see /proc/{}/stack); try again later",
+                        record.name, state.shim_pid, state.shim_pid
+                    )));
+                }
             }
         }
         // An auto-removing supervisor may have been first.
@@ -1104,6 +941,7 @@ impl RealEngine {
                 self.execs
                     .iter()
                     .flat_map(|e| e.fds())
+                    .chain(self.pending_fds())
                     .map(|fd| PollFd::new(fd, PollFlags::POLLIN)),
             )
             .collect();
@@ -1121,8 +959,11 @@ impl RealEngine {
             .iter()
             .map(|p| p.revents().unwrap_or(PollFlags::empty()))
             .collect();
+        let answered = fds[fds.len() - self.pending_starts.len()..]
+            .iter()
+            .any(|p| p.revents().is_some_and(|r| !r.is_empty()));
         drop(fds);
-        if states.iter().any(|s| !s.is_empty()) {
+        if answered || states.iter().any(|s| !s.is_empty()) {
             self.reported = true;
         }
         let mut index = 0;
@@ -1283,6 +1124,13 @@ impl RealEngine {
             ));
         }
         let (dir, record, pid) = self.running_init(container)?;
+        if record.started_ms.is_none() {
+            // Its init is still building its root: nothing may join it yet.
+            return Err(EngineError::Refused(format!(
+                "container {} is still starting: try again in a moment",
+                record.name
+            )));
+        }
         let launch: LaunchConfig = serde_json::from_slice(
             &fs::read(dir.join("launch.json")).map_err(io_refused("read launch.json"))?,
         )
@@ -1379,6 +1227,13 @@ impl Engine for RealEngine {
                         "container `{}` has exited and its pid namespace is gone: `anchorage run` a new one",
                         record.name
                     ))),
+                    // Its supervisor is there already, still starting it.
+                    ContainerState::Created
+                        if shim::read_state(&dir)
+                            .is_some_and(|s| s.exit.is_none() && s.supervisor_alive()) =>
+                    {
+                        Err(EngineError::AlreadyRunning(record.name))
+                    }
                     ContainerState::Created => self.start(&dir, &record, None),
                 }
             }
@@ -1506,7 +1361,7 @@ impl Engine for RealEngine {
         }
         self.shims
             .retain_mut(|child| matches!(child.try_wait(), Ok(None)));
-        let mut events = Vec::new();
+        let mut events = self.collect_starts();
         for process in &mut self.execs {
             events.extend(process.collect());
         }
@@ -1518,7 +1373,15 @@ impl Engine for RealEngine {
         // FULL_LOOK_EVERY: a flood of exec or terminal output wakes the
         // engine thousands of times a second, and each of those wakes
         // should cost only the reads of that output.
-        let full = std::mem::take(&mut self.reported)
+        let reported = std::mem::take(&mut self.reported);
+        if reported || self.orphan_look.elapsed() >= ORPHAN_LOOK_EVERY {
+            // A supervisor's pipe closed, or a second went by: any killed
+            // supervisor's container is ended (another process may have
+            // started it, so no pipe of ours tells).
+            self.orphan_look = Instant::now();
+            self.find_orphans();
+        }
+        let full = reported
             || ended
             || self.follow.values().any(|f| f.more)
             || self.last_full.elapsed() >= FULL_LOOK_EVERY;

@@ -75,6 +75,10 @@ pub struct LaunchConfig {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunState {
     pub shim_pid: u32,
+    /// The supervisor's start time in clock ticks after boot, to tell it
+    /// from a later process with its pid.
+    #[serde(default)]
+    pub shim_start: Option<u64>,
     pub init_pid: Option<u32>,
     /// The init's start time in clock ticks after boot (`/proc/PID/stat`
     /// field 22): with the pid, it tells the init from a later process
@@ -113,11 +117,44 @@ pub fn is_zombie(pid: u32) -> bool {
         .is_none_or(|state| state == 'Z' || state == 'X')
 }
 
+impl RunState {
+    /// Whether the supervisor that wrote this still runs.
+    pub fn supervisor_alive(&self) -> bool {
+        let ticks = start_ticks(self.shim_pid);
+        ticks.is_some()
+            && (self.shim_start.is_none() || ticks == self.shim_start)
+            && !is_zombie(self.shim_pid)
+    }
+
+    /// Whether the recorded init is still the same process, and running
+    /// (a zombie whose supervisor died waits for a reaper, but has ended).
+    pub fn init_alive(&self) -> bool {
+        match (self.init_pid, self.init_start) {
+            (Some(pid), Some(start)) => start_ticks(pid) == Some(start) && !is_zombie(pid),
+            _ => false,
+        }
+    }
+}
+
+/// Space the supervisor keeps in the container's directory so that its
+/// state can still be written when the container has filled the disk.
+const RESERVE: &str = "reserve";
+const RESERVE_BYTES: usize = 64 << 10;
+
+/// Writes the state whole, or not at all; on a full disk, the reserve
+/// is given up for it.
 pub fn write_state(dir: &Path, state: &RunState) -> std::io::Result<()> {
-    crate::tarball::store::write_atomically(
-        &dir.join("state.json"),
-        &serde_json::to_vec_pretty(state).expect("states always encode"),
-    )
+    let bytes = serde_json::to_vec_pretty(state).expect("states always encode");
+    let path = dir.join("state.json");
+    match crate::tarball::store::write_atomically(&path, &bytes) {
+        Err(e)
+            if e.raw_os_error() == Some(libc::ENOSPC)
+                && fs::remove_file(dir.join(RESERVE)).is_ok() =>
+        {
+            crate::tarball::store::write_atomically(&path, &bytes)
+        }
+        result => result,
+    }
 }
 
 pub fn read_state(dir: &Path) -> Option<RunState> {
@@ -167,8 +204,13 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
     .map_err(|e| format!("launch.json: {e}"))?;
     let mut state = RunState {
         shim_pid: std::process::id(),
+        shim_start: start_ticks(std::process::id()),
         ..RunState::default()
     };
+    // From now on the container is starting, and whoever looks can tell
+    // whether its supervisor still lives.
+    write_state(dir, &state).map_err(|e| format!("state.json: {e}"))?;
+    let _ = fs::write(dir.join(RESERVE), vec![0u8; RESERVE_BYTES]);
     let cgroup = match &config.cgroup {
         Some(path) => {
             let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
@@ -204,7 +246,24 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
         | CloneFlags::CLONE_NEWIPC
         | CloneFlags::CLONE_NEWNET;
     let child_config = config.clone();
+    // The supervisor's ends, which the init's copy of every descriptor
+    // would otherwise keep open: with them closed, the init reads an end
+    // of file where the supervisor died, and the engine reading `report`
+    // sees its end when the supervisor's goes.
+    use std::os::fd::AsRawFd;
+    let ours = [
+        go_w.as_raw_fd(),
+        out_r.as_raw_fd(),
+        err_r.as_raw_fd(),
+        fail_r.as_raw_fd(),
+        report.as_raw_fd(),
+    ];
     let callback = Box::new(|| {
+        for fd in ours {
+            // SAFETY: the child's copies of the supervisor's descriptors,
+            // which nothing in the child uses.
+            unsafe { libc::close(fd) };
+        }
         init(
             &child_config,
             prepared.as_ref(),
@@ -222,6 +281,22 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
     drop((out_w, err_w, go_r, fail_w));
     // The init has its own copies of the prepared mounts.
     drop(prepared);
+    // The init is recorded at once: a look from now on sees it (running,
+    // though its command has not started until `started_ms` is set), and
+    // were this supervisor killed, finds what to kill.
+    state.init_pid = Some(child.as_raw() as u32);
+    state.init_start = start_ticks(child.as_raw() as u32);
+    if let Err(e) = write_state(dir, &state) {
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        return fail(
+            dir,
+            &mut state,
+            &mut report,
+            125,
+            &format!("state.json: {e}"),
+        );
+    }
 
     let setup = (|| -> Result<(), String> {
         let proc = PathBuf::from(format!("/proc/{child}"));
@@ -286,8 +361,6 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
     }
 
     let pid = child.as_raw() as u32;
-    state.init_pid = Some(pid);
-    state.init_start = start_ticks(pid);
     state.started_ms = Some(now_ms());
     write_state(dir, &state).map_err(|e| format!("state.json: {e}"))?;
     let _ = writeln!(report, "ok\t{pid}");
@@ -364,6 +437,10 @@ fn fail(
     status: i32,
     message: &str,
 ) -> Result<(), String> {
+    // The init, if cloned, never ran the container's command.
+    state.init_pid = None;
+    state.init_start = None;
+    state.started_ms = None;
     state.exit = Some(ExitStatus::Code(status));
     state.error = Some(message.to_string());
     state.finished_ms = Some(now_ms());
@@ -458,6 +535,10 @@ fn init(
     {
         return report(125, "set up stdio".into());
     }
+    // Should the supervisor die before the first byte, so do we (set
+    // again below: a change of uid clears it).
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
     let mut byte = [0u8; 1];
     if !matches!(nix::unistd::read(go.as_fd(), &mut byte), Ok(1)) {
         return report(125, "the supervisor went away".into());
@@ -473,6 +554,13 @@ fn init(
     }
     if let Err(e) = nix::unistd::setresuid(root_uid, root_uid, root_uid) {
         return report(125, format!("setresuid: {}", e.desc()));
+    }
+    // Should the supervisor die, so does the init, and with it the pid
+    // namespace. Had it died between the first setting and this one, the
+    // second byte below never comes (its end is closed here).
+    // SAFETY: prctl with an integer argument.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) } != 0 {
+        return report(125, "prctl(PR_SET_PDEATHSIG)".into());
     }
     let mut kernel = Linux;
     // The second byte: the supervisor has put us in our cgroup.

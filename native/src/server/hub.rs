@@ -328,17 +328,28 @@ impl Hub {
         command: Command,
         sink: Option<OutputSink>,
     ) -> Result<Vec<Event>, EngineError> {
+        self.submit(command, sink).await
+    }
+
+    /// Queues a command for the engine thread now (commands are carried
+    /// out in the order submitted), returning its answer to await.
+    pub fn submit(
+        &self,
+        command: Command,
+        sink: Option<OutputSink>,
+    ) -> impl std::future::Future<Output = Result<Vec<Event>, EngineError>> + Send + 'static {
         let (reply, answer) = oneshot::channel();
-        self.requests
-            .send(Request {
-                command,
-                reply,
-                sink,
-            })
-            .map_err(|_| EngineError::Refused("the server is shutting down".into()))?;
-        answer
-            .await
-            .map_err(|_| EngineError::Refused("the server is shutting down".into()))?
+        let sent = self.requests.send(Request {
+            command,
+            reply,
+            sink,
+        });
+        async move {
+            sent.map_err(|_| EngineError::Refused("the server is shutting down".into()))?;
+            answer
+                .await
+                .map_err(|_| EngineError::Refused("the server is shutting down".into()))?
+        }
     }
 
     /// Tells every connection of events that happened outside the engine

@@ -33,9 +33,9 @@ pub struct Uploads {
 }
 
 impl Uploads {
-    /// Uploads into the store of `data_dir`; what a crash left is removed.
+    /// Uploads into the store of `data_dir` (what a killed server left
+    /// there is removed by `ImageStore::tidy` as any command opens it).
     pub fn new(data_dir: PathBuf, max_bytes: u64, limits: crate::images::Limits) -> Uploads {
-        let _ = std::fs::remove_dir_all(data_dir.join("uploads"));
         Uploads {
             data_dir,
             max_bytes,

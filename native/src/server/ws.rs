@@ -1,5 +1,7 @@
 //! One websocket connection: hello and a snapshot on connect, then every
-//! published update, and the client's commands answered in order.
+//! published update, and the client's commands answered in order. A
+//! command waiting for the engine never holds back the connection's
+//! updates: its answer is awaited beside them.
 
 use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -8,8 +10,9 @@ use axum::response::{IntoResponse, Response};
 use std::collections::HashSet;
 use std::time::Duration;
 
-use futures_util::stream::SplitSink;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::future::BoxFuture;
+use futures_util::stream::{FuturesOrdered, SplitSink};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
 use anchorage_shared::protocol::{
@@ -86,8 +89,29 @@ async fn session(socket: WebSocket, hub: Hub) {
             return;
         }
     }
+    // Commands sent to the engine, their answers awaited in order.
+    let mut answers: FuturesOrdered<BoxFuture<'static, Answer>> = FuturesOrdered::new();
     loop {
         tokio::select! {
+            Some(answer) = answers.next(), if !answers.is_empty() => {
+                let reply = match answer {
+                    Answer::Now(reply) => reply,
+                    Answer::Done { id, result } => match result {
+                        Ok(events) => {
+                            for event in &events {
+                                if let Event::TerminalOpened { terminal, .. } = event {
+                                    terminals.insert(*terminal);
+                                }
+                            }
+                            ServerMessage::Done { id, events }
+                        }
+                        Err(err) => ServerMessage::engine_error(id, err),
+                    },
+                };
+                if !send(&mut sink, &reply.to_json()).await {
+                    break;
+                }
+            }
             update = updates.recv() => {
                 let message = match update {
                     Ok(Update::Events(json)) => json,
@@ -118,23 +142,23 @@ async fn session(socket: WebSocket, hub: Hub) {
                     break;
                 }
             }
-            incoming = stream.next() => {
-                let reply = match incoming {
+            // A client with many commands in flight is read no further
+            // until they are answered.
+            incoming = stream.next(), if answers.len() < MAX_IN_FLIGHT => {
+                let answer = match incoming {
                     Some(Ok(Message::Text(frame))) => {
-                        handle(&hub, frame.as_str(), &mut terminals, &own).await
+                        handle(&hub, frame.as_str(), &terminals, &own)
                     }
-                    Some(Ok(Message::Binary(_))) => Some(ServerMessage::error(
+                    Some(Ok(Message::Binary(_))) => Some(Answer::Now(ServerMessage::error(
                         None,
                         ErrorCode::Malformed,
                         "binary frames are not part of the protocol: send JSON text frames",
-                    )),
+                    )).boxed()),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 };
-                if let Some(reply) = reply
-                    && !send(&mut sink, &reply.to_json()).await
-                {
-                    break;
+                if let Some(answer) = answer {
+                    answers.push_back(answer);
                 }
             }
         }
@@ -153,17 +177,39 @@ async fn send(sink: &mut SplitSink<WebSocket, Message>, message: &str) -> bool {
     )
 }
 
-/// Answers one client frame.
-async fn handle(
+/// Commands one connection may have waiting for the engine at once.
+const MAX_IN_FLIGHT: usize = 64;
+
+/// The answer to one client frame.
+enum Answer {
+    /// Known without the engine (a refusal).
+    Now(ServerMessage),
+    /// The engine's, to command `id`.
+    Done {
+        id: u64,
+        result: Result<Vec<Event>, EngineError>,
+    },
+}
+
+impl Answer {
+    fn boxed(self) -> BoxFuture<'static, Answer> {
+        std::future::ready(self).boxed()
+    }
+}
+
+/// Takes one client frame: a command goes to the engine now (in the
+/// order frames came), and its answer is awaited with the others.
+fn handle(
     hub: &Hub,
     frame: &str,
-    terminals: &mut HashSet<u64>,
+    terminals: &HashSet<u64>,
     sink: &OutputSink,
-) -> Option<ServerMessage> {
+) -> Option<BoxFuture<'static, Answer>> {
+    let now = |message: ServerMessage| Some(Answer::Now(message).boxed());
     match ClientMessage::decode(frame) {
-        Err(err) => Some(ServerMessage::error(None, err.code(), err.to_string())),
+        Err(err) => now(ServerMessage::error(None, err.code(), err.to_string())),
         Ok(ClientMessage::Hello { protocol }) if protocol != PROTOCOL_VERSION => {
-            Some(ServerMessage::error(
+            now(ServerMessage::error(
                 None,
                 ErrorCode::Version,
                 format!(
@@ -178,7 +224,7 @@ async fn handle(
             | Command::CloseTerminal { terminal } = &*command
                 && !terminals.contains(terminal)
             {
-                return Some(ServerMessage::engine_error(
+                return now(ServerMessage::engine_error(
                     id,
                     EngineError::Refused(format!(
                         "terminal {terminal} is not open on this connection: open one with `open_terminal`"
@@ -190,17 +236,16 @@ async fn handle(
                 Command::OpenTerminal { .. } | Command::Exec { .. }
             )
             .then(|| sink.clone());
-            Some(match hub.apply_with(*command, sink).await {
-                Ok(events) => {
-                    for event in &events {
-                        if let Event::TerminalOpened { terminal, .. } = event {
-                            terminals.insert(*terminal);
-                        }
+            let answer = hub.submit(*command, sink);
+            Some(
+                async move {
+                    Answer::Done {
+                        id,
+                        result: answer.await,
                     }
-                    ServerMessage::Done { id, events }
                 }
-                Err(err) => ServerMessage::engine_error(id, err),
-            })
+                .boxed(),
+            )
         }
     }
 }

@@ -9,13 +9,18 @@
 //!     image.json            what the store knows (layers, sizes, source)
 //!     rootfs/               the layers, applied in order: the overlay's
 //!                           read-only lower directory
-//!   tmp/                    imports in progress; emptied at each import
+//!   tmp/                    imports in progress; emptied at each import,
+//!                           and by any command when no import runs
+//!   uploads/PID-N/          a server's upload being received; removed
+//!                           when done, or by any command once PID is gone
 //! ```
 //!
 //! An import unpacks into `tmp/`, and only a complete image is renamed into
 //! `images/`; the names are then written to `refs.json` with a rename too.
 //! So an import that fails, or is killed half way, leaves nothing behind
-//! that the store would read, and the next import clears what it left.
+//! that the store would read, and the next command clears what it left
+//! (`ImageStore::tidy`). A `refs.json` damaged from outside is mended from
+//! what of it still reads, and the damaged file kept.
 //! Readers (listing, running) take no lock: every change they can see
 //! happens by an atomic rename.
 
@@ -463,6 +468,93 @@ impl ImageStore {
         result
     }
 
+    /// Removes what interrupted imports, removals and uploads left, when
+    /// no import is under way (every command does this as it opens the
+    /// store, so a killed import costs no disk past the next command):
+    /// `tmp/`, half-written files of the store's, and uploads whose server
+    /// is gone.
+    /// A damaged `refs.json` is mended from what of it can be read (the
+    /// damaged file kept beside it); what was done is returned, to be said.
+    pub fn tidy(&self) -> Vec<String> {
+        let mut notices = Vec::new();
+        let Ok(file) = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(self.root.join("lock"))
+        else {
+            return notices;
+        };
+        let Ok(_lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else {
+            // An import is under way: what is in `tmp/` is its.
+            return notices;
+        };
+        let _ = self.clear_scratch();
+        if let Err(StoreError::Damaged { reason, .. }) = self.refs() {
+            notices.extend(self.mend_refs(&reason));
+        }
+        let stale = |name: &str| {
+            // `.NAME.tmp-PID`: a write_atomically of a process now gone.
+            name.starts_with('.')
+                && name
+                    .rsplit_once(".tmp-")
+                    .and_then(|(_, pid)| pid.parse::<i32>().ok())
+                    .is_some_and(|pid| !process_alive(pid))
+        };
+        for dir in [self.root.clone(), self.root.join("images")] {
+            for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if stale(&entry.file_name().to_string_lossy()) {
+                    let _ = remove_tree(&entry.path());
+                }
+            }
+        }
+        // Uploads are `uploads/PID-N`, of the server PID.
+        for entry in fs::read_dir(self.root.join("uploads"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let owner = name.split('-').next().and_then(|p| p.parse::<i32>().ok());
+            if owner.is_none_or(|pid| !process_alive(pid)) {
+                let _ = remove_tree(&entry.path());
+            }
+        }
+        notices
+    }
+
+    /// Rewrites a `refs.json` that does not parse with every name in it
+    /// that still reads whole and names an image the store holds; the
+    /// damaged file is kept as `refs.json.damaged-MS`.
+    fn mend_refs(&self, reason: &str) -> Option<String> {
+        let path = self.root.join("refs.json");
+        let bytes = fs::read(&path).ok()?;
+        let refs: Refs = salvage_refs(&String::from_utf8_lossy(&bytes))
+            .into_iter()
+            .filter(|(_, id): &(String, Digest)| {
+                let hex = id.0.strip_prefix("sha256:").unwrap_or(&id.0);
+                self.image_dir(hex).join("image.json").is_file()
+            })
+            .collect();
+        let kept = self.root.join(format!("refs.json.damaged-{}", now_ms()));
+        fs::rename(&path, &kept).ok()?;
+        if let Err(e) = self.write_refs(&refs) {
+            // Put it back: a store with its damage is better than none.
+            let _ = fs::rename(&kept, &path);
+            return Some(format!(
+                "{} is damaged ({reason}) and could not be mended: {e}",
+                path.display()
+            ));
+        }
+        Some(format!(
+            "{} was damaged ({reason}): the {} name(s) still readable in it were kept and the damaged file saved as {}; an image that lost its name is listed by its ID in `anchorage image ls`, and importing it again names it",
+            path.display(),
+            refs.len(),
+            kept.display()
+        ))
+    }
+
     /// Removes what interrupted imports and removals left in `tmp/`.
     fn clear_scratch(&self) -> Result<(), StoreError> {
         let tmp = self.root.join("tmp");
@@ -895,6 +987,46 @@ impl Drop for LazyLayer {
             let _ = worker.join();
         }
     }
+}
+
+/// The `"NAME": "sha256:HEX"` pairs that read whole in a damaged
+/// `refs.json` (cut short, or with garbage in the middle).
+fn salvage_refs(text: &str) -> Refs {
+    let mut refs = Refs::new();
+    let mut from = 0;
+    while let Some(found) = text[from..].find("\"sha256:") {
+        let value_at = from + found;
+        from = value_at + 1;
+        let value = &text[value_at + 1..];
+        let Some(end) = value.find('"') else {
+            break;
+        };
+        let digest = Digest(value[..end].to_string());
+        if !digest::is_sha256(&digest.0) {
+            continue;
+        }
+        // Back from the value: `"NAME"`, blanks, `:`, blanks.
+        let before = text[..value_at].trim_end();
+        let Some(before) = before.strip_suffix(':') else {
+            continue;
+        };
+        let Some(before) = before.trim_end().strip_suffix('"') else {
+            continue;
+        };
+        let Some(start) = before.rfind('"') else {
+            continue;
+        };
+        let name = &before[start + 1..];
+        if archive::normalize_name(name).is_ok_and(|n| n == name) {
+            refs.insert(name.to_string(), digest);
+        }
+    }
+    refs
+}
+
+/// Whether a process of this pid runs (or is a zombie).
+pub(crate) fn process_alive(pid: i32) -> bool {
+    pid > 0 && Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Removes a tree the store made, making read-only directories writable

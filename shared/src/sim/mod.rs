@@ -1064,6 +1064,7 @@ impl SimEngine {
             writable_bytes: 0,
             log: spec.log,
             security: spec.security,
+            reason: None,
         };
         // Created namespaces are held by the container until it starts.
         self.namespaces.enter(&ns);
