@@ -247,14 +247,7 @@ fn a_killed_supervisor_is_noticed_and_cleaned_up() {
     let state: serde_json::Value =
         serde_json::from_slice(&fs::read(dir.join("state.json")).unwrap()).unwrap();
     let init = state["init_pid"].as_i64().unwrap() as i32;
-    // Only the supervisor: its init goes with it.
-    nix_kill(state["shim_pid"].as_i64().unwrap() as i32);
-    // The next command sees it ended, killed, and why.
-    let ps = s.ok(&["ps", "-a"]);
-    assert!(ps.contains("Exited (137)"), "{ps}");
-    let reason = s.inspect(&id)["reason"].as_str().unwrap_or("").to_string();
-    assert!(reason.contains("supervisor"), "{reason}");
-    let started = Instant::now();
+    let shim = state["shim_pid"].as_i64().unwrap() as i32;
     // Gone, or a zombie of whoever reaps orphans here.
     let running = |pid: i32| {
         fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
@@ -266,13 +259,22 @@ fn a_killed_supervisor_is_noticed_and_cleaned_up() {
                 .starts_with('Z')
         })
     };
-    while running(init) {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the init outlived its supervisor"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let gone = |pid: i32, what: &str| {
+        let started = Instant::now();
+        while running(pid) {
+            assert!(started.elapsed() < Duration::from_secs(5), "{what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+    // Only the supervisor: its init goes with it.
+    nix_kill(shim);
+    gone(shim, "kill -9 took no effect");
+    // The next command sees it ended, killed, and why.
+    let ps = s.ok(&["ps", "-a"]);
+    assert!(ps.contains("Exited (137)"), "{ps}");
+    let reason = s.inspect(&id)["reason"].as_str().unwrap_or("").to_string();
+    assert!(reason.contains("supervisor"), "{reason}");
+    gone(init, "the init outlived its supervisor");
     s.ok(&["rm", &id]);
     assert!(leftovers(&s, &id).is_empty(), "{:?}", leftovers(&s, &id));
 }

@@ -7,6 +7,8 @@
 //!   then run every check: fmt, clippy, unit tests, the wasm build and the
 //!   browser tests.
 //! - `cargo xtask dist`: only build the web UI into `target/web-dist`.
+//! - `cargo xtask vm [v2|v1|hybrid]...`: the real-container checks in a
+//!   guest on each cgroup layout (see `vm.rs`); `test` runs all three.
 //! - `cargo xtask bench`: the benchmarks whose figures BENCHMARKS.md
 //!   records (criterion natively; the same workload as wasm in node; real
 //!   containers against runc and GNU tar, as root).
@@ -19,6 +21,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 
 mod containers_bench;
+mod vm;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The target the wasm benchmark builds for: WASI, so it runs in node.
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("dist") => dist().map(|dir| println!("web UI built in {}", dir.display())),
         Some("bench") => bench(args.get(1).map(String::as_str)),
+        Some("vm") => vm_task(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", USAGE);
             Ok(())
@@ -71,6 +75,9 @@ Tasks:
   serve [ARGS]  build the web UI and the anchorage binary (release), then run `anchorage serve ARGS`
   test          install what the tests need when missing, then run every check
   dist          build the web UI into target/web-dist
+  vm [v2|v1|hybrid]...
+                boot Debian's kernel under qemu on each cgroup layout (all three
+                unless named) and run the real-container checks in the guest
   bench [containers|live|output]
                 run the benchmarks (natively with criterion, and as wasm in node;
                 real containers against runc and GNU tar; the live server; output floods)";
@@ -266,9 +273,34 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Installs the Debian packages the tests need, when any is missing.
+/// Installs the Debian packages the tests need, when any is missing (and,
+/// as root, what the guests on each cgroup layout need).
 fn ensure_test_packages() -> Result<()> {
-    ensure_packages(TEST_PACKAGES)
+    ensure_packages(TEST_PACKAGES)?;
+    if is_root() {
+        ensure_packages(vm::PACKAGES)?;
+    }
+    Ok(())
+}
+
+/// Builds `anchorage` with the web UI and the workshop userland embedded,
+/// in the debug profile the tests use: its path.
+fn build_test_binary(dist: &Path) -> Result<PathBuf> {
+    run(cargo()
+        .args(["build", "--package", "anchorage"])
+        .env("ANCHORAGE_WEB_DIST", dist)
+        .env("ANCHORAGE_TOOLBOX", toolbox_path()))?;
+    Ok(target_dir().join("debug").join("anchorage"))
+}
+
+/// `cargo xtask vm`: the guests' checks with a freshly built binary.
+fn vm_task(args: &[String]) -> Result<()> {
+    ensure_packages(vm::PACKAGES)?;
+    ensure_wasm_target()?;
+    let dist = dist()?;
+    step("building anchorage with the web UI embedded");
+    let binary = build_test_binary(&dist)?;
+    vm::task(args, &binary)
 }
 
 /// Installs Debian packages, given with a file each installs, when any is
@@ -437,10 +469,7 @@ fn test() -> Result<()> {
     let dist = dist()?;
 
     step("building anchorage with the web UI embedded");
-    run(cargo()
-        .args(["build", "--package", "anchorage"])
-        .env("ANCHORAGE_WEB_DIST", &dist)
-        .env("ANCHORAGE_TOOLBOX", toolbox_path()))?;
+    build_test_binary(&dist)?;
 
     step("cargo clippy (host, every target)");
     run(cargo()
@@ -502,9 +531,34 @@ fn test() -> Result<()> {
         passed += p;
         failed += f;
     }
-    report_skips(&skipped);
     // A skipped test ran to its early return: it is not a pass.
-    let passed = passed.saturating_sub(skipped.len() as u64);
+    passed = passed.saturating_sub(skipped.len() as u64);
+    // The real-container checks on every cgroup layout, in guests.
+    let mut skipped = skipped;
+    let mut vm_failed = 0;
+    match vm::unavailable() {
+        Some(why) => {
+            for layout in vm::LAYOUTS {
+                skipped.push(format!(
+                    "vm {layout}\tqemu cannot boot the guests here: {why}"
+                ));
+            }
+        }
+        None => {
+            let outcomes = vm::run(&binary, &vm::LAYOUTS)?;
+            vm_failed = vm::report(&outcomes);
+            passed += outcomes.iter().map(|o| o.passed).sum::<u64>();
+            failed += vm_failed;
+        }
+    }
+    report_skips(&skipped);
+    if vm_failed > 0 {
+        println!(
+            "tests: {passed} passed, {failed} failed, {} skipped",
+            skipped.len()
+        );
+        bail!("{vm_failed} check(s) failed in the guests");
+    }
     println!("\nall checks passed");
     println!(
         "tests: {passed} passed, {failed} failed, {} skipped",

@@ -115,6 +115,114 @@ pub fn detect(mountinfo: &str) -> Result<Layout, CgroupError> {
     }
 }
 
+/// One entry of the `/sys/fs/cgroup` a container sees on a v1 or hybrid
+/// host: the host's own entries there, mounted again in the container's
+/// cgroup namespace (so each hierarchy's root is the container's cgroup),
+/// as Docker does.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CgroupMount {
+    /// A v1 hierarchy, with the options that name it (`memory`,
+    /// `cpu,cpuacct`, `none,name=systemd`).
+    V1 { name: String, options: String },
+    /// The cgroup2 hierarchy beside them (`unified` on a hybrid host).
+    V2 { name: String },
+    /// A link between names (`cpu` to `cpu,cpuacct`).
+    Link { name: String, target: String },
+}
+
+/// What a container's `/sys/fs/cgroup` holds, from the host's mountinfo
+/// and the links in its `/sys/fs/cgroup` (name, target). Empty where the
+/// host has cgroup2 at `/sys/fs/cgroup` itself: the container then gets
+/// cgroup2 there too.
+pub fn container_view(mountinfo: &str, links: &[(String, String)]) -> Vec<CgroupMount> {
+    let base = std::path::Path::new("/sys/fs/cgroup");
+    let mut view = Vec::new();
+    for line in mountinfo.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let Some(mount_point) = left.split(' ').nth(4) else {
+            continue;
+        };
+        let mut right = right.split(' ');
+        let (Some(fstype), _, Some(super_options)) = (right.next(), right.next(), right.next())
+        else {
+            continue;
+        };
+        let mount_point = PathBuf::from(unescape(mount_point));
+        if fstype == "cgroup2" && mount_point == base {
+            return Vec::new();
+        }
+        let Some(name) = mount_point
+            .strip_prefix(base)
+            .ok()
+            .and_then(|rest| rest.to_str())
+            .filter(|rest| !rest.is_empty() && !rest.contains('/'))
+        else {
+            continue;
+        };
+        let name = name.to_string();
+        if view.iter().any(|m| matches!(m, CgroupMount::V1 { name: n, .. } | CgroupMount::V2 { name: n } if *n == name)) {
+            continue;
+        }
+        match fstype {
+            "cgroup" => {
+                let options: Vec<&str> = super_options
+                    .split(',')
+                    .filter(|o| !matches!(*o, "rw" | "ro"))
+                    .collect();
+                // A named hierarchy without controllers says `none`.
+                let options = if options.iter().all(|o| o.starts_with("name=")) {
+                    std::iter::once("none")
+                        .chain(options)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                } else {
+                    options.join(",")
+                };
+                view.push(CgroupMount::V1 { name, options });
+            }
+            "cgroup2" => view.push(CgroupMount::V2 { name }),
+            _ => {}
+        }
+    }
+    if view.is_empty() {
+        return view;
+    }
+    for (name, target) in links {
+        let known = |n: &str| {
+            view.iter()
+                .any(|m| matches!(m, CgroupMount::V1 { name, .. } if name == n))
+        };
+        if !name.contains('/') && known(target) && !known(name) {
+            view.push(CgroupMount::Link {
+                name: name.clone(),
+                target: target.clone(),
+            });
+        }
+    }
+    view
+}
+
+/// [`container_view`] of this host.
+pub fn host_container_view() -> Vec<CgroupMount> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let links: Vec<(String, String)> = std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let target = std::fs::read_link(e.path()).ok()?;
+            Some((
+                e.file_name().to_str()?.to_string(),
+                target.to_str()?.to_string(),
+            ))
+        })
+        .collect();
+    container_view(&mountinfo, &links)
+}
+
 /// mountinfo escapes spaces, tabs, newlines and backslashes as octal.
 fn unescape(field: &str) -> String {
     let mut out = String::new();

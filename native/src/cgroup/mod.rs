@@ -23,7 +23,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub use layout::{Controller, Layout, detect};
+pub use layout::{CgroupMount, Controller, Layout, container_view, detect, host_container_view};
 
 use anchorage_shared::cgroup::{CgroupLimits, CgroupUsage};
 

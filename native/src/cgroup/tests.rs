@@ -35,6 +35,45 @@ const LEGACY: &str = "\
 ";
 
 #[test]
+fn a_container_sees_the_hosts_hierarchies_in_its_own_namespace() {
+    // v2: cgroup2 itself, as the host has it.
+    assert_eq!(container_view(UNIFIED, &[]), Vec::new());
+    // Hybrid: each v1 hierarchy by its options, the named one with
+    // `none`, and the unified mount.
+    let hybrid = container_view(HYBRID, &[]);
+    let v1 = |name: &str, options: &str| CgroupMount::V1 {
+        name: name.into(),
+        options: options.into(),
+    };
+    assert_eq!(
+        hybrid,
+        vec![
+            v1("cpu", "cpu"),
+            v1("cpuacct", "cpuacct"),
+            v1("memory", "memory"),
+            v1("pids", "pids"),
+            v1("systemd", "none,name=systemd"),
+            CgroupMount::V2 {
+                name: "unified".into()
+            },
+        ]
+    );
+    // v1 with cpu and cpuacct together, and the host's links to them.
+    let links = [
+        ("cpu".to_string(), "cpu,cpuacct".to_string()),
+        ("cpuacct".to_string(), "cpu,cpuacct".to_string()),
+        ("elsewhere".to_string(), "/tmp".to_string()),
+    ];
+    let legacy = container_view(LEGACY, &links);
+    assert_eq!(legacy[0], v1("cpu,cpuacct", "cpu,cpuacct"));
+    assert!(legacy.contains(&CgroupMount::Link {
+        name: "cpu".into(),
+        target: "cpu,cpuacct".into()
+    }));
+    assert_eq!(legacy.len(), 5, "{legacy:?}");
+}
+
+#[test]
 fn layouts_are_read_from_mountinfo() {
     let hybrid = detect(HYBRID).unwrap();
     assert_eq!(hybrid.kind(), CgroupLayout::Hybrid);

@@ -544,6 +544,7 @@ impl RealEngine {
                 cwd: image.image.config.working_dir.clone(),
                 lower_mount: dir.join("lower"),
                 seccomp: spec.security.seccomp,
+                cgroupfs: cgroup::host_container_view(),
             };
             let launch = LaunchConfig {
                 plan,
@@ -895,6 +896,12 @@ impl RealEngine {
         follow.more = batch.more && rate.is_none();
         if follow.more {
             // The exit waits until its output has gone out.
+            return events;
+        }
+        if state.as_ref().is_some_and(|s| s.exit.is_some()) && !dir.join("container.json").exists()
+        {
+            // It retired (`--rm`) while its console was being read: the
+            // rest, and its end, are read where it moved to.
             return events;
         }
         if !follow.exit_reported

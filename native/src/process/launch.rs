@@ -77,6 +77,10 @@ pub struct Plan {
     /// The system calls the container may make.
     #[serde(default)]
     pub seccomp: anchorage_shared::container::Seccomp,
+    /// What its `/sys/fs/cgroup` holds on a v1 or hybrid host (empty:
+    /// cgroup2 there, as on a v2 host).
+    #[serde(default)]
+    pub cgroupfs: Vec<crate::cgroup::CgroupMount>,
 }
 
 /// Ids to shift the image's files (and named volumes) by: on disk they
@@ -512,13 +516,7 @@ pub fn setup(
     }
     k.unshare(CloneFlags::CLONE_NEWCGROUP)
         .map_err(fail("make the cgroup namespace"))?;
-    let _ = k.mount(
-        Some("cgroup2"),
-        Path::new("/sys/fs/cgroup"),
-        Some("cgroup2"),
-        sys_flags,
-        None,
-    );
+    mount_cgroupfs(k, &plan.cgroupfs, sys_flags);
 
     let cwd = if plan.cwd.is_empty() { "/" } else { &plan.cwd };
     k.chdir(Path::new(cwd)).map_err(|errno| SetupError {
@@ -543,6 +541,68 @@ pub fn setup(
     k.close_from(3)
         .map_err(fail("close inherited descriptors"))?;
     Ok(program)
+}
+
+/// The container's `/sys/fs/cgroup`, read-only, in its cgroup namespace:
+/// cgroup2 on a v2 host; on a v1 or hybrid host a tmpfs holding each of
+/// the host's hierarchies (and its links between their names), as Docker
+/// lays it out. A hierarchy the kernel will not mount here is left out:
+/// the container runs without it, as it would without `/sys/fs/cgroup`.
+fn mount_cgroupfs(k: &mut impl Kernel, view: &[crate::cgroup::CgroupMount], flags: MsFlags) {
+    use crate::cgroup::CgroupMount;
+    let base = Path::new("/sys/fs/cgroup");
+    if view.is_empty() {
+        let _ = k.mount(Some("cgroup2"), base, Some("cgroup2"), flags, None);
+        return;
+    }
+    let writable = flags & !MsFlags::MS_RDONLY;
+    if k.mount(
+        Some("tmpfs"),
+        base,
+        Some("tmpfs"),
+        writable,
+        Some("mode=755,size=64k"),
+    )
+    .is_err()
+    {
+        return;
+    }
+    for mount in view {
+        match mount {
+            CgroupMount::V1 { name, options } => {
+                if k.make_dir_in(base, name).is_ok() {
+                    let _ = k.mount(
+                        Some("cgroup"),
+                        &base.join(name),
+                        Some("cgroup"),
+                        flags,
+                        Some(options),
+                    );
+                }
+            }
+            CgroupMount::V2 { name } => {
+                if k.make_dir_in(base, name).is_ok() {
+                    let _ = k.mount(
+                        Some("cgroup2"),
+                        &base.join(name),
+                        Some("cgroup2"),
+                        flags,
+                        None,
+                    );
+                }
+            }
+            CgroupMount::Link { name, target } => {
+                let _ = k.symlink(target, &base.join(name));
+            }
+        }
+    }
+    let _ = k.mount(
+        None,
+        base,
+        None,
+        MsFlags::MS_REMOUNT | flags,
+        Some("mode=755,size=64k"),
+    );
 }
 
 /// Execs the command; returns why it could not.

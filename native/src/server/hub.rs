@@ -522,12 +522,21 @@ fn apply(
                     }
                 }
             }
-            out.publish(engine, events, false);
             true
         }
         Err(_) => false,
     };
+    // The answer first, then the events for everyone: a connection (which
+    // looks at its answers before its updates) sends its client the answer
+    // before the events it caused.
+    let events = match &result {
+        Ok(events) => events.clone(),
+        Err(_) => Vec::new(),
+    };
     let _ = reply.send(result);
+    if ok {
+        out.publish(engine, &events, false);
+    }
     ok
 }
 

@@ -93,6 +93,9 @@ async fn session(socket: WebSocket, hub: Hub) {
     let mut answers: FuturesOrdered<BoxFuture<'static, Answer>> = FuturesOrdered::new();
     loop {
         tokio::select! {
+            // Answers first: the hub answers a command before it publishes
+            // what the command caused, so the answer goes out first too.
+            biased;
             Some(answer) = answers.next(), if !answers.is_empty() => {
                 let reply = match answer {
                     Answer::Now(reply) => reply,

@@ -186,6 +186,7 @@ fn plan(dir: &Path) -> Plan {
         cwd: "/".into(),
         lower_mount: "/data/containers/c1/lower".into(),
         seccomp: anchorage_shared::container::Seccomp::Default,
+        cgroupfs: Vec::new(),
     }
 }
 
@@ -196,6 +197,46 @@ fn host_plan(dir: &Path) -> Plan {
     let mut plan = plan(dir);
     plan.env = vec!["PATH=/usr/bin:/bin".into()];
     plan
+}
+
+#[test]
+fn a_v1_host_gives_the_container_its_hierarchies_in_a_read_only_tmpfs() {
+    use crate::cgroup::CgroupMount;
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = host_plan(dir.path());
+    plan.cgroupfs = vec![
+        CgroupMount::V1 {
+            name: "cpu,cpuacct".into(),
+            options: "cpu,cpuacct".into(),
+        },
+        CgroupMount::V1 {
+            name: "memory".into(),
+            options: "memory".into(),
+        },
+        CgroupMount::Link {
+            name: "cpu".into(),
+            target: "cpu,cpuacct".into(),
+        },
+        CgroupMount::V2 {
+            name: "unified".into(),
+        },
+    ];
+    let mut k = Recorder::default();
+    setup(&mut k, &plan, None, &filters(), || true).unwrap();
+    let cgroupns = k.position("unshare CLONE_NEWCGROUP");
+    let tmpfs = k.position("mount tmpfs /sys/fs/cgroup tmpfs MS_NOSUID | MS_NODEV | MS_NOEXEC");
+    let cpu = k.position("mount cgroup /sys/fs/cgroup/cpu,cpuacct cgroup MS_RDONLY");
+    assert!(k.calls[cpu].ends_with(" cpu,cpuacct"), "{}", k.calls[cpu]);
+    let memory = k.position("mount cgroup /sys/fs/cgroup/memory cgroup MS_RDONLY");
+    let link = k.position("symlink /sys/fs/cgroup/cpu -> cpu,cpuacct");
+    let unified = k.position("mount cgroup2 /sys/fs/cgroup/unified cgroup2 MS_RDONLY");
+    let sealed = k.position(
+        "mount - /sys/fs/cgroup - MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_REMOUNT",
+    );
+    let nnp = k.position("no_new_privs");
+    assert!(cgroupns < tmpfs && tmpfs < cpu && cpu < memory && memory < link);
+    assert!(link < unified && unified < sealed && sealed < nnp);
+    assert!(k.position("mkdir cpu,cpuacct") < cpu);
 }
 
 #[test]

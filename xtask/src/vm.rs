@@ -1,0 +1,307 @@
+//! `cargo xtask vm [v2|v1|hybrid]...`: the real-container checks on each
+//! cgroup layout, in a guest. Debian's kernel boots under qemu (software
+//! emulation: no KVM needed) with an initramfs holding busybox, the freshly
+//! built `anchorage` binary with its libraries, `overlay.ko`, and the
+//! scripts in `xtask/vm/`: `init` moves the root to a tmpfs (the initramfs
+//! root cannot be pivoted from), `stage2` mounts the cgroup hierarchies as
+//! the layout says, and `checks` runs the checks, each printing `vm-check
+//! ok NAME` or `vm-check FAIL NAME: why` on the serial console, which this
+//! reads.
+//!
+//! The three hosts: v2 only (`cgroup_no_v1=all`, cgroup2 at
+//! `/sys/fs/cgroup`), v1 only (each controller's hierarchy, cpu and
+//! cpuacct together as systemd mounts them, no cgroup2), and hybrid (the
+//! same with cgroup2 at `/sys/fs/cgroup/unified`).
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// The layouts, in the order they run.
+pub const LAYOUTS: [&str; 3] = ["v2", "v1", "hybrid"];
+
+/// What booting the guests needs, with a file each package installs.
+pub const PACKAGES: &[(&str, &str)] = &[
+    ("qemu-system-x86", "/usr/bin/qemu-system-x86_64"),
+    ("linux-image-amd64", "/usr/share/doc/linux-image-amd64"),
+    ("busybox-static", "/bin/busybox"),
+    ("cpio", "/usr/bin/cpio"),
+];
+
+/// The most one guest may take, boot to power-off.
+const GUEST_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// What one layout's guest came to.
+pub struct Outcome {
+    pub layout: &'static str,
+    pub passed: u64,
+    /// The failed checks, as the guest said them.
+    pub failed: Vec<String>,
+    pub seconds: u64,
+}
+
+/// Why this machine cannot boot the guests, if it cannot.
+pub fn unavailable() -> Option<String> {
+    if std::env::consts::ARCH != "x86_64" {
+        return Some(format!(
+            "the guests are x86_64 and this machine is {}",
+            std::env::consts::ARCH
+        ));
+    }
+    for (package, path) in PACKAGES {
+        if !Path::new(path).exists() {
+            return Some(format!("{path} is missing (Debian's {package})"));
+        }
+    }
+    kernel().err().map(|e| format!("{e:#}"))
+}
+
+/// The newest kernel in /boot whose modules hold overlayfs: the kernel
+/// and `overlay.ko`.
+fn kernel() -> Result<(PathBuf, PathBuf)> {
+    let mut versions: Vec<String> = fs::read_dir("/boot")
+        .context("cannot read /boot")?
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_prefix("vmlinuz-")
+                .map(str::to_string)
+        })
+        .collect();
+    versions.sort();
+    for version in versions.iter().rev() {
+        let module = Path::new("/lib/modules")
+            .join(version)
+            .join("kernel/fs/overlayfs/overlay.ko");
+        let image = Path::new("/boot").join(format!("vmlinuz-{version}"));
+        if module.exists() && fs::File::open(&image).is_ok() {
+            return Ok((image, module));
+        }
+    }
+    bail!(
+        "no readable /boot/vmlinuz-VERSION with /lib/modules/VERSION/kernel/fs/overlayfs/overlay.ko (install Debian's linux-image-amd64)"
+    )
+}
+
+fn write_script(path: &Path, text: &str) -> Result<()> {
+    fs::write(path, text)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
+/// Copies a file to the same path under `root`.
+fn copy_into(root: &Path, file: &Path) -> Result<()> {
+    let to = root.join(file.strip_prefix("/").unwrap_or(file));
+    fs::create_dir_all(to.parent().expect("a parent"))?;
+    fs::copy(file, &to).with_context(|| format!("copying {}", file.display()))?;
+    Ok(())
+}
+
+/// The initramfs: busybox, the binary (debug info stripped) and the
+/// libraries `ldd` names, `overlay.ko`, and the scripts.
+fn initramfs(binary: &Path, module: &Path, work: &Path) -> Result<PathBuf> {
+    let root = work.join("root");
+    let _ = fs::remove_dir_all(&root);
+    for dir in [
+        "bin",
+        "usr/local/bin",
+        "lib/modules",
+        "etc",
+        "var/lib",
+        "root",
+    ] {
+        fs::create_dir_all(root.join(dir))?;
+    }
+    fs::copy("/bin/busybox", root.join("bin/busybox"))?;
+    let here = super::root().join("xtask/vm");
+    for script in ["init", "stage2", "checks"] {
+        let text = fs::read_to_string(here.join(script))
+            .with_context(|| format!("reading xtask/vm/{script}"))?;
+        write_script(&root.join(script), &text)?;
+    }
+    let guest_binary = root.join("usr/local/bin/anchorage");
+    super::run(
+        Command::new("strip")
+            .arg("--strip-debug")
+            .arg("-o")
+            .arg(&guest_binary)
+            .arg(binary),
+    )?;
+    let ldd = Command::new("ldd")
+        .arg(binary)
+        .output()
+        .context("could not run ldd")?;
+    for word in String::from_utf8_lossy(&ldd.stdout).split_whitespace() {
+        if word.starts_with('/') && Path::new(word).exists() {
+            copy_into(&root, Path::new(word))?;
+        }
+    }
+    fs::copy(module, root.join("lib/modules/overlay.ko"))?;
+    fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")?;
+    fs::write(root.join("etc/group"), "root:x:0:\n")?;
+    let image = work.join("initramfs.cpio");
+    let out = fs::File::create(&image)?;
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg("find . | cpio --quiet -o -H newc -R 0:0")
+        .current_dir(&root)
+        .stdout(out)
+        .status()
+        .context("could not run cpio")?;
+    if !status.success() {
+        bail!("cpio failed ({status})");
+    }
+    let _ = fs::remove_dir_all(&root);
+    Ok(image)
+}
+
+/// Boots each layout's guest with `binary` and gathers what its checks
+/// said.
+pub fn run(binary: &Path, layouts: &[&'static str]) -> Result<Vec<Outcome>> {
+    if let Some(why) = unavailable() {
+        bail!("cannot boot the guests: {why}");
+    }
+    let (kernel, module) = kernel()?;
+    let work = super::target_dir().join("vm");
+    fs::create_dir_all(&work)?;
+    let initrd = initramfs(binary, &module, &work)?;
+    let mut outcomes = Vec::new();
+    for layout in layouts {
+        super::step(&format!(
+            "the real-container checks on a {layout} host (qemu, {})",
+            kernel.display()
+        ));
+        outcomes.push(boot(&kernel, &initrd, layout)?);
+    }
+    Ok(outcomes)
+}
+
+fn boot(kernel: &Path, initrd: &Path, layout: &'static str) -> Result<Outcome> {
+    let mut append = format!("console=ttyS0 panic=-1 quiet anchorage.layout={layout}");
+    if layout == "v2" {
+        append.push_str(" cgroup_no_v1=all");
+    }
+    let started = Instant::now();
+    let mut child = Command::new("qemu-system-x86_64")
+        .args(["-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "2048"])
+        .args([
+            "-nodefaults",
+            "-no-reboot",
+            "-display",
+            "none",
+            "-serial",
+            "stdio",
+        ])
+        .arg("-kernel")
+        .arg(kernel)
+        .arg("-initrd")
+        .arg(initrd)
+        .arg("-append")
+        .arg(&append)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("could not start qemu-system-x86_64")?;
+    let pid = child.id();
+    // A guest that hangs is killed at the limit.
+    let (finished, watch) = mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if watch.recv_timeout(GUEST_TIMEOUT).is_err() {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+    });
+    let mut stderr = child.stderr.take().expect("piped");
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let mut outcome = Outcome {
+        layout,
+        passed: 0,
+        failed: Vec::new(),
+        seconds: 0,
+    };
+    let mut done = false;
+    let mut last = Vec::new();
+    for line in BufReader::new(child.stdout.take().expect("piped")).split(b'\n') {
+        let line = String::from_utf8_lossy(&line?).trim_end().to_string();
+        println!("  [{layout}] {line}");
+        if let Some(rest) = line.strip_prefix("vm-check ok ") {
+            let _ = rest;
+            outcome.passed += 1;
+        } else if let Some(rest) = line.strip_prefix("vm-check FAIL ") {
+            outcome.failed.push(rest.to_string());
+        } else if line == "vm-checks done" {
+            done = true;
+        }
+        last.push(line);
+        if last.len() > 20 {
+            last.remove(0);
+        }
+    }
+    let status = child.wait()?;
+    let _ = finished.send(());
+    let _ = watchdog.join();
+    let errors = errors.join().unwrap_or_default();
+    outcome.seconds = started.elapsed().as_secs();
+    if !done {
+        outcome.failed.push(format!(
+            "the guest ended before its checks did (qemu: {status}{}{})",
+            if errors.trim().is_empty() { "" } else { ", " },
+            errors.trim()
+        ));
+    }
+    Ok(outcome)
+}
+
+/// `cargo xtask vm [LAYOUT...]`: every layout unless some are named.
+pub fn task(args: &[String], binary: &Path) -> Result<()> {
+    let layouts: Vec<&'static str> = if args.is_empty() {
+        LAYOUTS.to_vec()
+    } else {
+        args.iter()
+            .map(|a| {
+                LAYOUTS
+                    .iter()
+                    .find(|l| **l == a.as_str())
+                    .copied()
+                    .with_context(|| format!("unknown layout `{a}`: give v2, v1 or hybrid"))
+            })
+            .collect::<Result<_>>()?
+    };
+    let outcomes = run(binary, &layouts)?;
+    let failed = report(&outcomes);
+    if failed > 0 {
+        bail!("{failed} check(s) failed in the guests");
+    }
+    Ok(())
+}
+
+/// Prints each layout's tally and the failures: how many failed.
+pub fn report(outcomes: &[Outcome]) -> u64 {
+    let mut failed = 0;
+    println!();
+    for o in outcomes {
+        println!(
+            "vm {}: {} passed, {} failed ({} s)",
+            o.layout,
+            o.passed,
+            o.failed.len(),
+            o.seconds
+        );
+        for f in &o.failed {
+            println!("  failed: {f}");
+        }
+        failed += o.failed.len() as u64;
+    }
+    failed
+}
