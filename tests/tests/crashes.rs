@@ -469,3 +469,32 @@ fn a_creation_killed_before_its_record_is_gone_at_the_next_command() {
     );
     assert_clean(&s, &[id]);
 }
+
+#[test]
+fn a_damaged_record_is_reported_and_rm_f_removes_it() {
+    if !runnable(&[Root]) {
+        return;
+    }
+    let s = Scene::new();
+    let id = s
+        .ok(&["run", "-d", "workshop", "sleep", "600"])
+        .trim()
+        .to_string();
+    s.ok(&["stop", "-t", "0", &id]);
+    let record = s.data().join("containers").join(&id).join("container.json");
+    let whole = fs::read_to_string(&record).unwrap();
+    fs::write(&record, &whole[..whole.len() / 2]).unwrap();
+    // Every command says so, naming the file and the fix; nothing is lost.
+    let ps = s.run(&["ps", "-a"]);
+    let said = String::from_utf8_lossy(&ps.stderr).into_owned();
+    assert!(
+        said.contains("is damaged") && said.contains(&format!("anchorage rm -f {id}")),
+        "{said}"
+    );
+    assert!(record.exists());
+    s.ok(&["rm", "-f", &id]);
+    assert!(!record.exists());
+    assert_eq!(cgroup_dirs(&id), Vec::<PathBuf>::new());
+    let again = s.run(&["ps", "-a"]);
+    assert!(String::from_utf8_lossy(&again.stderr).trim().is_empty());
+}

@@ -776,7 +776,20 @@ impl RealEngine {
     }
 
     fn remove(&mut self, id_or_name: &str, force: bool) -> Result<Vec<Event>, EngineError> {
-        let (dir, record) = self.find(id_or_name)?;
+        let (dir, record) = match self.find(id_or_name) {
+            Ok(found) => found,
+            Err(EngineError::NoSuchContainer(_))
+                if force && self.damaged_dir(id_or_name).is_some() =>
+            {
+                // A container whose record is damaged: its cgroup and files go.
+                let dir = self.containers_dir().join(id_or_name);
+                self.discard(&dir, &format!("/anchorage/{id_or_name}"));
+                return Ok(vec![Event::ContainerRemoved {
+                    id: id_or_name.to_string(),
+                }]);
+            }
+            Err(e) => return Err(e),
+        };
         let container = self.compose(&dir, &record);
         let state = shim::read_state(&dir);
         // Running, or still being started by its supervisor.

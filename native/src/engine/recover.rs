@@ -34,11 +34,24 @@ impl RealEngine {
             if name.starts_with('.') || !dir.is_dir() {
                 continue;
             }
-            match fs::symlink_metadata(dir.join("container.json")) {
+            match fs::read(dir.join("container.json")) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     self.discard(&dir, &format!("/anchorage/{name}"));
                 }
-                _ => {}
+                // Damaged from outside (no crash leaves it so: it is
+                // written whole or not at all): said, not deleted.
+                Ok(bytes) => {
+                    if let Err(e) = serde_json::from_slice::<Container>(&bytes) {
+                        eprintln!(
+                            "anchorage: {} is damaged ({e}), so its container is not listed: `anchorage rm -f {name}` removes it",
+                            dir.join("container.json").display()
+                        );
+                    }
+                }
+                Err(e) => eprintln!(
+                    "anchorage: cannot read {}: {e}",
+                    dir.join("container.json").display()
+                ),
             }
         }
         for (dir, container) in self.load_all() {
@@ -70,6 +83,19 @@ impl RealEngine {
                 self.settle(&dir, &container, state);
             }
         }
+    }
+
+    /// The directory of a container whose record does not read, by its
+    /// full id (as the warning about it gives it).
+    pub(super) fn damaged_dir(&self, id: &str) -> Option<std::path::PathBuf> {
+        if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let dir = self.containers_dir().join(id);
+        let bytes = fs::read(dir.join("container.json")).ok()?;
+        serde_json::from_slice::<Container>(&bytes)
+            .is_err()
+            .then_some(dir)
     }
 
     fn cgroup_of(&self, container: &Container) -> Option<Cgroup> {
