@@ -34,6 +34,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("cpio", "/usr/bin/cpio"),
 ];
 
+/// The layouts whose guests run the fidelity scenarios: those the
+/// simulator models (as `SCENARIO_LAYOUTS` in `xtask/vm/checks` says).
+const SCENARIO_LAYOUTS: &[&str] = &["v2"];
+
 /// The most one guest may take, boot to power-off.
 const GUEST_TIMEOUT: Duration = Duration::from_secs(900);
 
@@ -44,6 +48,127 @@ pub struct Outcome {
     /// The failed checks, as the guest said them.
     pub failed: Vec<String>,
     pub seconds: u64,
+    /// Each fidelity scenario's stdout and stderr in the guest.
+    scenarios: Vec<(String, Vec<u8>, Vec<u8>)>,
+}
+
+/// The fidelity scenarios: `tests/scenarios/*.sh`, in order.
+fn scenarios() -> Result<Vec<PathBuf>> {
+    let dir = super::root().join("tests/scenarios");
+    let mut all: Vec<PathBuf> = fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sh"))
+        .collect();
+    all.sort();
+    Ok(all)
+}
+
+/// Output with container ids (64 hex digits, or their 12-digit short
+/// form, as ids and default hostnames show) replaced by `ID`.
+fn normalize(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() == 64 || run.len() == 12 {
+            out.push_str("ID");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() || ('a'..='f').contains(&c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// Decodes the guest's base64 (standard alphabet, padded).
+fn base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::new();
+    for chunk in text.as_bytes().chunks(4) {
+        let digits: Vec<u32> = chunk.iter().filter_map(|c| value(*c)).collect();
+        let mut n = 0u32;
+        for (i, d) in digits.iter().enumerate() {
+            n |= d << (18 - 6 * i as u32);
+        }
+        for i in 0..digits.len().saturating_sub(1) {
+            out.push((n >> (16 - 8 * i as u32)) as u8);
+        }
+    }
+    out
+}
+
+/// Runs each scenario through `anchorage sim` here and compares it with
+/// what the guest's real containers printed: a pass per match, a failure
+/// per difference (its first differing line).
+fn compare(binary: &Path, outcome: &mut Outcome) -> Result<()> {
+    for scenario in scenarios()? {
+        let name = scenario
+            .file_stem()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
+        let Some((_, out, err)) = outcome.scenarios.iter().find(|(n, ..)| *n == name) else {
+            outcome
+                .failed
+                .push(format!("fidelity {name}: the guest did not run it"));
+            continue;
+        };
+        let sim = Command::new(binary)
+            .arg("sim")
+            .arg(&scenario)
+            .env_remove("ANCHORAGE_DATA_DIR")
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("running anchorage sim {}", scenario.display()))?;
+        let real = format!("{}--- stderr\n{}", normalize(out), normalize(err));
+        let simulated = format!(
+            "{}--- stderr\n{}",
+            normalize(&sim.stdout),
+            normalize(&sim.stderr)
+        );
+        if real == simulated {
+            outcome.passed += 1;
+            println!("  [{}] fidelity ok {name}", outcome.layout);
+            continue;
+        }
+        let (mut sim_lines, mut real_lines) = (simulated.lines(), real.lines());
+        let mut line = 1;
+        let difference = loop {
+            match (sim_lines.next(), real_lines.next()) {
+                (Some(a), Some(b)) if a == b => line += 1,
+                (a, b) => {
+                    break format!(
+                        "line {line}: the simulator says {:?}, the kernel {:?}",
+                        a.unwrap_or("(nothing)"),
+                        b.unwrap_or("(nothing)")
+                    );
+                }
+            }
+        };
+        println!("  [{}] fidelity FAIL {name}: {difference}", outcome.layout);
+        outcome.failed.push(format!("fidelity {name}: {difference}"));
+    }
+    Ok(())
 }
 
 /// Why this machine cannot boot the guests, if it cannot.
@@ -144,6 +269,10 @@ fn initramfs(binary: &Path, module: &Path, work: &Path) -> Result<PathBuf> {
         }
     }
     fs::copy(module, root.join("lib/modules/overlay.ko"))?;
+    fs::create_dir_all(root.join("scenarios"))?;
+    for scenario in scenarios()? {
+        fs::copy(&scenario, root.join("scenarios").join(scenario.file_name().expect("a name")))?;
+    }
     fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")?;
     fs::write(root.join("etc/group"), "root:x:0:\n")?;
     let image = work.join("initramfs.cpio");
@@ -178,19 +307,24 @@ pub fn run(binary: &Path, layouts: &[&'static str]) -> Result<Vec<Outcome>> {
             "the real-container checks on a {layout} host (qemu, {})",
             kernel.display()
         ));
-        outcomes.push(boot(&kernel, &initrd, layout)?);
+        let mut outcome = boot(&kernel, &initrd, layout)?;
+        if SCENARIO_LAYOUTS.contains(layout) {
+            compare(binary, &mut outcome)?;
+        }
+        outcomes.push(outcome);
     }
     Ok(outcomes)
 }
 
 fn boot(kernel: &Path, initrd: &Path, layout: &'static str) -> Result<Outcome> {
-    let mut append = format!("console=ttyS0 panic=-1 quiet anchorage.layout={layout}");
+    let mut append =
+        format!("console=ttyS0 panic=-1 quiet loglevel=3 anchorage.layout={layout}");
     if layout == "v2" {
         append.push_str(" cgroup_no_v1=all");
     }
     let started = Instant::now();
     let mut child = Command::new("qemu-system-x86_64")
-        .args(["-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "2048"])
+        .args(["-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "4096"])
         .args([
             "-nodefaults",
             "-no-reboot",
@@ -229,11 +363,20 @@ fn boot(kernel: &Path, initrd: &Path, layout: &'static str) -> Result<Outcome> {
         passed: 0,
         failed: Vec::new(),
         seconds: 0,
+        scenarios: Vec::new(),
     };
     let mut done = false;
     let mut last = Vec::new();
     for line in BufReader::new(child.stdout.take().expect("piped")).split(b'\n') {
         let line = String::from_utf8_lossy(&line?).trim_end().to_string();
+        if let Some(rest) = line.strip_prefix("vm-scenario ") {
+            let mut fields = rest.split(' ');
+            let name = fields.next().unwrap_or("").to_string();
+            let out = base64(fields.next().unwrap_or(""));
+            let err = base64(fields.next().unwrap_or(""));
+            outcome.scenarios.push((name, out, err));
+            continue;
+        }
         println!("  [{layout}] {line}");
         if let Some(rest) = line.strip_prefix("vm-check ok ") {
             let _ = rest;

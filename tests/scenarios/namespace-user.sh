@@ -1,0 +1,2 @@
+# namespaces: user, root inside
+anchorage run --rm workshop id

@@ -1,0 +1,2 @@
+# processes: stdout and stderr stay apart
+anchorage run --rm workshop sh -c 'echo out; echo err >&2'
