@@ -119,8 +119,16 @@ fn base64(text: &str) -> Vec<u8> {
 
 /// Runs each scenario through `anchorage sim` here and compares it with
 /// what the guest's real containers printed: a pass per match, a failure
-/// per difference (its first differing line).
+/// per difference (its first differing line). Both are kept in
+/// `target/vm/LAYOUT/scenarios/NAME.{real,sim}`.
 fn compare(binary: &Path, outcome: &mut Outcome) -> Result<()> {
+    // Both sides are kept, to read in full where they differ.
+    let kept = super::target_dir()
+        .join("vm")
+        .join(outcome.layout)
+        .join("scenarios");
+    let _ = fs::remove_dir_all(&kept);
+    fs::create_dir_all(&kept)?;
     for scenario in scenarios()? {
         let name = scenario
             .file_stem()
@@ -146,6 +154,8 @@ fn compare(binary: &Path, outcome: &mut Outcome) -> Result<()> {
             normalize(&sim.stdout),
             normalize(&sim.stderr)
         );
+        fs::write(kept.join(format!("{name}.real")), &real)?;
+        fs::write(kept.join(format!("{name}.sim")), &simulated)?;
         if real == simulated {
             outcome.passed += 1;
             println!("  [{}] fidelity ok {name}", outcome.layout);
@@ -166,7 +176,9 @@ fn compare(binary: &Path, outcome: &mut Outcome) -> Result<()> {
             }
         };
         println!("  [{}] fidelity FAIL {name}: {difference}", outcome.layout);
-        outcome.failed.push(format!("fidelity {name}: {difference}"));
+        outcome
+            .failed
+            .push(format!("fidelity {name}: {difference}"));
     }
     Ok(())
 }
@@ -271,7 +283,11 @@ fn initramfs(binary: &Path, module: &Path, work: &Path) -> Result<PathBuf> {
     fs::copy(module, root.join("lib/modules/overlay.ko"))?;
     fs::create_dir_all(root.join("scenarios"))?;
     for scenario in scenarios()? {
-        fs::copy(&scenario, root.join("scenarios").join(scenario.file_name().expect("a name")))?;
+        fs::copy(
+            &scenario,
+            root.join("scenarios")
+                .join(scenario.file_name().expect("a name")),
+        )?;
     }
     fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")?;
     fs::write(root.join("etc/group"), "root:x:0:\n")?;
@@ -317,8 +333,7 @@ pub fn run(binary: &Path, layouts: &[&'static str]) -> Result<Vec<Outcome>> {
 }
 
 fn boot(kernel: &Path, initrd: &Path, layout: &'static str) -> Result<Outcome> {
-    let mut append =
-        format!("console=ttyS0 panic=-1 quiet loglevel=3 anchorage.layout={layout}");
+    let mut append = format!("console=ttyS0 panic=-1 quiet loglevel=3 anchorage.layout={layout}");
     if layout == "v2" {
         append.push_str(" cgroup_no_v1=all");
     }

@@ -506,7 +506,13 @@ pub fn spawn(
             // The pid namespace applies to children: the command is one.
             let child = libc::fork();
             if child < 0 {
-                die(b"anchorage exec: fork failed\n", 126);
+                // Said to the engine (pid 0, then why): at pids.max this
+                // is the container's own fork refused.
+                let errno = *libc::__errno_location();
+                let mut said = [0u8; 8];
+                said[4..].copy_from_slice(&(errno as u32).to_ne_bytes());
+                libc::write(pid_wr, said.as_ptr().cast(), said.len());
+                libc::_exit(126);
             }
             if child == 0 {
                 if slave_fd >= 0 {
@@ -615,6 +621,23 @@ pub fn spawn(
             _ => break pid as u32,
         }
     };
+    if command_pid == 0 {
+        // The fork inside was refused: why follows.
+        let errno = match nix::unistd::read(pid_r.as_fd(), &mut bytes) {
+            Ok(4) => u32::from_ne_bytes(bytes) as i32,
+            _ => libc::EAGAIN,
+        };
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        let message = std::io::Error::from_raw_os_error(errno).to_string();
+        let message = message.split(" (os error").next().unwrap_or(&message);
+        return Err(EngineError::Exec {
+            program: argv[0].clone(),
+            reason: match &launch.cgroup {
+                Some(cgroup) => format!("fork failed: {message} (cgroup {cgroup})"),
+                None => format!("fork failed: {message}"),
+            },
+        });
+    }
     let terminal = pty.map(|(id, pty)| {
         drop(pty.slave);
         let _ = nix::fcntl::fcntl(

@@ -53,6 +53,10 @@ pub const SUBID_COUNT: u32 = 65_536;
 
 /// The simulated host's CPUs.
 pub const HOST_CPUS: u64 = 2;
+
+/// The id an unmapped owner shows as in a user namespace (the kernel's
+/// overflowuid and overflowgid).
+pub const OVERFLOW_ID: u32 = 65534;
 /// The simulated host's memory: 4 GiB, no swap.
 pub const HOST_MEMORY_BYTES: u64 = 4 << 30;
 /// The most tasks the simulated host runs at once (its `kernel.threads-max`):
@@ -1106,8 +1110,13 @@ impl SimEngine {
             &id[..12],
             &id[..12]
         );
+        // The container's /dev, as the runtime makes it: a tmpfs with the
+        // host's device nodes bound in (owned by the host's root, which the
+        // container's user namespace does not map: they show as the
+        // overflow ids, nobody and nogroup) and the usual links.
         let mut dev = Tree::empty(0o755, self.now_epoch());
         for (name, major, minor) in [
+            ("full", 1, 7),
             ("null", 1, 3),
             ("zero", 1, 5),
             ("random", 1, 8),
@@ -1119,17 +1128,24 @@ impl SimEngine {
                 Node {
                     kind: tarball::NodeKind::CharDevice(major, minor),
                     mode: 0o666,
-                    uid: 0,
-                    gid: 0,
-                    mtime: self.now_epoch(),
+                    uid: OVERFLOW_ID,
+                    gid: OVERFLOW_ID,
+                    mtime: self.boot_epoch(),
                 },
             );
         }
-        for (name, fd) in [("stdin", 0), ("stdout", 1), ("stderr", 2)] {
+        let links = [
+            ("stdin", "/proc/self/fd/0"),
+            ("stdout", "/proc/self/fd/1"),
+            ("stderr", "/proc/self/fd/2"),
+            ("fd", "/proc/self/fd"),
+            ("ptmx", "pts/ptmx"),
+        ];
+        for (name, target) in links {
             dev.insert(
                 name,
                 Node {
-                    kind: tarball::NodeKind::Symlink(format!("/proc/self/fd/{fd}")),
+                    kind: tarball::NodeKind::Symlink(target.to_string()),
                     mode: 0o777,
                     uid: 0,
                     gid: 0,
