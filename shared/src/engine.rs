@@ -465,6 +465,7 @@ impl From<SpecError> for EngineError {
 /// |---|---|---|
 /// | `apply(Run / Start)`: the supervisor says whether the init runs | 250 ms, then its answer comes from a later `advance` | 30 s, then the supervisor is killed |
 /// | `apply(Remove { force })` of a running container: its end recorded | 200 ms, then the supervisor is killed (1 s more for that) | 10 s, the same |
+/// | any look that finds a supervisor killed: its container's cgroup emptied | until the kernel has ended its processes (at most 5 s, for one stuck in the kernel) | the same |
 ///
 /// Everything else (`Stop`'s grace period too) returns at once, and the
 /// simulated kernel never waits.

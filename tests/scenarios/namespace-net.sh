@@ -1,2 +1,2 @@
 # namespaces: net, only the loopback device
-anchorage run --rm workshop ip addr
+anchorage run workshop ip addr

@@ -1,2 +1,2 @@
 # namespaces: user, root inside
-anchorage run --rm workshop id
+anchorage run workshop id

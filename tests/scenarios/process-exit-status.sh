@@ -1,7 +1,7 @@
 # signals and exits: the container's exit status is its command's
-anchorage run --rm workshop sh -c 'exit 3'
+anchorage run workshop sh -c 'exit 3'
 echo status $?
-anchorage run --rm workshop true
+anchorage run workshop true
 echo status $?
-anchorage run --rm workshop false
+anchorage run workshop false
 echo status $?

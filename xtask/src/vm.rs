@@ -196,6 +196,17 @@ pub fn unavailable() -> Option<String> {
             return Some(format!("{path} is missing (Debian's {package})"));
         }
     }
+    for (tool, package) in [("strip", "binutils"), ("ldd", "libc-bin")] {
+        let found = Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok();
+        if !found {
+            return Some(format!("`{tool}` is missing (Debian's {package})"));
+        }
+    }
     kernel().err().map(|e| format!("{e:#}"))
 }
 
@@ -212,7 +223,13 @@ fn kernel() -> Result<(PathBuf, PathBuf)> {
                 .map(str::to_string)
         })
         .collect();
-    versions.sort();
+    // Newest first, numbers compared as numbers (6.1.0-48 after 6.1.0-9).
+    let key = |v: &String| -> Vec<u64> {
+        v.split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect()
+    };
+    versions.sort_by_key(key);
     for version in versions.iter().rev() {
         let module = Path::new("/lib/modules")
             .join(version)

@@ -394,7 +394,9 @@ impl RealEngine {
             (None, false) if state.init_pid.is_some() => ContainerState::Running,
             (None, false) => ContainerState::Created,
         };
-        if container.state == ContainerState::Running {
+        // Its init's pid only while that process is the init: a pid being
+        // reaped may soon be another process's, and must not be signalled.
+        if container.state == ContainerState::Running && init_alive {
             container.init_pid = state.init_pid;
             container.namespaces = state
                 .init_pid
@@ -781,8 +783,24 @@ impl RealEngine {
             Err(EngineError::NoSuchContainer(_))
                 if force && self.damaged_dir(id_or_name).is_some() =>
             {
-                // A container whose record is damaged: its cgroup and files go.
+                // A container whose record is damaged: what runs of it is
+                // killed (its supervisor, and the init with it), then its
+                // cgroup and files go.
                 let dir = self.containers_dir().join(id_or_name);
+                if let Some(state) = shim::read_state(&dir) {
+                    for (pid, alive) in [
+                        (Some(state.shim_pid), state.supervisor_alive()),
+                        (state.init_pid, state.init_alive()),
+                    ] {
+                        if let (Some(pid), true) = (pid, alive) {
+                            let _ = nix::sys::signal::kill(
+                                nix::unistd::Pid::from_raw(pid as i32),
+                                nix::sys::signal::Signal::SIGKILL,
+                            );
+                        }
+                    }
+                    let _ = Self::wait_exited(&dir, Duration::from_secs(1));
+                }
                 self.discard(&dir, &format!("/anchorage/{id_or_name}"));
                 return Ok(vec![Event::ContainerRemoved {
                     id: id_or_name.to_string(),
@@ -794,12 +812,28 @@ impl RealEngine {
         let state = shim::read_state(&dir);
         // Running, or still being started by its supervisor.
         let busy = container.state == ContainerState::Running
+            || self.starting(&record.id)
             || state
                 .as_ref()
                 .is_some_and(|s| s.exit.is_none() && s.supervisor_alive());
         if busy {
             if !force {
                 return Err(EngineError::StillRunning(record.name));
+            }
+            // A start of ours still waiting for its answer: its supervisor
+            // goes first (it may not have written its state yet).
+            if let Some(supervisor) = self.forget_start(&record.id) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(supervisor as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                let deadline = Instant::now() + Duration::from_secs(1);
+                while shim::start_ticks(supervisor).is_some()
+                    && !shim::is_zombie(supervisor)
+                    && Instant::now() < deadline
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
             }
             if let Some(pid) = container.init_pid {
                 let _ = Self::signal(pid, Signal::Kill);
@@ -1006,6 +1040,10 @@ impl RealEngine {
         let mut events = Vec::new();
         let present = self.load_all();
         for (dir, record) in &present {
+            if self.starting(&record.id) {
+                // Its start is reported first, when its answer comes.
+                continue;
+            }
             let follow = self.follow.entry(record.id.clone()).or_default();
             events.extend(Self::collect_from(follow, dir, record, self.console_rate));
         }
@@ -1249,8 +1287,9 @@ impl Engine for RealEngine {
                     ))),
                     // Its supervisor is there already, still starting it.
                     ContainerState::Created
-                        if shim::read_state(&dir)
-                            .is_some_and(|s| s.exit.is_none() && s.supervisor_alive()) =>
+                        if self.starting(&record.id)
+                            || shim::read_state(&dir)
+                                .is_some_and(|s| s.exit.is_none() && s.supervisor_alive()) =>
                     {
                         Err(EngineError::AlreadyRunning(record.name))
                     }

@@ -108,12 +108,15 @@ impl RealEngine {
     /// end: its init is killed if it still runs, then its cgroup with all
     /// in it, and the end is recorded with the reason. An `--rm`
     /// container is then removed. Returns the state recorded.
-    pub(super) fn settle(
-        &self,
-        dir: &Path,
-        container: &Container,
-        mut state: RunState,
-    ) -> RunState {
+    pub(super) fn settle(&self, dir: &Path, container: &Container, state: RunState) -> RunState {
+        // Read again now that its supervisor is known dead (a dead one
+        // writes nothing more): it may have recorded the end just before
+        // it died, and that record stands.
+        let mut state = match shim::read_state(dir) {
+            Some(fresh) if fresh.exit.is_some() || fresh.supervisor_alive() => return fresh,
+            Some(fresh) => fresh,
+            None => state,
+        };
         if state.init_alive()
             && let Some(pid) = state.init_pid
         {

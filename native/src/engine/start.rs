@@ -188,12 +188,23 @@ impl RealEngine {
             }
             Answer::Closed => Self::answered(container, "", dir),
             Answer::Waiting if self.waiting => {
+                // Killed, and what it started with it (its init and cgroup),
+                // before the caller removes the container.
                 Self::kill_supervisor(supervisor);
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while shim::start_ticks(supervisor).is_some()
+                    && !shim::is_zombie(supervisor)
+                    && Instant::now() < deadline
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                if let Some(state) = shim::read_state(dir) {
+                    self.settle(dir, container, state);
+                }
                 Err(EngineError::Refused(format!(
-                    "the supervisor of container {} did not say in {} s whether it started, and was killed: `anchorage inspect {}` says how it ended",
+                    "the supervisor of container {} did not say in {} s whether it started: it was killed, and what it had started with it",
                     container.name,
-                    START_TIMEOUT.as_secs(),
-                    container.name
+                    START_TIMEOUT.as_secs()
                 )))
             }
             Answer::Waiting => {
@@ -215,6 +226,21 @@ impl RealEngine {
             nix::unistd::Pid::from_raw(pid as i32),
             nix::sys::signal::Signal::SIGKILL,
         );
+    }
+
+    /// Whether a start of this container waits for its answer.
+    pub(super) fn starting(&self, id: &str) -> bool {
+        self.pending_starts.iter().any(|p| p.container.id == id)
+    }
+
+    /// Drops a pending start (its container is being removed): its
+    /// supervisor's pid.
+    pub(super) fn forget_start(&mut self, id: &str) -> Option<u32> {
+        let index = self
+            .pending_starts
+            .iter()
+            .position(|p| p.container.id == id)?;
+        Some(self.pending_starts.remove(index).supervisor)
     }
 
     /// The pipes of starts still waiting for their answer, for `poll`.

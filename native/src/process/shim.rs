@@ -148,7 +148,7 @@ pub fn write_state(dir: &Path, state: &RunState) -> std::io::Result<()> {
     let path = dir.join("state.json");
     match crate::tarball::store::write_atomically(&path, &bytes) {
         Err(e)
-            if e.raw_os_error() == Some(libc::ENOSPC)
+            if matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
                 && fs::remove_file(dir.join(RESERVE)).is_ok() =>
         {
             crate::tarball::store::write_atomically(&path, &bytes)
@@ -237,6 +237,9 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
     let (err_r, err_w) = pipe()?;
     let (go_r, go_w) = pipe()?;
     let (fail_r, fail_w) = pipe()?;
+    // Held open by this process alone, until it ends: the init sees the
+    // end when it must know whether its supervisor still lives.
+    let (alive_r, alive_w) = pipe()?;
 
     let mut stack = vec![0u8; 1 << 20];
     let flags = CloneFlags::CLONE_NEWUSER
@@ -257,6 +260,7 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
         err_r.as_raw_fd(),
         fail_r.as_raw_fd(),
         report.as_raw_fd(),
+        alive_w.as_raw_fd(),
     ];
     let callback = Box::new(|| {
         for fd in ours {
@@ -268,17 +272,20 @@ fn supervise(dir: &Path, mut report: File) -> Result<(), String> {
             &child_config,
             prepared.as_ref(),
             &filters,
-            &out_w,
-            &err_w,
-            &go_r,
-            &fail_w,
+            InitPipes {
+                out: &out_w,
+                err: &err_w,
+                go: &go_r,
+                fail: &fail_w,
+                alive: &alive_r,
+            },
         )
     });
     // SAFETY: this process is single-threaded, and the child gets its own
     // copy of memory (no CLONE_VM) and its own stack.
     let child = unsafe { nix::sched::clone(callback, &mut stack, flags, Some(libc::SIGCHLD)) }
         .map_err(|e| format!("clone: {}", e.desc()))?;
-    drop((out_w, err_w, go_r, fail_w));
+    drop((out_w, err_w, go_r, fail_w, alive_r));
     // The init has its own copies of the prepared mounts.
     drop(prepared);
     // The init is recorded at once: a look from now on sees it (running,
@@ -511,15 +518,30 @@ fn copy_console(dir: &Path, options: LogOptions, out: OwnedFd, err: OwnedFd) {
 /// The container's init, in its new namespaces: waits to be let go, sets
 /// the container up and execs; on failure writes `STATUS\tMESSAGE` on
 /// the failure pipe and exits.
+/// The init's ends of the pipes to its supervisor: its stdout and
+/// stderr, the go-ahead bytes, the report of a failure, and the pipe whose
+/// end says the supervisor has gone.
+struct InitPipes<'a> {
+    out: &'a OwnedFd,
+    err: &'a OwnedFd,
+    go: &'a OwnedFd,
+    fail: &'a OwnedFd,
+    alive: &'a OwnedFd,
+}
+
 fn init(
     config: &LaunchConfig,
     prepared: Option<&Prepared>,
     filters: &[super::seccomp::Installable],
-    out: &OwnedFd,
-    err: &OwnedFd,
-    go: &OwnedFd,
-    fail: &OwnedFd,
+    pipes: InitPipes<'_>,
 ) -> isize {
+    let InitPipes {
+        out,
+        err,
+        go,
+        fail,
+        alive,
+    } = pipes;
     let report = |status: i32, message: String| -> isize {
         let _ = nix::unistd::write(fail, format!("{status}\t{message}").as_bytes());
         status as isize
@@ -561,6 +583,12 @@ fn init(
     // SAFETY: prctl with an integer argument.
     if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) } != 0 {
         return report(125, "prctl(PR_SET_PDEATHSIG)".into());
+    }
+    // Had the supervisor died since the uid change, no signal comes: its
+    // end of `alive` tells.
+    let mut fds = [PollFd::new(alive.as_fd(), PollFlags::POLLIN)];
+    if nix::poll::poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0) {
+        return report(125, "the supervisor went away".into());
     }
     let mut kernel = Linux;
     // The second byte: the supervisor has put us in our cgroup.

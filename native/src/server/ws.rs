@@ -93,24 +93,8 @@ async fn session(socket: WebSocket, hub: Hub) {
     let mut answers: FuturesOrdered<BoxFuture<'static, Answer>> = FuturesOrdered::new();
     loop {
         tokio::select! {
-            // Answers first: the hub answers a command before it publishes
-            // what the command caused, so the answer goes out first too.
-            biased;
             Some(answer) = answers.next(), if !answers.is_empty() => {
-                let reply = match answer {
-                    Answer::Now(reply) => reply,
-                    Answer::Done { id, result } => match result {
-                        Ok(events) => {
-                            for event in &events {
-                                if let Event::TerminalOpened { terminal, .. } = event {
-                                    terminals.insert(*terminal);
-                                }
-                            }
-                            ServerMessage::Done { id, events }
-                        }
-                        Err(err) => ServerMessage::engine_error(id, err),
-                    },
-                };
+                let reply = reply(answer, &mut terminals);
                 if !send(&mut sink, &reply.to_json()).await {
                     break;
                 }
@@ -133,11 +117,19 @@ async fn session(socket: WebSocket, hub: Hub) {
                     }
                     Err(RecvError::Closed) => break,
                 };
-                if !send(&mut sink, &message).await {
+                // The hub answers a command before it publishes what the
+                // command caused: an answer ready now goes out first.
+                if !send_ready(&mut answers, &mut sink, &mut terminals).await
+                    || !send(&mut sink, &message).await
+                {
                     break;
                 }
             }
             Some(message) = routed.recv() => {
+                // A terminal's output after the answer that opened it.
+                if !send_ready(&mut answers, &mut sink, &mut terminals).await {
+                    break;
+                }
                 if let (true, OutputSource::Terminal(id)) = (message.ended, message.source) {
                     terminals.remove(&id);
                 }
@@ -166,10 +158,47 @@ async fn session(socket: WebSocket, hub: Hub) {
             }
         }
     }
-    // A client gone hangs up its terminals.
+    // A client gone hangs up its terminals, those whose opening was still
+    // on its way too.
+    while let Ok(Some(answer)) = tokio::time::timeout(SEND_TIMEOUT, answers.next()).await {
+        let _ = reply(answer, &mut terminals);
+    }
     for terminal in terminals {
         let _ = hub.apply(Command::CloseTerminal { terminal }).await;
     }
+}
+
+/// The message answering a command, noting the terminals it opened.
+fn reply(answer: Answer, terminals: &mut HashSet<u64>) -> ServerMessage {
+    match answer {
+        Answer::Now(reply) => reply,
+        Answer::Done { id, result } => match result {
+            Ok(events) => {
+                for event in &events {
+                    if let Event::TerminalOpened { terminal, .. } = event {
+                        terminals.insert(*terminal);
+                    }
+                }
+                ServerMessage::Done { id, events }
+            }
+            Err(err) => ServerMessage::engine_error(id, err),
+        },
+    }
+}
+
+/// Sends the answers that are ready now, in order: false when the client
+/// is gone or stuck.
+async fn send_ready(
+    answers: &mut FuturesOrdered<BoxFuture<'static, Answer>>,
+    sink: &mut SplitSink<WebSocket, Message>,
+    terminals: &mut HashSet<u64>,
+) -> bool {
+    while let Some(Some(answer)) = answers.next().now_or_never() {
+        if !send(sink, &reply(answer, terminals).to_json()).await {
+            return false;
+        }
+    }
+    true
 }
 
 /// Sends one message; false when the client is gone or stuck.

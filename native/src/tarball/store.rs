@@ -537,11 +537,12 @@ impl ImageStore {
                 self.image_dir(hex).join("image.json").is_file()
             })
             .collect();
+        // A copy kept first; the mended file then replaces the damaged
+        // one in one rename, so readers never find none.
         let kept = self.root.join(format!("refs.json.damaged-{}", now_ms()));
-        fs::rename(&path, &kept).ok()?;
+        fs::write(&kept, &bytes).ok()?;
         if let Err(e) = self.write_refs(&refs) {
-            // Put it back: a store with its damage is better than none.
-            let _ = fs::rename(&kept, &path);
+            let _ = fs::remove_file(&kept);
             return Some(format!(
                 "{} is damaged ({reason}) and could not be mended: {e}",
                 path.display()
