@@ -619,16 +619,33 @@ pub fn busybox_tarball(dir: &Path) -> PathBuf {
     std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
     let _ = std::os::unix::fs::symlink("busybox", root.join("bin/sh"));
     let tarball = dir.join("busybox.tar");
+    tar_dir(&root, &tarball);
+    tarball
+}
+
+/// Packs the tree under `root` into the tarball `to` with GNU tar.
+pub fn tar_dir(root: &Path, to: &Path) {
     let tar = std::process::Command::new("tar")
         .arg("-C")
-        .arg(&root)
+        .arg(root)
         .arg("-cf")
-        .arg(&tarball)
+        .arg(to)
         .arg(".")
         .status()
         .unwrap();
-    assert!(tar.success(), "tar made no busybox tarball");
-    tarball
+    assert!(tar.success(), "tar made no tarball of {}", root.display());
+}
+
+/// Whether a process has ended: gone, or a zombie (of whoever reaps
+/// orphans here).
+pub fn process_ended(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+        stat.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
 }
 
 /// A data directory for real containers that removes every container

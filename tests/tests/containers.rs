@@ -248,17 +248,7 @@ fn a_killed_supervisor_is_noticed_and_cleaned_up() {
         serde_json::from_slice(&fs::read(dir.join("state.json")).unwrap()).unwrap();
     let init = state["init_pid"].as_i64().unwrap() as i32;
     let shim = state["shim_pid"].as_i64().unwrap() as i32;
-    // Gone, or a zombie of whoever reaps orphans here.
-    let running = |pid: i32| {
-        fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-            !stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-    };
+    let running = |pid: i32| !anchorage_tests::process_ended(pid as u32);
     let gone = |pid: i32, what: &str| {
         let started = Instant::now();
         while running(pid) {

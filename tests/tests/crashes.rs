@@ -86,18 +86,6 @@ fn mounts_under(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Whether a process is gone, or a zombie.
-fn ended(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat")).is_err_and(|_| true)
-        || fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-            stat.rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-}
-
 /// The live processes started for the scene (the commands, their
 /// supervisors, an init before its exec): those with its data directory
 /// in their environment. A container's program has its own.
@@ -110,7 +98,7 @@ fn scene_processes(s: &Scene) -> Vec<u32> {
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            !ended(*pid)
+            !anchorage_tests::process_ended(*pid)
                 && fs::read(format!("/proc/{pid}/environ"))
                     .is_ok_and(|env| env.windows(marker.len()).any(|w| w == marker.as_slice()))
         })
@@ -250,7 +238,7 @@ fn kill_9_of_a_supervisor_ends_its_container_with_the_reason() {
         let said = run.wait_with_output().unwrap();
         // A signal is sent at once, but the process ends when next run.
         let started = Instant::now();
-        while !ended(shim as u32) {
+        while !anchorage_tests::process_ended(shim as u32) {
             assert!(
                 started.elapsed() < Duration::from_secs(5),
                 "kill -9 took no effect"
@@ -302,15 +290,7 @@ fn big_tarball(dir: &Path) -> PathBuf {
         fs::write(data.join(format!("f{i}")), &block).unwrap();
     }
     let tarball = dir.join("big.tar");
-    let status = Command::new("tar")
-        .arg("-C")
-        .arg(&root)
-        .arg("-cf")
-        .arg(&tarball)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(status.success());
+    anchorage_tests::tar_dir(&root, &tarball);
     tarball
 }
 

@@ -42,15 +42,7 @@ fn tarball_of(dir: &Path, megabytes: usize) -> PathBuf {
         fs::write(root.join(format!("blob{i}")), block).unwrap();
     }
     let tarball = dir.join(format!("blobs-{megabytes}.tar"));
-    let status = Command::new("tar")
-        .arg("-C")
-        .arg(&root)
-        .arg("-cf")
-        .arg(&tarball)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(status.success());
+    anchorage_tests::tar_dir(&root, &tarball);
     tarball
 }
 
@@ -303,17 +295,6 @@ fn a_damaged_refs_json_is_reported_and_mended() {
     s.ok(&["run", "--rm", "bb", "sh", "-c", "exit 0"]);
 }
 
-/// Whether a process is gone, or a zombie.
-fn ended(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
-        stat.rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z')
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_supervisor_stalls_no_other_client() {
     if !runnable(&[Root]) {
@@ -389,7 +370,7 @@ async fn a_hung_supervisor_stalls_no_other_client() {
         "another client's run waited {took:?} behind the hung supervisor"
     );
     let started = Instant::now();
-    while !ended(supervisor) {
+    while !anchorage_tests::process_ended(supervisor) {
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "the hung supervisor was left"

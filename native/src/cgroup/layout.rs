@@ -71,19 +71,7 @@ impl Layout {
 pub fn detect(mountinfo: &str) -> Result<Layout, CgroupError> {
     let mut controllers = BTreeMap::new();
     let mut unified = None;
-    for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let Some(mount_point) = left.split(' ').nth(4) else {
-            continue;
-        };
-        let mut right = right.split(' ');
-        let (Some(fstype), _, Some(super_options)) = (right.next(), right.next(), right.next())
-        else {
-            continue;
-        };
-        let mount_point = PathBuf::from(unescape(mount_point));
+    for (fstype, mount_point, super_options) in cgroup_mounts(mountinfo) {
         match fstype {
             "cgroup2" => {
                 unified.get_or_insert(mount_point);
@@ -138,19 +126,7 @@ pub enum CgroupMount {
 pub fn container_view(mountinfo: &str, links: &[(String, String)]) -> Vec<CgroupMount> {
     let base = std::path::Path::new("/sys/fs/cgroup");
     let mut view = Vec::new();
-    for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let Some(mount_point) = left.split(' ').nth(4) else {
-            continue;
-        };
-        let mut right = right.split(' ');
-        let (Some(fstype), _, Some(super_options)) = (right.next(), right.next(), right.next())
-        else {
-            continue;
-        };
-        let mount_point = PathBuf::from(unescape(mount_point));
+    for (fstype, mount_point, super_options) in cgroup_mounts(mountinfo) {
         if fstype == "cgroup2" && mount_point == base {
             return Vec::new();
         }
@@ -221,6 +197,18 @@ pub fn host_container_view() -> Vec<CgroupMount> {
         })
         .collect();
     container_view(&mountinfo, &links)
+}
+
+/// Each mount of mountinfo: its file system type, mount point and super
+/// options.
+fn cgroup_mounts(mountinfo: &str) -> impl Iterator<Item = (&str, PathBuf, &str)> {
+    mountinfo.lines().filter_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let mount_point = left.split(' ').nth(4)?;
+        let mut right = right.split(' ');
+        let (fstype, _, super_options) = (right.next()?, right.next()?, right.next()?);
+        Some((fstype, PathBuf::from(unescape(mount_point)), super_options))
+    })
 }
 
 /// mountinfo escapes spaces, tabs, newlines and backslashes as octal.

@@ -32,6 +32,8 @@ mod observe;
 mod recover;
 mod start;
 
+use start::wait_gone;
+
 use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
@@ -827,13 +829,7 @@ impl RealEngine {
                     nix::unistd::Pid::from_raw(supervisor as i32),
                     nix::sys::signal::Signal::SIGKILL,
                 );
-                let deadline = Instant::now() + Duration::from_secs(1);
-                while shim::start_ticks(supervisor).is_some()
-                    && !shim::is_zombie(supervisor)
-                    && Instant::now() < deadline
-                {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
+                wait_gone(supervisor, Duration::from_secs(1));
             }
             if let Some(pid) = container.init_pid {
                 let _ = Self::signal(pid, Signal::Kill);

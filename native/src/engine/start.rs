@@ -40,6 +40,14 @@ pub(super) struct PendingStart {
     since: Instant,
 }
 
+/// Waits at most `bound` for a process to be gone (or a zombie).
+pub(super) fn wait_gone(pid: u32, bound: Duration) {
+    let deadline = Instant::now() + bound;
+    while shim::start_ticks(pid).is_some() && !shim::is_zombie(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// What reading a supervisor's first line came to.
 enum Answer {
     /// The line, whole.
@@ -191,13 +199,7 @@ impl RealEngine {
                 // Killed, and what it started with it (its init and cgroup),
                 // before the caller removes the container.
                 Self::kill_supervisor(supervisor);
-                let deadline = Instant::now() + Duration::from_secs(2);
-                while shim::start_ticks(supervisor).is_some()
-                    && !shim::is_zombie(supervisor)
-                    && Instant::now() < deadline
-                {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
+                wait_gone(supervisor, Duration::from_secs(2));
                 if let Some(state) = shim::read_state(dir) {
                     self.settle(dir, container, state);
                 }
