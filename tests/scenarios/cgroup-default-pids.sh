@@ -1,2 +1,2 @@
 # cgroups: a container that asks for no pids limit gets 1024
-anchorage run workshop cat /sys/fs/cgroup/pids.max
+anchorage run --rm workshop cat /sys/fs/cgroup/pids.max

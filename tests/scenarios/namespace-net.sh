@@ -1,2 +1,2 @@
 # namespaces: net, only the loopback device
-anchorage run workshop ip addr
+anchorage run --rm workshop ip addr

@@ -1,2 +1,2 @@
 # namespaces: user, root inside
-anchorage run workshop id
+anchorage run --rm workshop id

@@ -1,2 +1,2 @@
 # namespaces: uts, a hostname of its own
-anchorage run --hostname box workshop hostname
+anchorage run --rm --hostname box workshop hostname

@@ -1,3 +1,3 @@
 # processes: the environment, with -e added
-anchorage run -e GREETING=ahoy workshop sh -c 'echo $GREETING'
-anchorage run workshop sh -c 'echo $HOME $PATH'
+anchorage run --rm -e GREETING=ahoy workshop sh -c 'echo $GREETING'
+anchorage run --rm workshop sh -c 'echo $HOME $PATH'

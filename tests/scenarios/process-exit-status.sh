@@ -1,7 +1,7 @@
 # signals and exits: the container's exit status is its command's
-anchorage run workshop sh -c 'exit 3'
+anchorage run --rm workshop sh -c 'exit 3'
 echo status $?
-anchorage run workshop true
+anchorage run --rm workshop true
 echo status $?
-anchorage run workshop false
+anchorage run --rm workshop false
 echo status $?

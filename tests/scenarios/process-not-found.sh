@@ -1,3 +1,3 @@
 # signals and exits: a command the image lacks exits 127, with the shell's words
-anchorage run workshop nosuch
+anchorage run --rm workshop nosuch
 echo status $?

@@ -1,3 +1,3 @@
 # processes: a container's command is PID 1 inside, and ps sees only the container
-anchorage run workshop ps -o pid,comm
-anchorage run workshop sh -c 'ps -o pid,comm'
+anchorage run --rm workshop ps -o pid,comm
+anchorage run --rm workshop sh -c 'ps -o pid,comm'

@@ -1,2 +1,2 @@
 # processes: stdout and stderr stay apart
-anchorage run workshop sh -c 'echo out; echo err >&2'
+anchorage run --rm workshop sh -c 'echo out; echo err >&2'

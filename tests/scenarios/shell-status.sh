@@ -1,2 +1,2 @@
 # the shell: ; and exit statuses, $? inside the container
-anchorage run workshop sh -c 'false; echo $?; true; echo $?'
+anchorage run --rm workshop sh -c 'false; echo $?; true; echo $?'

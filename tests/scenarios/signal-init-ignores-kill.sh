@@ -1,3 +1,3 @@
 # signals: PID 1 of a pid namespace ignores SIGKILL sent from inside it
-anchorage run workshop sh -c 'kill -9 $$; echo still here'
+anchorage run --rm workshop sh -c 'kill -9 $$; echo still here'
 echo status $?

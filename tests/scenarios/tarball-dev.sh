@@ -1,2 +1,2 @@
 # the file system: the container's /dev, the host's devices bound into a tmpfs
-anchorage run workshop ls /dev
+anchorage run --rm workshop ls /dev

@@ -1,3 +1,3 @@
 # the file system: what the image does not hold is not there
-anchorage run workshop cat /etc/hostname
+anchorage run --rm workshop cat /etc/hostname
 echo status $?

@@ -1,4 +1,4 @@
 # the file system: the image's root, as the container sees it
-anchorage run workshop ls /
-anchorage run workshop ls -l /etc
-anchorage run workshop cat /etc/motd
+anchorage run --rm workshop ls /
+anchorage run --rm workshop ls -l /etc
+anchorage run --rm workshop cat /etc/motd

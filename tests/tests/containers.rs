@@ -269,6 +269,37 @@ fn a_killed_supervisor_is_noticed_and_cleaned_up() {
     assert!(leftovers(&s, &id).is_empty(), "{:?}", leftovers(&s, &id));
 }
 
+#[test]
+fn an_attached_run_ends_when_its_container_is_removed_elsewhere() {
+    needs_root!();
+    let s = Scene::new();
+    let mut attached = s
+        .command(&["run", "--name", "held", "workshop", "sleep", "1000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !s.ok(&["ps"]).contains(" held\n") {
+        assert!(started.elapsed() < Duration::from_secs(20), "it never ran");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s.ok(&["rm", "-f", "held"]);
+    let removed = Instant::now();
+    let status = loop {
+        if let Some(status) = attached.try_wait().unwrap() {
+            break status;
+        }
+        if removed.elapsed() > Duration::from_secs(10) {
+            let _ = attached.kill();
+            panic!("the attached run kept waiting for a container that is gone");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(137));
+    assert_eq!(s.ok(&["ps", "-aq"]), "");
+}
+
 fn nix_kill(pid: i32) {
     let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
 }

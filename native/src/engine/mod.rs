@@ -873,8 +873,14 @@ impl RealEngine {
         if follow.cgroup.is_empty() {
             follow.cgroup = record.cgroup.clone();
         }
-        let state = shim::read_state(dir);
-        let init_pid = state.as_ref().and_then(|s| s.init_pid).unwrap_or(0);
+        // Its supervisor writes the state before anything else, so a
+        // console with no state beside it is one being moved (an `--rm`
+        // container retiring between the listing and this read): it is
+        // read where it went, where its state says whose output it is.
+        let Some(state) = shim::read_state(dir) else {
+            return events;
+        };
+        let init_pid = state.init_pid.unwrap_or(0);
         let console = follow
             .console
             .get_or_insert_with(|| LogFollower::from_start(dir));
@@ -941,14 +947,12 @@ impl RealEngine {
             // The exit waits until its output has gone out.
             return events;
         }
-        if state.as_ref().is_some_and(|s| s.exit.is_some()) && !dir.join("container.json").exists()
-        {
+        if state.exit.is_some() && !dir.join("container.json").exists() {
             // It retired (`--rm`) while its console was being read: the
             // rest, and its end, are read where it moved to.
             return events;
         }
         if !follow.exit_reported
-            && let Some(state) = &state
             && let Some(status) = state.exit
         {
             follow.exit_reported = true;
@@ -1535,3 +1539,6 @@ impl Engine for RealEngine {
         Ok(console::read(&dir, query))
     }
 }
+
+#[cfg(test)]
+mod tests;

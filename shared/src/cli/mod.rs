@@ -14,7 +14,7 @@ use crate::container::{
     ContainerSpec, ContainerState, LogOptions, SecurityOptions, SpecError, Unlimited, VolumeMount,
 };
 use crate::engine::{Command, Engine, EngineError, Event, LogQuery, Stream};
-use crate::process::{Pid, Signal};
+use crate::process::{ExitStatus, Pid, Signal};
 
 pub use terminal::{LineResult, SimTerminal};
 
@@ -699,6 +699,18 @@ impl<E: Engine> Session<E> {
                         id: exited, status, ..
                     } if exited == id => {
                         return status.shell_code();
+                    }
+                    // Removed from elsewhere (`rm -f`) before its end was
+                    // seen: it was killed.
+                    Event::ContainerRemoved { id: removed } if removed == id => {
+                        out.print(
+                            Stream::Stderr,
+                            &format!(
+                                "container {} was removed while attached\n",
+                                &id[..id.len().min(12)]
+                            ),
+                        );
+                        return ExitStatus::Signaled(Signal::Kill).shell_code();
                     }
                     _ => {}
                 }
