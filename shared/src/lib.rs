@@ -22,6 +22,7 @@ pub mod namespace;
 pub mod process;
 pub mod protocol;
 pub mod readiness;
+pub mod shell;
 pub mod sim;
 pub mod tarball;
 pub mod userland;
