@@ -12,6 +12,9 @@ use anchorage_shared::userland::applet;
 mod files;
 mod net;
 mod ns;
+// `sh` moves here once the simulated kernel runs the same interpreter.
+#[allow(dead_code)]
+mod posix;
 mod procs;
 mod shell;
 mod tools;

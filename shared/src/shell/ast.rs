@@ -49,6 +49,9 @@ pub enum Command {
 /// only before the first word).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Simple {
+    /// The line it starts on, counted from 0 (`ash` names it in a
+    /// builtin's errors: `cd: line 2: can't cd to ...`).
+    pub line: u32,
     pub assigns: Vec<(String, Word)>,
     pub words: Vec<Word>,
     pub redirects: Vec<Redirect>,

@@ -8,11 +8,29 @@
 
 pub mod arith;
 pub mod ast;
+mod builtins;
 pub mod fields;
+pub mod os;
 pub mod parse;
 pub mod pattern;
+pub mod run;
+pub mod vars;
 
 #[cfg(test)]
 mod tests;
 
 pub use parse::{ParseError, Parser, parse};
+pub use run::{Flow, Shell, State};
+
+/// Runs a future whose every wait is answered at once (the real system's
+/// calls block the thread instead of returning `Pending`): a shell's
+/// executor outside the simulated kernel.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut context) {
+            return value;
+        }
+    }
+}

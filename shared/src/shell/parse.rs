@@ -154,6 +154,10 @@ pub struct Parser {
     /// Here-documents named on the current line: delimiter, whether tabs
     /// are stripped, and where the body goes.
     heres: Vec<(String, bool, Rc<HereDoc>)>,
+    /// A position and the line it is on (lines are counted from there).
+    line_at: (usize, u32),
+    /// Where the last token read begins.
+    token_start: usize,
 }
 
 fn is_name(text: &str) -> bool {
@@ -194,7 +198,24 @@ impl Parser {
             at: 0,
             peeked: None,
             heres: Vec::new(),
+            line_at: (0, 0),
+            token_start: 0,
         }
+    }
+
+    /// The line (from 0) a position is on.
+    fn line_of(&mut self, position: usize) -> u32 {
+        let (mut at, mut line) = self.line_at;
+        if at > position {
+            (at, line) = (0, 0);
+        }
+        line += self.chars[at..position]
+            .iter()
+            .filter(|c| **c == '\n')
+            .count() as u32;
+        at = position;
+        self.line_at = (at, line);
+        line
     }
 
     /// The next complete command (a line, or more when a compound command
@@ -232,6 +253,19 @@ impl Parser {
                 }
                 Token::Eof => return Ok(Some(list)),
                 _ => {}
+            }
+        }
+    }
+
+    /// Whether nothing but blank lines and comments is left.
+    pub fn at_end(&mut self) -> bool {
+        loop {
+            match self.peek() {
+                Ok(Token::Newline) => {
+                    let _ = self.take();
+                }
+                Ok(Token::Eof) => return true,
+                _ => return false,
             }
         }
     }
@@ -317,6 +351,9 @@ impl Parser {
 
     fn simple(&mut self) -> Result<Command> {
         let mut simple = Simple::default();
+        // Its first token is the one peeked.
+        self.peek()?;
+        simple.line = self.line_of(self.token_start);
         loop {
             if let Some(redirect) = self.redirect()? {
                 simple.redirects.push(redirect);
@@ -610,6 +647,7 @@ impl Parser {
                 _ => break,
             }
         }
+        self.token_start = self.at;
         let Some(c) = self.char() else {
             return Ok(Token::Eof);
         };
@@ -642,6 +680,8 @@ impl Parser {
             _ => {
                 let start = self.at;
                 let word = self.parts(Mode::Bare)?;
+                // A `$(...)` inside read tokens of its own.
+                self.token_start = start;
                 let text: String = self.chars[start..self.at].iter().collect();
                 if matches!(self.char(), Some('<' | '>'))
                     && !text.is_empty()
@@ -668,6 +708,7 @@ impl Parser {
                     .position(|c| *c == '\n')
                     .map_or(self.chars.len(), |n| self.at + n);
                 let mut line: String = self.chars[self.at..end].iter().collect();
+                let newline = end < self.chars.len();
                 self.at = (end + 1).min(self.chars.len());
                 if strip_tabs {
                     line = line.trim_start_matches('\t').to_string();
@@ -676,7 +717,10 @@ impl Parser {
                     break;
                 }
                 body.push_str(&line);
-                body.push('\n');
+                // A script that ends in the body ends it as it is.
+                if newline {
+                    body.push('\n');
+                }
             }
             let word = if here.quoted {
                 Word(vec![Part::Lit(body)])

@@ -1,0 +1,132 @@
+//! The shell's one seam to the system it runs on: descriptors, files,
+//! processes. `toolbox`'s `sh` answers it with real system calls, the
+//! simulated kernel with its own processes and pipes, so one interpreter
+//! runs on both engines.
+//!
+//! Every call is `async`: the real system answers at once (a call that
+//! blocks, blocks the thread, as a real shell's does), while the
+//! simulated kernel answers when its clock has moved far enough (a
+//! child has exited, a pipe has data).
+
+use std::rc::Rc;
+
+use super::ast::List;
+use super::run::State;
+use crate::process::{Pid, Signal};
+
+pub type Fd = i32;
+
+/// Descriptors the shell keeps for itself start here (`ash` uses 10), so
+/// a script's `3>` or `9<` never meets one.
+pub const FIRST_PRIVATE_FD: Fd = 10;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Open {
+    Read,
+    /// `>`: created or truncated.
+    Write,
+    /// `>>`
+    Append,
+    /// `<>`: read and write, created if missing.
+    ReadWrite,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Fifo,
+    CharDevice,
+    BlockDevice,
+    Socket,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Meta {
+    pub kind: Kind,
+    /// The permission bits, with set-id and sticky bits.
+    pub mode: u32,
+    pub size: u64,
+    pub uid: u32,
+    pub gid: u32,
+    /// Modification time, Unix seconds.
+    pub mtime: i64,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    Execute,
+}
+
+/// Why a write did not complete.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteError {
+    /// No reader is left: the writer has been sent SIGPIPE (a process
+    /// that ignores it goes on, with EPIPE).
+    BrokenPipe,
+    Other(String),
+}
+
+/// A child shell to start, as `fork` would make it: the state it starts
+/// with and what it runs.
+pub struct Subshell {
+    pub state: State,
+    pub body: Rc<List>,
+}
+
+/// What the shell asks of the system. Errors are `strerror`'s words
+/// (`No such file or directory`), for the shell to put in its messages.
+#[allow(async_fn_in_trait)]
+pub trait Os {
+    async fn open(&mut self, path: &str, how: Open) -> Result<Fd, String>;
+    async fn close(&mut self, fd: Fd);
+    /// A copy of `fd` at [`FIRST_PRIVATE_FD`] or above, closed on exec.
+    async fn dup_private(&mut self, fd: Fd) -> Result<Fd, String>;
+    /// `dup2`: `to` becomes a copy of `from` (and stays open on exec).
+    async fn dup2(&mut self, from: Fd, to: Fd) -> Result<(), String>;
+    /// Whether `fd` is open.
+    async fn is_open(&mut self, fd: Fd) -> bool;
+    /// A pipe: its read end, its write end (both private).
+    async fn pipe(&mut self) -> Result<(Fd, Fd), String>;
+    /// Up to `max` bytes; empty at end of file.
+    async fn read(&mut self, fd: Fd, max: usize) -> Result<Vec<u8>, String>;
+    async fn write(&mut self, fd: Fd, data: &[u8]) -> Result<(), WriteError>;
+
+    async fn stat(&mut self, path: &str) -> Result<Meta, String>;
+    async fn lstat(&mut self, path: &str) -> Result<Meta, String>;
+    async fn access(&mut self, path: &str, how: Access) -> bool;
+    async fn read_dir(&mut self, path: &str) -> Option<Vec<String>>;
+    /// Changes the working directory: the new one, absolute.
+    async fn chdir(&mut self, path: &str) -> Result<String, String>;
+    async fn umask(&mut self, mask: Option<u32>) -> u32;
+
+    /// Starts a program (found by the shell already) with the shell's
+    /// descriptors, as `fork` then `execve`: its pid, or why not and the
+    /// status that gives (`Permission denied`, 126). A file that is not a
+    /// binary is run by `/bin/sh`, as `ash` runs it.
+    async fn spawn(
+        &mut self,
+        path: &str,
+        argv: &[String],
+        env: &[String],
+    ) -> Result<Pid, (String, i32)>;
+    /// The shell becomes the program (`exec`): returns only if it could
+    /// not, with why and the status.
+    async fn exec(&mut self, path: &str, argv: &[String], env: &[String]) -> (String, i32);
+    /// Forks a child shell that runs `sub` with the shell's descriptors.
+    async fn subshell(&mut self, sub: Subshell) -> Result<Pid, String>;
+    /// Waits for a child to end: its status as `$?` gives it (128 plus
+    /// the signal that killed it), or `None` if it is not a child.
+    async fn wait(&mut self, pid: Pid) -> Option<i32>;
+    async fn kill(&mut self, pid: Pid, signal: Signal) -> Result<(), String>;
+    /// The shell's own pid, as seen in its pid namespace (`$$`).
+    fn pid(&self) -> Pid;
+    fn ppid(&self) -> Pid;
+    /// Whether Ctrl-C came since the last look.
+    fn interrupted(&mut self) -> bool;
+}
