@@ -43,18 +43,20 @@ pub enum Signal {
     Kill,
     Usr1,
     Usr2,
+    Pipe,
     Term,
     Chld,
 }
 
 impl Signal {
-    pub const ALL: [Signal; 8] = [
+    pub const ALL: [Signal; 9] = [
         Signal::Hup,
         Signal::Int,
         Signal::Quit,
         Signal::Kill,
         Signal::Usr1,
         Signal::Usr2,
+        Signal::Pipe,
         Signal::Term,
         Signal::Chld,
     ];
@@ -68,6 +70,7 @@ impl Signal {
             Signal::Kill => 9,
             Signal::Usr1 => 10,
             Signal::Usr2 => 12,
+            Signal::Pipe => 13,
             Signal::Term => 15,
             Signal::Chld => 17,
         }
@@ -82,6 +85,7 @@ impl Signal {
             Signal::Kill => "KILL",
             Signal::Usr1 => "USR1",
             Signal::Usr2 => "USR2",
+            Signal::Pipe => "PIPE",
             Signal::Term => "TERM",
             Signal::Chld => "CHLD",
         }

@@ -12,11 +12,8 @@ use anchorage_shared::userland::applet;
 mod files;
 mod net;
 mod ns;
-// `sh` moves here once the simulated kernel runs the same interpreter.
-#[allow(dead_code)]
 mod posix;
 mod procs;
-mod shell;
 mod tools;
 
 /// An applet's failure: the message for stderr, and the exit code.
@@ -36,7 +33,7 @@ pub fn report(result: Result<i32, Failure>) -> i32 {
 /// Runs an applet in this process; returns its exit code.
 pub fn run_applet(name: &str, args: &[String]) -> i32 {
     match name {
-        "sh" => shell::main(args),
+        "sh" => posix::main(args),
         "echo" => {
             let (newline, words) = match args.first().map(String::as_str) {
                 Some("-n") => (false, &args[1..]),

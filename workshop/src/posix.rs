@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anchorage_shared::process::{Pid, Signal};
 use anchorage_shared::shell::os::{
-    Access, FIRST_PRIVATE_FD, Fd, Kind, Meta, Open, Os, Subshell, WriteError,
+    Access, FIRST_PRIVATE_FD, Fd, Kind, Meta, Open, Os, SpawnError, Subshell, WriteError,
 };
 use anchorage_shared::shell::{self, Parser, Shell, State};
 use nix::errno::Errno;
@@ -26,8 +26,12 @@ extern "C" fn on_interrupt(_: nix::libc::c_int) {
     INTERRUPTED.store(true, Ordering::Relaxed);
 }
 
-/// The real system, for the shell.
-pub struct RealOs;
+/// The real system, for the shell: with the statuses of children reaped
+/// while it waited for another (as `ash`, it reaps any child that ends).
+#[derive(Default)]
+pub struct RealOs {
+    reaped: std::collections::HashMap<Pid, i32>,
+}
 
 fn message(errno: Errno) -> String {
     errno.desc().to_string()
@@ -243,10 +247,11 @@ impl Os for RealOs {
         path: &str,
         argv: &[String],
         env: &[String],
-    ) -> Result<Pid, (String, i32)> {
+    ) -> Result<Pid, SpawnError> {
         // The child says why its exec failed on a pipe that closes on a
         // successful exec.
-        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| (message(e), 126))?;
+        let (read, write) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| SpawnError::Fork(message(e)))?;
         // SAFETY: the shell is one thread; the child only execs or exits.
         match unsafe { nix::unistd::fork() } {
             Ok(nix::unistd::ForkResult::Child) => {
@@ -264,12 +269,13 @@ impl Os for RealOs {
                 match io::Read::read(&mut file, &mut buf) {
                     Ok(4) => {
                         let _ = waitpid(child, None);
-                        Err(exec_failure(Errno::from_raw(i32::from_ne_bytes(buf))))
+                        let (why, status) = exec_failure(Errno::from_raw(i32::from_ne_bytes(buf)));
+                        Err(SpawnError::Exec(why, status))
                     }
                     _ => Ok(child.as_raw() as Pid),
                 }
             }
-            Err(err) => Err((format!("can't fork: {}", message(err)), 2)),
+            Err(err) => Err(SpawnError::Fork(message(err))),
         }
     }
 
@@ -294,7 +300,7 @@ impl Os for RealOs {
                     );
                 }
                 default_signals();
-                let mut shell = Shell::new(sub.state, RealOs);
+                let mut shell = Shell::new(sub.state, RealOs::default());
                 let status = shell::block_on(shell.run_body(&sub.body));
                 // SAFETY: leaving the child without running the parent's
                 // destructors.
@@ -306,13 +312,21 @@ impl Os for RealOs {
     }
 
     async fn wait(&mut self, pid: Pid) -> Option<i32> {
+        if let Some(status) = self.reaped.remove(&pid) {
+            return Some(status);
+        }
         loop {
-            match waitpid(nix::unistd::Pid::from_raw(pid as i32), None) {
-                Ok(WaitStatus::Exited(_, code)) => return Some(code),
-                Ok(WaitStatus::Signaled(_, signal, _)) => return Some(128 + signal as i32),
+            let (child, status) = match waitpid(nix::unistd::Pid::from_raw(-1), None) {
+                Ok(WaitStatus::Exited(child, code)) => (child, code),
+                Ok(WaitStatus::Signaled(child, signal, _)) => (child, 128 + signal as i32),
                 Ok(_) | Err(Errno::EINTR) => continue,
                 Err(_) => return None,
+            };
+            let child = child.as_raw() as Pid;
+            if child == pid {
+                return Some(status);
             }
+            self.reaped.insert(child, status);
         }
     }
 
@@ -357,7 +371,7 @@ pub fn main(args: &[String]) -> i32 {
                 state.arg0 = name.clone();
                 state.positional = positional.to_vec();
             }
-            let mut shell = Shell::new(state, RealOs);
+            let mut shell = Shell::new(state, RealOs::default());
             shell::block_on(shell.run_script(script, true))
         }
         [flag] if flag == "-c" => {
@@ -376,7 +390,7 @@ pub fn main(args: &[String]) -> i32 {
             state.name = file.clone();
             state.positional = rest.to_vec();
             state.line_base = 1;
-            let mut shell = Shell::new(state, RealOs);
+            let mut shell = Shell::new(state, RealOs::default());
             shell::block_on(shell.run_script(&text, false))
         }
         [] if io::stdin().is_terminal() => interactive(),
@@ -386,7 +400,7 @@ pub fn main(args: &[String]) -> i32 {
             let mut state = new_state("sh");
             state.options.mode = "s";
             state.line_base = 1;
-            let mut shell = Shell::new(state, RealOs);
+            let mut shell = Shell::new(state, RealOs::default());
             shell::block_on(shell.run_script(&text, false))
         }
     }
@@ -441,7 +455,7 @@ fn interactive() -> i32 {
     state.interactive = true;
     state.options.mode = "is";
     state.line_base = 1;
-    let mut shell = Shell::new(state, RealOs);
+    let mut shell = Shell::new(state, RealOs::default());
     let mut pending = String::new();
     loop {
         let prompt = if !pending.is_empty() {

@@ -333,9 +333,14 @@ impl<O: Os> Shell<O> {
         }
         match self.os.spawn(&path, argv, &env).await {
             Ok(pid) => self.state.status = self.wait_status(pid).await,
-            Err((message, status)) => {
+            Err(super::os::SpawnError::Exec(message, status)) => {
                 self.say(&format!("{}: {message}", argv[0])).await;
                 self.state.status = status;
+            }
+            Err(super::os::SpawnError::Fork(message)) => {
+                self.say(&format!("can't fork: {message}")).await;
+                self.state.status = 2;
+                return Flow::Fatal;
             }
         }
         Flow::Next

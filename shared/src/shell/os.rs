@@ -72,6 +72,16 @@ pub enum WriteError {
     Other(String),
 }
 
+/// Why a program did not start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SpawnError {
+    /// No process could be made (`pids.max`, memory): a non-interactive
+    /// shell ends on it, as `ash` does.
+    Fork(String),
+    /// The program could not run: why, and the status (126, 127).
+    Exec(String, i32),
+}
+
 /// A child shell to start, as `fork` would make it: the state it starts
 /// with and what it runs.
 pub struct Subshell {
@@ -114,7 +124,7 @@ pub trait Os {
         path: &str,
         argv: &[String],
         env: &[String],
-    ) -> Result<Pid, (String, i32)>;
+    ) -> Result<Pid, SpawnError>;
     /// The shell becomes the program (`exec`): returns only if it could
     /// not, with why and the status.
     async fn exec(&mut self, path: &str, argv: &[String], env: &[String]) -> (String, i32);

@@ -46,6 +46,8 @@ pub struct State {
     pub name: String,
     /// Added to a command's line in messages: 0 for `-c`, 1 for a file.
     pub line_base: u32,
+    /// `$$`: the shell's pid, which its child shells keep.
+    pub shell_pid: Option<Pid>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -111,6 +113,7 @@ impl State {
             interactive: false,
             name: name.to_string(),
             line_base: 0,
+            shell_pid: None,
         }
     }
 }
@@ -145,14 +148,11 @@ pub struct Shell<O: Os> {
     pub(super) locals: Vec<Vec<(String, Option<Var>)>>,
 }
 
-/// One pipeline element started: its pid, or its status already.
-enum Started {
-    Pid(Pid),
-    Done(i32),
-}
-
 impl<O: Os> Shell<O> {
-    pub fn new(state: State, os: O) -> Shell<O> {
+    pub fn new(mut state: State, os: O) -> Shell<O> {
+        if state.shell_pid.is_none() {
+            state.shell_pid = Some(os.pid());
+        }
         Shell {
             state,
             os,
@@ -188,7 +188,7 @@ impl<O: Os> Shell<O> {
     }
 
     /// A mistake that ends a non-interactive shell.
-    async fn fatal(&mut self, message: &str) -> Flow {
+    pub(super) async fn fatal(&mut self, message: &str) -> Flow {
         self.say(message).await;
         self.state.status = 2;
         Flow::Fatal
@@ -309,10 +309,8 @@ impl<O: Os> Shell<O> {
                 self.state.jobs.push(pid);
                 self.state.status = 0;
             }
-            Err(message) => {
-                self.say(&format!("can't fork: {message}")).await;
-                self.state.status = 2;
-            }
+            // As `ash`, a shell that cannot fork gives up.
+            Err(message) => return self.fatal(&format!("can't fork: {message}")).await,
         }
         Flow::Next
     }
@@ -379,6 +377,7 @@ impl<O: Os> Shell<O> {
     /// last one's.
     async fn run_pipe(&mut self, commands: &[Command]) -> Flow {
         let mut children = Vec::new();
+        let mut failed = None;
         let mut input: Option<Fd> = None;
         for (index, command) in commands.iter().enumerate() {
             let last = index + 1 == commands.len();
@@ -427,22 +426,22 @@ impl<O: Os> Shell<O> {
             }
             input = next;
             match started {
-                Ok(pid) => children.push(Started::Pid(pid)),
+                Ok(pid) => children.push(pid),
                 Err(message) => {
-                    self.say(&format!("can't fork: {message}")).await;
-                    children.push(Started::Done(2));
+                    failed = Some(message);
+                    break;
                 }
             }
         }
         if let Some(read) = input {
             self.os.close(read).await;
         }
+        if let Some(message) = failed {
+            return self.fatal(&format!("can't fork: {message}")).await;
+        }
         let mut status = 0;
         for child in children {
-            status = match child {
-                Started::Pid(pid) => self.wait_status(pid).await,
-                Started::Done(status) => status,
-            };
+            status = self.wait_status(child).await;
         }
         self.state.status = status;
         Flow::Next
@@ -513,10 +512,7 @@ impl<O: Os> Shell<O> {
                     .await;
                 match started {
                     Ok(pid) => self.state.status = self.wait_status(pid).await,
-                    Err(message) => {
-                        self.say(&format!("can't fork: {message}")).await;
-                        self.state.status = 2;
-                    }
+                    Err(message) => return self.fatal(&format!("can't fork: {message}")).await,
                 }
                 Flow::Next
             }
@@ -827,9 +823,12 @@ impl<O: Os> Shell<O> {
             Ok(pid) => {
                 self.state.status = self.wait_status(pid).await;
             }
-            Err((message, status)) => {
+            Err(super::os::SpawnError::Exec(message, status)) => {
                 self.say(&format!("{name}: {message}")).await;
                 self.state.status = status;
+            }
+            Err(super::os::SpawnError::Fork(message)) => {
+                return self.fatal(&format!("can't fork: {message}")).await;
             }
         }
         Flow::Next
@@ -1158,7 +1157,7 @@ impl<O: Os> Shell<O> {
         let state = &self.state;
         match name {
             "?" => Some(state.status.to_string()),
-            "$" => Some(self.os.pid().to_string()),
+            "$" => Some(state.shell_pid.unwrap_or_else(|| self.os.pid()).to_string()),
             "#" => Some(state.positional.len().to_string()),
             "!" => state.last_background.map(|pid| pid.to_string()),
             "-" => Some(state.options.letters()),

@@ -14,10 +14,12 @@
 //! [`userland`] is the workshop image's commands.
 
 mod cgroup;
+mod fd;
 mod fs;
 mod namespace;
 mod process;
 mod procfs;
+mod shell;
 pub mod tarball;
 mod userland;
 
@@ -125,12 +127,12 @@ struct Spawn {
     ns: NsSet,
     cgroup: String,
     container: Option<String>,
-    stdout: Sink,
-    stderr: Sink,
+    /// Its descriptors, each description held for it already.
+    fds: fd::FdTable,
 }
 
 /// The simulated engine. See the module documentation.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct SimEngine {
     clock_ms: u64,
     processes: BTreeMap<Pid, SimProcess>,
@@ -149,6 +151,8 @@ pub struct SimEngine {
     login_shell: Option<Pid>,
     created: u64,
     cache: Cached,
+    /// Open file descriptions and pipes.
+    files: fd::Files,
 }
 
 impl Default for SimEngine {
@@ -189,6 +193,7 @@ impl SimEngine {
             login_shell: None,
             created: 0,
             cache: Cached::default(),
+            files: fd::Files::default(),
         };
         for cgroup in [
             "/init.scope",
@@ -198,6 +203,7 @@ impl SimEngine {
             engine.cgroups.create(cgroup, CgroupLimits::default());
         }
         let host_ns = engine.namespaces.host.clone();
+        let console = engine.std_fds(Sink::Console(Stream::Stdout), Sink::Console(Stream::Stderr));
         let init = engine.spawn_raw(
             Spawn {
                 ppid: 0,
@@ -207,8 +213,7 @@ impl SimEngine {
                 ns: host_ns.clone(),
                 cgroup: "/init.scope".into(),
                 container: None,
-                stdout: Sink::Console(Stream::Stdout),
-                stderr: Sink::Console(Stream::Stderr),
+                fds: console,
             },
             Program::HostInit,
         );
@@ -217,6 +222,7 @@ impl SimEngine {
         if let Some(ns) = engine.namespaces.table.get_mut(&host_pid_ns) {
             ns.next_pid = HOST_PID_AFTER_BOOT;
         }
+        let console = engine.std_fds(Sink::Console(Stream::Stdout), Sink::Console(Stream::Stderr));
         engine.engine_pid = engine.spawn_raw(
             Spawn {
                 ppid: init,
@@ -226,8 +232,7 @@ impl SimEngine {
                 ns: host_ns,
                 cgroup: "/system.slice/anchorage.service".into(),
                 container: None,
-                stdout: Sink::Console(Stream::Stdout),
-                stderr: Sink::Console(Stream::Stderr),
+                fds: console,
             },
             Program::Engine,
         );
@@ -297,8 +302,7 @@ impl SimEngine {
                 exit: None,
                 rss,
                 cpu_usec: 0,
-                stdout: spawn.stdout,
-                stderr: spawn.stderr,
+                fds: spawn.fds,
             },
         );
         pid
@@ -316,21 +320,27 @@ impl SimEngine {
     /// Fails with EAGAIN at `pids.max` or when the host's task table is
     /// full, and with ENOMEM when the OOM killer cannot make room.
     fn fork_exec(&mut self, spawn: Spawn, events: &mut Vec<Event>) -> Result<Pid, Errno> {
+        self.fork_exec_at(spawn, None, events)
+    }
+
+    /// `fork_exec` of a program found already at `path`.
+    fn fork_exec_at(
+        &mut self,
+        spawn: Spawn,
+        path: Option<&str>,
+        events: &mut Vec<Event>,
+    ) -> Result<Pid, Errno> {
         let (ppid, cgroup, container) = (spawn.ppid, spawn.cgroup.clone(), spawn.container.clone());
-        if !self.cgroups.fork_allowed(&cgroup) || self.processes.len() >= HOST_TASKS_MAX {
-            if self.processes.len() < HOST_TASKS_MAX {
-                self.cgroups
-                    .charge(&cgroup, |usage| usage.pids_events_max += 1);
+        if let Err(err) = self.fork_allowed(&cgroup, ppid, events) {
+            if err == Errno::Again {
+                events.push(Event::ForkFailed {
+                    pid: ppid,
+                    cgroup,
+                    container,
+                });
             }
-            events.push(Event::ForkFailed {
-                pid: ppid,
-                cgroup,
-                container,
-            });
-            return Err(Errno::Again);
-        }
-        if !self.make_room(&cgroup, process::rss::TOOL, events) || !self.is_alive(ppid) {
-            return Err(Errno::NoMem);
+            self.drop_fds(spawn.fds);
+            return Err(err);
         }
         let argv = spawn.argv.clone();
         let pid = self.spawn_raw(spawn, Program::Exiting { code: 0 });
@@ -341,8 +351,30 @@ impl SimEngine {
             argv: argv.clone(),
             container,
         });
-        self.execve(pid, argv);
+        self.execve_at(pid, path, argv);
         Ok(pid)
+    }
+
+    /// Whether a process may be made in `cgroup` now: EAGAIN at
+    /// `pids.max` or when the host's task table is full (counted in
+    /// `pids.events`), ENOMEM when the OOM killer cannot make room.
+    fn fork_allowed(
+        &mut self,
+        cgroup: &str,
+        ppid: Pid,
+        events: &mut Vec<Event>,
+    ) -> Result<(), Errno> {
+        if !self.cgroups.fork_allowed(cgroup) || self.processes.len() >= HOST_TASKS_MAX {
+            if self.processes.len() < HOST_TASKS_MAX {
+                self.cgroups
+                    .charge(cgroup, |usage| usage.pids_events_max += 1);
+            }
+            return Err(Errno::Again);
+        }
+        if !self.make_room(cgroup, process::rss::TOOL, events) || !self.is_alive(ppid) {
+            return Err(Errno::NoMem);
+        }
+        Ok(())
     }
 
     fn is_alive(&self, pid: Pid) -> bool {
@@ -423,46 +455,6 @@ impl SimEngine {
             .ok_or_else(|| EngineError::NoSuchContainer(id_or_name.to_string()))
     }
 
-    /// Writes to a process's standard output or error: the console (the
-    /// container's log) or the file its shell redirected it to.
-    fn write_out(&mut self, pid: Pid, stream: Stream, text: String, events: &mut Vec<Event>) {
-        if text.is_empty() {
-            return;
-        }
-        let Some(p) = self.processes.get(&pid) else {
-            return;
-        };
-        let sink = match stream {
-            Stream::Stdout => p.stdout.clone(),
-            Stream::Stderr => p.stderr.clone(),
-        };
-        let container = p.container.clone();
-        match sink {
-            Sink::Terminal(stream) | Sink::Console(stream) => {
-                // The container's console is also its log.
-                if matches!(sink, Sink::Console(_))
-                    && let Some(c) = container
-                        .as_deref()
-                        .and_then(|id| self.containers.iter_mut().find(|c| c.info.id == id))
-                {
-                    c.logs.write(self.clock_ms, stream, text.as_bytes());
-                }
-                events.push(Event::Output {
-                    container,
-                    pid,
-                    stream,
-                    data: text.into(),
-                });
-            }
-            Sink::File(path) => {
-                // The file was opened when the shell set up the redirect;
-                // a write that fails now (the file was removed) is lost,
-                // as it would be for an unlinked file.
-                let _ = self.write_file(pid, &path, text.as_bytes(), true);
-            }
-        }
-    }
-
     /// A process ends: it becomes a zombie, its children go to the init of
     /// their pid namespace, and if it was a namespace's init the rest of
     /// the namespace is killed.
@@ -481,6 +473,12 @@ impl SimEngine {
             return;
         };
         p.program = Program::Exiting { code: 0 };
+        // Its descriptors close: a pipe it wrote to may end for its reader.
+        let fds = std::mem::take(&mut p.fds);
+        self.drop_fds(fds);
+        let Some(p) = self.processes.get_mut(&pid) else {
+            return;
+        };
         let rss = std::mem::take(&mut p.rss);
         let (cgroup, container, ns_pids) =
             (p.cgroup.clone(), p.container.clone(), p.ns_pids.clone());
@@ -720,11 +718,52 @@ impl SimEngine {
                     Some(program)
                 }
             }
-            Program::Shell {
-                jobs,
-                waiting_for,
-                status,
-            } => self.step_shell(pid, jobs, waiting_for, status, events),
+            Program::Shell(task) => self.step_shell(pid, task, cpu_usec, events),
+            Program::Copy => match self.fd_read(pid, 0, fd::PIPE_CAPACITY) {
+                fd::ReadResult::Data(data) => {
+                    self.write_out(
+                        pid,
+                        Stream::Stdout,
+                        String::from_utf8_lossy(&data).into_owned(),
+                        events,
+                    );
+                    Some(Program::Copy)
+                }
+                fd::ReadResult::Wait => Some(Program::Copy),
+                fd::ReadResult::End => {
+                    self.exit_process(pid, ExitStatus::Code(0), events);
+                    None
+                }
+                fd::ReadResult::Error(message) => {
+                    self.write_out(
+                        pid,
+                        Stream::Stderr,
+                        format!("cat: read error: {message}\n"),
+                        events,
+                    );
+                    self.exit_process(pid, ExitStatus::Code(1), events);
+                    None
+                }
+            },
+            Program::WaitChild { child } => {
+                let mut ended = None;
+                for (zombie, status) in self.reap_children(pid) {
+                    if zombie == child {
+                        ended = Some(status);
+                    }
+                }
+                match ended {
+                    Some(status) => {
+                        self.exit_process(pid, ExitStatus::Code(status.shell_code()), events);
+                        None
+                    }
+                    None if !self.processes.contains_key(&child) => {
+                        self.exit_process(pid, ExitStatus::Code(0), events);
+                        None
+                    }
+                    None => Some(Program::WaitChild { child }),
+                }
+            }
             Program::MemHog {
                 target,
                 touched,
@@ -828,7 +867,7 @@ impl SimEngine {
                 if self.processes.get(&p.ppid).is_some_and(|parent| {
                     matches!(
                         parent.program,
-                        Program::Shell { .. } | Program::HostInit | Program::Engine
+                        Program::HostInit | Program::Engine | Program::WaitChild { .. }
                     )
                 }) {
                     return None;
@@ -844,14 +883,15 @@ impl SimEngine {
                     ..
                 } if touched >= target => next = next.min(hold_until.unwrap_or(u64::MAX)),
                 Program::HostInit | Program::Engine | Program::HostShell => {}
-                // A shell with a running child waits for it.
-                Program::Shell {
-                    waiting_for: Some(child),
-                    ..
-                } if self
-                    .processes
-                    .get(child)
-                    .is_some_and(|c| c.state != ProcessState::Zombie) => {}
+                // A shell waiting for a child that runs, or on a pipe no
+                // one has written to or read from since.
+                Program::Shell(task) if task.waiting && !self.shell_can_go(p.pid, task) => {}
+                Program::Copy if self.fd_would_wait(p.pid, 0) => {}
+                Program::WaitChild { child }
+                    if self
+                        .processes
+                        .get(child)
+                        .is_some_and(|c| c.state != ProcessState::Zombie) => {}
                 _ => return None,
             }
         }
@@ -865,7 +905,9 @@ impl SimEngine {
 
     /// What a child of `parent` inherits: namespaces, cgroup, environment,
     /// working directory and output.
-    fn child_spawn(&self, parent: Pid, argv: Vec<String>) -> Spawn {
+    fn child_spawn(&mut self, parent: Pid, argv: Vec<String>) -> Spawn {
+        let table = self.processes[&parent].fds.clone();
+        let fds = self.copy_fds(&table);
         let p = &self.processes[&parent];
         Spawn {
             ppid: parent,
@@ -875,8 +917,7 @@ impl SimEngine {
             ns: p.ns.clone(),
             cgroup: p.cgroup.clone(),
             container: p.container.clone(),
-            stdout: p.stdout.clone(),
-            stderr: p.stderr.clone(),
+            fds,
         }
     }
 
@@ -1277,10 +1318,12 @@ impl SimEngine {
             ns: c.ns.clone(),
             cgroup: c.info.cgroup.clone(),
             container: Some(c.info.id.clone()),
-            stdout: Sink::Console(Stream::Stdout),
-            stderr: Sink::Console(Stream::Stderr),
+            fds: fd::FdTable::new(),
         };
         let (ns, id, cgroup) = (c.ns.clone(), c.info.id.clone(), c.info.cgroup.clone());
+        // Docker without -i: nothing to read; output to the console.
+        let mut spawn = spawn;
+        spawn.fds = self.std_fds(Sink::Console(Stream::Stdout), Sink::Console(Stream::Stderr));
         let mut events = Vec::new();
         let init = self.fork_exec(spawn, &mut events).map_err(|err| {
             EngineError::Refused(format!("fork failed: {} (cgroup {cgroup})", err.message()))
@@ -1415,6 +1458,10 @@ impl SimEngine {
             return pid;
         }
         self.cgroups.create(USER_CGROUP, CgroupLimits::default());
+        let terminal = self.std_fds(
+            Sink::Terminal(Stream::Stdout),
+            Sink::Terminal(Stream::Stderr),
+        );
         let pid = self.spawn_raw(
             Spawn {
                 ppid: 1,
@@ -1428,8 +1475,7 @@ impl SimEngine {
                 ns: self.namespaces.host.clone(),
                 cgroup: USER_CGROUP.into(),
                 container: None,
-                stdout: Sink::Terminal(Stream::Stdout),
-                stderr: Sink::Terminal(Stream::Stderr),
+                fds: terminal,
             },
             Program::HostShell,
         );
@@ -1557,10 +1603,12 @@ impl Engine for SimEngine {
                     ns: c.ns.clone(),
                     cgroup: c.info.cgroup.clone(),
                     container: Some(c.info.id.clone()),
-                    stdout: Sink::Terminal(Stream::Stdout),
-                    stderr: Sink::Terminal(Stream::Stderr),
+                    fds: fd::FdTable::new(),
                 };
                 let cgroup = c.info.cgroup.clone();
+                let mut spawn = spawn;
+                spawn.fds =
+                    self.std_fds(Sink::Terminal(Stream::Stdout), Sink::Terminal(Stream::Stderr));
                 let mut events = Vec::new();
                 self.fork_exec(spawn, &mut events)
                     .map_err(|err| EngineError::Exec {

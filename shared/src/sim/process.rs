@@ -1,10 +1,8 @@
 //! Simulated processes: the process table's entries and the programs they
 //! run, each a small state machine the kernel steps as time passes.
 
-use std::collections::VecDeque;
-
 use crate::engine::Stream;
-use crate::process::{ExitStatus, Job, Pid, ProcessState};
+use crate::process::{ExitStatus, Pid, ProcessState};
 
 use super::namespace::NsSet;
 
@@ -39,7 +37,7 @@ pub(crate) enum Sink {
 }
 
 /// One simulated process.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct SimProcess {
     pub pid: Pid,
     pub ppid: Pid,
@@ -62,8 +60,8 @@ pub(crate) struct SimProcess {
     pub exit: Option<ExitStatus>,
     pub rss: u64,
     pub cpu_usec: u64,
-    pub stdout: Sink,
-    pub stderr: Sink,
+    /// Its file descriptors.
+    pub fds: super::fd::FdTable,
 }
 
 impl SimProcess {
@@ -106,7 +104,7 @@ impl SimProcess {
 }
 
 /// What a program is doing.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) enum Program {
     /// The host's init: it reaps orphans and otherwise sleeps.
     HostInit,
@@ -117,13 +115,14 @@ pub(crate) enum Program {
     HostShell,
     /// `sleep`: wakes and exits at `until_ms` (`None`: `sleep infinity`).
     Sleep { until_ms: Option<u64> },
-    /// `sh`: runs its jobs in order, waiting for foreground ones.
-    Shell {
-        jobs: VecDeque<Job>,
-        waiting_for: Option<Pid>,
-        /// `$?`.
-        status: i32,
-    },
+    /// `sh`: the shared interpreter, as a future the kernel steps.
+    Shell(Box<super::shell::ShellTask>),
+    /// `cat` with nothing to open: standard input to standard output,
+    /// as it comes, until its end.
+    Copy,
+    /// A namespace tool that forked its command (`nsenter`, `unshare`):
+    /// it waits for it and exits with its status.
+    WaitChild { child: Pid },
     /// A command that runs to completion in one step (`ls`, `cat`, `ps`...):
     /// it runs at its first step, so it sees the system as it is then.
     Instant,
@@ -154,7 +153,7 @@ impl Program {
         match self {
             Program::HostInit => rss::HOST_INIT,
             Program::Engine => rss::ENGINE,
-            Program::Shell { .. } | Program::HostShell => rss::SHELL,
+            Program::Shell(_) | Program::HostShell => rss::SHELL,
             _ => rss::TOOL,
         }
     }
@@ -176,13 +175,14 @@ impl Program {
             self,
             Program::CpuBurn { .. } | Program::ForkBomb { .. } | Program::Instant
         ) || matches!(self, Program::MemHog { target, touched, .. } if touched < target)
+            || matches!(self, Program::Shell(task) if !task.waiting)
     }
 
     /// How much of a quantum it would use: spinners all of it, a command
     /// that just runs through a little.
     pub fn cpu_want(&self, quantum_usec: u64) -> u64 {
         match self {
-            Program::Instant => INSTANT_COMMAND_CPU_USEC,
+            Program::Instant | Program::Shell(_) if self.runnable() => INSTANT_COMMAND_CPU_USEC,
             _ if self.runnable() => quantum_usec,
             _ => 0,
         }

@@ -3,18 +3,18 @@
 //! shell, and the commands, with output like the real ones (the static
 //! multi-call binary of the real `workshop` image prints the same).
 
-use std::collections::VecDeque;
 use std::fmt::Write as _;
 
 use crate::cgroup::parse_size;
 use crate::engine::{Event, Stream};
 use crate::namespace::NamespaceKind;
-use crate::process::{ExitStatus, Job, Pid, ProcessState, RedirectTarget, Signal, parse_script};
+use crate::process::{Pid, ProcessState, Signal};
 
 use super::SimEngine;
 use super::fs::Errno;
 use super::namespace::Backing;
-use super::process::{Program, Sink, parse_duration_ms};
+use super::process::{Program, parse_duration_ms};
+use super::shell::Work;
 use super::tarball::{ELF_MAGIC, Node, NodeKind, Tree, WORKSHOP_COMMANDS};
 use crate::userland::{applet, flags_and_operands, human, ls_date, mode_string as mode_bits};
 
@@ -47,13 +47,6 @@ pub(crate) fn runtime_exec_reason(program: &str, code: i32) -> &'static str {
     }
 }
 
-/// A redirection once its file name is expanded.
-enum Redirection {
-    File(String, bool),
-    Stdout,
-    Stderr,
-}
-
 /// Output a command collects before it is written out.
 #[derive(Default)]
 struct Io {
@@ -74,8 +67,10 @@ impl SimEngine {
     /// found through `PATH` in the process's own root. A failure is
     /// reported on the process's stderr and it exits as `sh` would make it
     /// (127 not found, 126 not executable).
-    pub(crate) fn execve(&mut self, pid: Pid, argv: Vec<String>) {
-        let mut loaded = self.load(pid, &argv);
+    /// With `path`, the caller found the program already (a shell searched
+    /// `PATH`): `path` is what runs, `argv[0]` what it is called.
+    pub(crate) fn execve_at(&mut self, pid: Pid, path: Option<&str>, argv: Vec<String>) {
+        let mut loaded = self.load_at(pid, path, &argv);
         // The runtime starting a container's command words it as the real
         // runtime does, not as a shell would.
         if let Err((message, code)) = &mut loaded
@@ -95,6 +90,7 @@ impl SimEngine {
                 p.argv = argv;
                 p.state = program.state();
                 p.program = program;
+                self.close_on_exec(pid);
             }
             Err((message, code)) => {
                 p.program = Program::ExecFailed { message, code };
@@ -104,12 +100,23 @@ impl SimEngine {
     }
 
     pub(crate) fn load(&self, pid: Pid, argv: &[String]) -> Result<Program, (String, i32)> {
+        self.load_at(pid, None, argv)
+    }
+
+    fn load_at(
+        &self,
+        pid: Pid,
+        found: Option<&str>,
+        argv: &[String],
+    ) -> Result<Program, (String, i32)> {
         let first = argv
             .first()
             .filter(|f| !f.is_empty())
             .ok_or_else(|| ("sh: : not found".to_string(), 127))?;
         let p = &self.processes[&pid];
-        let path = if first.contains('/') {
+        let path = if let Some(found) = found {
+            found.to_string()
+        } else if first.contains('/') {
             first.clone()
         } else {
             let search = p.env_var("PATH").unwrap_or("/bin").to_string();
@@ -131,43 +138,57 @@ impl SimEngine {
             return Err(denied());
         }
         if !contents.starts_with(ELF_MAGIC) {
-            // Not a binary: the shell runs it as a script.
-            let text = String::from_utf8_lossy(&contents);
-            return parse_script(&text)
-                .map(|jobs| Program::Shell {
-                    jobs: jobs.into(),
-                    waiting_for: None,
-                    status: 0,
-                })
-                .map_err(|msg| (format!("sh: {path}: {msg}"), 2));
+            // Not a binary (ENOEXEC): the shell runs it, as `sh FILE`.
+            let text = String::from_utf8_lossy(&contents).into_owned();
+            return Ok(self.shell_program(
+                pid,
+                Work::Script { text, tail: false },
+                &path,
+                &argv[1..],
+                1,
+                "",
+            ));
         }
         let (name, args) = applet(argv);
         let usage = |text: &str| Err((text.to_string(), 2));
         match name.as_str() {
             "sh" => match args.as_slice() {
-                [flag, script, ..] if flag == "-c" => parse_script(script)
-                    .map(|jobs| Program::Shell {
-                        jobs: jobs.into(),
-                        waiting_for: None,
-                        status: 0,
-                    })
-                    .map_err(|msg| (format!("sh: {msg}"), 2)),
+                [flag, script, rest @ ..] if flag == "-c" => {
+                    let (arg0, positional) = match rest.split_first() {
+                        Some((name, positional)) => (name.clone(), positional.to_vec()),
+                        None => ("sh".to_string(), Vec::new()),
+                    };
+                    Ok(self.shell_program(
+                        pid,
+                        Work::Script {
+                            text: script.clone(),
+                            tail: true,
+                        },
+                        &arg0,
+                        &positional,
+                        0,
+                        "c",
+                    ))
+                }
                 [flag] if flag == "-c" => usage("sh: -c requires an argument"),
-                // With no script and no terminal, a shell reads an empty
-                // stdin and exits at once, as `docker run IMAGE sh` does
-                // without -it.
-                [] => Ok(Program::Exiting { code: 0 }),
-                [file, ..] => {
+                // No script: it reads one from standard input (a
+                // container's, without -i, is empty: it exits at once).
+                [] => Ok(self.shell_program(pid, Work::Stdin, "sh", &[], 1, "s")),
+                [file, rest @ ..] => {
                     let text = self.read_file(pid, file).map_err(|err| {
                         (format!("sh: can't open '{file}': {}", err.message()), 2)
                     })?;
-                    parse_script(&String::from_utf8_lossy(&text))
-                        .map(|jobs| Program::Shell {
-                            jobs: jobs.into(),
-                            waiting_for: None,
-                            status: 0,
-                        })
-                        .map_err(|msg| (format!("sh: {file}: {msg}"), 2))
+                    Ok(self.shell_program(
+                        pid,
+                        Work::Script {
+                            text: String::from_utf8_lossy(&text).into_owned(),
+                            tail: false,
+                        },
+                        file,
+                        rest,
+                        1,
+                        "",
+                    ))
                 }
             },
             "sleep" => match args.first().map(|a| (a, parse_duration_ms(a))) {
@@ -216,196 +237,9 @@ impl SimEngine {
                 })
             }
             "forkbomb" => Ok(Program::ForkBomb { complained: false }),
+            "cat" if args.is_empty() || args.iter().all(|a| a == "-") => Ok(Program::Copy),
             known if WORKSHOP_COMMANDS.contains(&known) => Ok(Program::Instant),
             unknown => Err((format!("{unknown}: applet not found"), 127)),
-        }
-    }
-
-    /// One step of `sh`: reap children, then run jobs until one has to be
-    /// waited for.
-    pub(crate) fn step_shell(
-        &mut self,
-        pid: Pid,
-        mut jobs: VecDeque<Job>,
-        mut waiting_for: Option<Pid>,
-        mut status: i32,
-        events: &mut Vec<Event>,
-    ) -> Option<Program> {
-        for (child, exit) in self.reap_children(pid) {
-            if waiting_for == Some(child) {
-                status = exit.shell_code();
-                waiting_for = None;
-            }
-        }
-        if waiting_for.is_some_and(|child| !self.processes.contains_key(&child)) {
-            waiting_for = None;
-        }
-        // Builtins run without forking; bound how many run in one step.
-        let mut budget = 64;
-        while waiting_for.is_none() && budget > 0 {
-            budget -= 1;
-            let Some(job) = jobs.pop_front() else {
-                self.exit_process(pid, ExitStatus::Code(status), events);
-                return None;
-            };
-            let argv = {
-                let p = &self.processes[&pid];
-                let inner = p.ns_pids.last().copied().unwrap_or(pid).to_string();
-                let lookup = |name: &str| match name {
-                    "?" => Some(status.to_string()),
-                    "$" => Some(inner.clone()),
-                    "0" => Some("sh".into()),
-                    "PWD" => Some(p.cwd.clone()),
-                    other => p.env_var(other).map(str::to_string),
-                };
-                let argv = job.argv(&lookup);
-                let mut redirects = Vec::new();
-                for redirect in &job.redirects {
-                    let target = match &redirect.target {
-                        RedirectTarget::File { path, append } => {
-                            Redirection::File(path.expand(&lookup), *append)
-                        }
-                        RedirectTarget::Stdout => Redirection::Stdout,
-                        RedirectTarget::Stderr => Redirection::Stderr,
-                    };
-                    redirects.push((redirect.fd, target));
-                }
-                (argv, redirects)
-            };
-            let (argv, redirects) = argv;
-            // Open the redirections as the shell does before it forks.
-            let (mut stdout, mut stderr) = {
-                let p = &self.processes[&pid];
-                (p.stdout.clone(), p.stderr.clone())
-            };
-            let mut failed = false;
-            for (fd, target) in redirects {
-                let sink = match target {
-                    // /dev/stdout and /dev/stderr name the streams themselves.
-                    Redirection::File(path, _) if path == "/dev/stdout" => stdout.clone(),
-                    Redirection::File(path, _) if path == "/dev/stderr" => stderr.clone(),
-                    Redirection::File(path, append) => {
-                        match self.write_file(pid, &path, b"", append) {
-                            Ok(abs) => Sink::File(abs),
-                            Err(err) => {
-                                let text = format!("sh: can't create {path}: {}\n", err.message());
-                                self.write_out(pid, Stream::Stderr, text, events);
-                                failed = true;
-                                break;
-                            }
-                        }
-                    }
-                    Redirection::Stdout => stdout.clone(),
-                    Redirection::Stderr => stderr.clone(),
-                };
-                if fd == 1 {
-                    stdout = sink;
-                } else {
-                    stderr = sink;
-                }
-            }
-            if failed {
-                status = 1;
-                continue;
-            }
-            let Some(command) = argv.first().cloned() else {
-                status = 0;
-                continue;
-            };
-            match command.as_str() {
-                "cd" => {
-                    let home = self.processes[&pid]
-                        .env_var("HOME")
-                        .unwrap_or("/")
-                        .to_string();
-                    let dir = argv.get(1).cloned().unwrap_or(home);
-                    match self.stat(pid, &dir) {
-                        Ok((abs, node)) if node.is_dir() => {
-                            self.processes.get_mut(&pid).expect("running").cwd = abs;
-                            status = 0;
-                        }
-                        Ok(_) | Err(_) => {
-                            let text =
-                                format!("sh: cd: can't cd to {dir}: No such file or directory\n");
-                            self.write_out(pid, Stream::Stderr, text, events);
-                            status = 2;
-                        }
-                    }
-                }
-                "pwd" => {
-                    let cwd = format!("{}\n", self.processes[&pid].cwd);
-                    self.with_sinks(pid, stdout, stderr, |engine| {
-                        engine.write_out(pid, Stream::Stdout, cwd, events)
-                    });
-                    status = 0;
-                }
-                "exit" => {
-                    let code = match argv.get(1).map(|a| a.parse::<i32>()) {
-                        None => status,
-                        Some(Ok(code)) => code & 0xff,
-                        Some(Err(_)) => {
-                            let text = format!("sh: exit: Illegal number: {}\n", argv[1]);
-                            self.write_out(pid, Stream::Stderr, text, events);
-                            2
-                        }
-                    };
-                    self.exit_process(pid, ExitStatus::Code(code), events);
-                    return None;
-                }
-                "exec" if argv.len() > 1 => {
-                    // The shell becomes the command: same pid, and its
-                    // children stay its children.
-                    if let Some(p) = self.processes.get_mut(&pid) {
-                        p.stdout = stdout;
-                        p.stderr = stderr;
-                    }
-                    self.execve(pid, argv[1..].to_vec());
-                    return None;
-                }
-                _ => {
-                    let mut spawn = self.child_spawn(pid, argv);
-                    spawn.stdout = stdout;
-                    spawn.stderr = stderr;
-                    match self.fork_exec(spawn, events) {
-                        Ok(child) if job.background => {
-                            let _ = child;
-                            status = 0;
-                        }
-                        Ok(child) => waiting_for = Some(child),
-                        Err(err) => {
-                            if self.is_alive(pid) {
-                                // A failed fork is fatal for a non-interactive
-                                // shell: it exits with 2.
-                                let text = format!("sh: can't fork: {}\n", err.message());
-                                self.write_out(pid, Stream::Stderr, text, events);
-                                self.exit_process(pid, ExitStatus::Code(2), events);
-                            }
-                            return None;
-                        }
-                    }
-                }
-            }
-        }
-        Some(Program::Shell {
-            jobs,
-            waiting_for,
-            status,
-        })
-    }
-
-    /// Runs `f` with a process's output going to other sinks for a while
-    /// (a builtin's redirections).
-    fn with_sinks(&mut self, pid: Pid, stdout: Sink, stderr: Sink, f: impl FnOnce(&mut SimEngine)) {
-        let saved = self.processes.get_mut(&pid).map(|p| {
-            (
-                std::mem::replace(&mut p.stdout, stdout),
-                std::mem::replace(&mut p.stderr, stderr),
-            )
-        });
-        f(self);
-        if let (Some((out, err)), Some(p)) = (saved, self.processes.get_mut(&pid)) {
-            p.stdout = out;
-            p.stderr = err;
         }
     }
 
@@ -961,11 +795,7 @@ impl SimEngine {
     /// exits with its status, as a shell with one job does.
     fn wait_for_child(&mut self, pid: Pid, child: Pid) {
         if let Some(p) = self.processes.get_mut(&pid) {
-            p.program = Program::Shell {
-                jobs: VecDeque::new(),
-                waiting_for: Some(child),
-                status: 0,
-            };
+            p.program = Program::WaitChild { child };
             p.state = ProcessState::Sleeping;
         }
     }

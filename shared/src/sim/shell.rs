@@ -1,0 +1,696 @@
+//! `sh` on the simulated kernel: the shared interpreter
+//! (`crate::shell`) as a process's program. The interpreter runs as a
+//! future; each system call it makes is left in a mailbox, and the
+//! kernel answers it as the process's step comes: at once (a pipe, an
+//! open), or when the clock has moved far enough (a child has exited, a
+//! pipe has data or room).
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use crate::engine::Event;
+use crate::process::{ExitStatus, Pid, ProcessState, Signal};
+use crate::shell::ast::List;
+use crate::shell::os::{
+    Access, FIRST_PRIVATE_FD, Fd, Kind, Meta, Open as How, Os, SpawnError, Subshell, WriteError,
+};
+use crate::shell::{Shell, State};
+
+use super::SimEngine;
+use super::fd::{Open, ReadResult, WriteResult};
+use super::fs::Errno;
+use super::process::{Program, Sink};
+use super::tarball::{Node, NodeKind};
+
+/// How many calls a shell makes in one step (a quantum of its CPU).
+const CALLS_PER_STEP: u32 = 64;
+
+enum Request {
+    Open(String, How),
+    Close(Fd),
+    DupPrivate(Fd),
+    Dup2(Fd, Fd),
+    IsOpen(Fd),
+    Pipe,
+    Read(Fd, usize),
+    Write(Fd, Vec<u8>),
+    Stat(String, bool),
+    Access(String, Access),
+    ReadDir(String),
+    Chdir(String),
+    Spawn(String, Vec<String>, Vec<String>),
+    Exec(String, Vec<String>, Vec<String>),
+    Subshell(Box<Subshell>),
+    Wait(Pid),
+    Kill(Pid, Signal),
+}
+
+enum Answer {
+    Fd(Result<Fd, String>),
+    Done(Result<(), String>),
+    Yes(bool),
+    Pipe(Result<(Fd, Fd), String>),
+    Data(Result<Vec<u8>, String>),
+    Wrote(Result<(), WriteError>),
+    Meta(Result<Meta, String>),
+    Names(Option<Vec<String>>),
+    Dir(Result<String, String>),
+    Spawned(Result<Pid, SpawnError>),
+    Forked(Result<Pid, String>),
+    Status(Option<i32>),
+}
+
+struct Mailbox {
+    request: Option<Request>,
+    answer: Option<Answer>,
+    /// Its pid and its parent's, in its own pid namespace.
+    pid: Pid,
+    ppid: Pid,
+    umask: u32,
+    /// Children reaped while it waited for another, by inner pid.
+    reaped: std::collections::HashMap<Pid, i32>,
+}
+
+/// The simulated kernel, as the interpreter sees it.
+pub(crate) struct SimOs {
+    mail: Rc<RefCell<Mailbox>>,
+}
+
+/// A system call in flight: left in the mailbox at the first poll, its
+/// answer taken at a later one.
+struct Call {
+    mail: Rc<RefCell<Mailbox>>,
+    request: Option<Request>,
+}
+
+impl Future for Call {
+    type Output = Answer;
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Answer> {
+        if let Some(request) = self.request.take() {
+            self.mail.borrow_mut().request = Some(request);
+            return Poll::Pending;
+        }
+        match self.mail.borrow_mut().answer.take() {
+            Some(answer) => Poll::Ready(answer),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl SimOs {
+    fn call(&self, request: Request) -> Call {
+        Call {
+            mail: self.mail.clone(),
+            request: Some(request),
+        }
+    }
+}
+
+macro_rules! answer {
+    ($self:ident, $request:expr, $variant:ident) => {
+        match $self.call($request).await {
+            Answer::$variant(value) => value,
+            _ => unreachable!("the kernel answers each call in kind"),
+        }
+    };
+}
+
+impl Os for SimOs {
+    async fn open(&mut self, path: &str, how: How) -> Result<Fd, String> {
+        answer!(self, Request::Open(path.into(), how), Fd)
+    }
+    async fn close(&mut self, fd: Fd) {
+        let _ = answer!(self, Request::Close(fd), Done);
+    }
+    async fn dup_private(&mut self, fd: Fd) -> Result<Fd, String> {
+        answer!(self, Request::DupPrivate(fd), Fd)
+    }
+    async fn dup2(&mut self, from: Fd, to: Fd) -> Result<(), String> {
+        answer!(self, Request::Dup2(from, to), Done)
+    }
+    async fn is_open(&mut self, fd: Fd) -> bool {
+        answer!(self, Request::IsOpen(fd), Yes)
+    }
+    async fn pipe(&mut self) -> Result<(Fd, Fd), String> {
+        answer!(self, Request::Pipe, Pipe)
+    }
+    async fn read(&mut self, fd: Fd, max: usize) -> Result<Vec<u8>, String> {
+        answer!(self, Request::Read(fd, max), Data)
+    }
+    async fn write(&mut self, fd: Fd, data: &[u8]) -> Result<(), WriteError> {
+        answer!(self, Request::Write(fd, data.to_vec()), Wrote)
+    }
+    async fn stat(&mut self, path: &str) -> Result<Meta, String> {
+        answer!(self, Request::Stat(path.into(), true), Meta)
+    }
+    async fn lstat(&mut self, path: &str) -> Result<Meta, String> {
+        answer!(self, Request::Stat(path.into(), false), Meta)
+    }
+    async fn access(&mut self, path: &str, how: Access) -> bool {
+        answer!(self, Request::Access(path.into(), how), Yes)
+    }
+    async fn read_dir(&mut self, path: &str) -> Option<Vec<String>> {
+        answer!(self, Request::ReadDir(path.into()), Names)
+    }
+    async fn chdir(&mut self, path: &str) -> Result<String, String> {
+        answer!(self, Request::Chdir(path.into()), Dir)
+    }
+    async fn umask(&mut self, mask: Option<u32>) -> u32 {
+        let mut mail = self.mail.borrow_mut();
+        let old = mail.umask;
+        if let Some(mask) = mask {
+            mail.umask = mask;
+        }
+        old
+    }
+    async fn spawn(
+        &mut self,
+        path: &str,
+        argv: &[String],
+        env: &[String],
+    ) -> Result<Pid, SpawnError> {
+        answer!(
+            self,
+            Request::Spawn(path.into(), argv.to_vec(), env.to_vec()),
+            Spawned
+        )
+    }
+    async fn exec(&mut self, path: &str, argv: &[String], env: &[String]) -> (String, i32) {
+        // The kernel replaces the program: this call never returns.
+        let _ = self
+            .call(Request::Exec(path.into(), argv.to_vec(), env.to_vec()))
+            .await;
+        ("exec failed".into(), 126)
+    }
+    async fn subshell(&mut self, sub: Subshell) -> Result<Pid, String> {
+        answer!(self, Request::Subshell(Box::new(sub)), Forked)
+    }
+    async fn wait(&mut self, pid: Pid) -> Option<i32> {
+        answer!(self, Request::Wait(pid), Status)
+    }
+    async fn kill(&mut self, pid: Pid, signal: Signal) -> Result<(), String> {
+        answer!(self, Request::Kill(pid, signal), Done)
+    }
+    fn pid(&self) -> Pid {
+        self.mail.borrow().pid
+    }
+    fn ppid(&self) -> Pid {
+        self.mail.borrow().ppid
+    }
+    fn interrupted(&mut self) -> bool {
+        false
+    }
+}
+
+/// A running shell: the interpreter's future and its mailbox.
+pub(crate) struct ShellTask {
+    future: Pin<Box<dyn Future<Output = i32>>>,
+    mail: Rc<RefCell<Mailbox>>,
+    /// Waiting for the kernel (a child, a pipe): it wants no CPU.
+    pub waiting: bool,
+    /// The child it waits for, by host pid.
+    pub waiting_for: Option<Pid>,
+}
+
+// SAFETY: what a task holds that is not `Send` (the mailbox's `Rc`, the
+// syntax tree's `Rc`s in the interpreter's state) is shared only with the
+// task's own future and with the tasks of child shells forked from it,
+// all of them programs of processes of one `SimEngine`. An engine moves
+// between threads whole, and is used by one thread at a time (it is not
+// `Sync`), so no two threads ever touch those counts at once.
+unsafe impl Send for ShellTask {}
+
+impl std::fmt::Debug for ShellTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShellTask")
+            .field("waiting", &self.waiting)
+            .finish()
+    }
+}
+
+/// What a shell runs: a script's text, what it reads on standard input,
+/// or a child shell's body.
+pub(crate) enum Work {
+    Script { text: String, tail: bool },
+    Stdin,
+    Body(Rc<List>),
+}
+
+impl ShellTask {
+    pub fn new(state: State, work: Work, pid: Pid, ppid: Pid) -> ShellTask {
+        let mail = Rc::new(RefCell::new(Mailbox {
+            request: None,
+            answer: None,
+            pid,
+            ppid,
+            umask: 0o022,
+            reaped: std::collections::HashMap::new(),
+        }));
+        let os = SimOs { mail: mail.clone() };
+        let future = Box::pin(async move {
+            let mut shell = Shell::new(state, os);
+            match work {
+                Work::Script { text, tail } => shell.run_script(&text, tail).await,
+                Work::Stdin => {
+                    let mut bytes = Vec::new();
+                    while let Ok(chunk) = shell.os.read(0, 65536).await {
+                        if chunk.is_empty() {
+                            break;
+                        }
+                        bytes.extend(chunk);
+                    }
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    shell.run_script(&text, false).await
+                }
+                Work::Body(body) => shell.run_body(&body).await,
+            }
+        });
+        ShellTask {
+            future,
+            mail,
+            waiting: false,
+            waiting_for: None,
+        }
+    }
+}
+
+fn meta(node: &Node, ino: u64) -> Meta {
+    let (kind, size) = match &node.kind {
+        NodeKind::File(data) => (Kind::File, data.len() as u64),
+        NodeKind::Dir => (Kind::Dir, 0),
+        NodeKind::Symlink(target) => (Kind::Symlink, target.len() as u64),
+        NodeKind::CharDevice(..) => (Kind::CharDevice, 0),
+    };
+    Meta {
+        kind,
+        mode: node.mode,
+        size,
+        uid: node.uid,
+        gid: node.gid,
+        mtime: node.mtime as i64,
+        dev: 0,
+        ino,
+    }
+}
+
+/// How a call was served.
+enum Served {
+    Answer(Answer),
+    /// It waits; asked again at the next step.
+    Wait(Request),
+    /// The process is gone or runs another program.
+    Gone,
+}
+
+impl SimEngine {
+    /// The program of `sh` running `work` in process `pid`, with the
+    /// process's environment and working directory. `arg0` is `$0`, and
+    /// what messages start with when it runs a file.
+    pub(crate) fn shell_program(
+        &self,
+        pid: Pid,
+        work: Work,
+        arg0: &str,
+        args: &[String],
+        line_base: u32,
+        mode: &'static str,
+    ) -> Program {
+        let p = &self.processes[&pid];
+        let name = if mode == "c" || mode == "s" {
+            "sh"
+        } else {
+            arg0
+        };
+        let mut state = State::new(&p.env, &p.cwd, name);
+        state.arg0 = arg0.to_string();
+        state.positional = args.to_vec();
+        state.line_base = line_base;
+        state.options.mode = mode;
+        self.shell_program_with(pid, state, work)
+    }
+
+    fn shell_program_with(&self, pid: Pid, state: State, work: Work) -> Program {
+        let (inner, parent) = self.pids_inside(pid);
+        Program::Shell(Box::new(ShellTask::new(state, work, inner, parent)))
+    }
+
+    /// A process's pid and its parent's, as seen in its pid namespace.
+    fn pids_inside(&self, pid: Pid) -> (Pid, Pid) {
+        let Some(p) = self.processes.get(&pid) else {
+            return (pid, 0);
+        };
+        let own = p.own_pid_ns();
+        let parent = self
+            .processes
+            .get(&p.ppid)
+            .and_then(|q| q.pid_in(own))
+            .unwrap_or(0);
+        (p.pid_in(own).unwrap_or(pid), parent)
+    }
+
+    /// A child's host pid from its pid as its parent sees it.
+    fn child_by_inner(&self, parent: Pid, inner: Pid) -> Option<Pid> {
+        let own = self.processes.get(&parent)?.own_pid_ns();
+        self.processes
+            .values()
+            .find(|c| c.ppid == parent && c.pid_in(own) == Some(inner))
+            .map(|c| c.pid)
+    }
+
+    /// One step of a shell: the calls it makes until one waits, its
+    /// budget is spent, or it ends.
+    pub(crate) fn step_shell(
+        &mut self,
+        pid: Pid,
+        mut task: Box<ShellTask>,
+        cpu_usec: u64,
+        events: &mut Vec<Event>,
+    ) -> Option<Program> {
+        let mut budget = CALLS_PER_STEP;
+        let mut context = Context::from_waker(Waker::noop());
+        loop {
+            let request = task.mail.borrow_mut().request.take();
+            if let Some(request) = request {
+                if !task.waiting && cpu_usec == 0 {
+                    // Throttled or starved: it goes on when it gets a CPU.
+                    task.mail.borrow_mut().request = Some(request);
+                    return Some(Program::Shell(task));
+                }
+                match self.serve(pid, request, &mut task, events) {
+                    Served::Answer(answer) => {
+                        task.waiting = false;
+                        task.waiting_for = None;
+                        task.mail.borrow_mut().answer = Some(answer);
+                    }
+                    Served::Wait(request) => {
+                        task.waiting = true;
+                        task.mail.borrow_mut().request = Some(request);
+                        return Some(Program::Shell(task));
+                    }
+                    Served::Gone => return None,
+                }
+            }
+            if budget == 0 {
+                return Some(Program::Shell(task));
+            }
+            budget -= 1;
+            match task.future.as_mut().poll(&mut context) {
+                Poll::Ready(status) => {
+                    self.exit_process(pid, ExitStatus::Code(status & 0xff), events);
+                    return None;
+                }
+                Poll::Pending => {
+                    if task.mail.borrow().request.is_none() {
+                        // Nothing asked: it cannot go on (not expected).
+                        return Some(Program::Shell(task));
+                    }
+                }
+            }
+        }
+    }
+
+    fn serve(
+        &mut self,
+        pid: Pid,
+        request: Request,
+        task: &mut ShellTask,
+        events: &mut Vec<Event>,
+    ) -> Served {
+        use Served::Answer as A;
+        match request {
+            Request::Open(path, how) => A(Answer::Fd(self.shell_open(pid, &path, how))),
+            Request::Close(fd) => {
+                self.fd_close(pid, fd);
+                A(Answer::Done(Ok(())))
+            }
+            Request::DupPrivate(fd) => A(Answer::Fd(
+                self.fd_dup(pid, fd, FIRST_PRIVATE_FD)
+                    .ok_or_else(|| "Bad file descriptor".to_string()),
+            )),
+            Request::Dup2(from, to) => A(Answer::Done(if self.fd_dup2(pid, from, to) {
+                Ok(())
+            } else {
+                Err("Bad file descriptor".into())
+            })),
+            Request::IsOpen(fd) => A(Answer::Yes(
+                self.processes
+                    .get(&pid)
+                    .is_some_and(|p| p.fds.contains_key(&fd)),
+            )),
+            Request::Pipe => {
+                let (read, write) = self.fd_pipe(pid);
+                A(Answer::Pipe(Ok((read, write))))
+            }
+            Request::Read(fd, max) => match self.fd_read(pid, fd, max) {
+                ReadResult::Data(data) => A(Answer::Data(Ok(data))),
+                ReadResult::End => A(Answer::Data(Ok(Vec::new()))),
+                ReadResult::Wait => Served::Wait(Request::Read(fd, max)),
+                ReadResult::Error(message) => A(Answer::Data(Err(message))),
+            },
+            Request::Write(fd, data) => match self.fd_write(pid, fd, &data, false, events) {
+                WriteResult::Wrote(n) if n >= data.len() => A(Answer::Wrote(Ok(()))),
+                WriteResult::Wrote(n) => Served::Wait(Request::Write(fd, data[n..].to_vec())),
+                WriteResult::Wait => Served::Wait(Request::Write(fd, data)),
+                WriteResult::Broken => {
+                    // `ash` leaves SIGPIPE's default action: it ends here.
+                    self.exit_process(pid, ExitStatus::Signaled(Signal::Pipe), events);
+                    Served::Gone
+                }
+                WriteResult::Error(message) => A(Answer::Wrote(Err(WriteError::Other(message)))),
+            },
+            Request::Stat(path, follow) => {
+                let found = if follow {
+                    self.stat(pid, &path)
+                } else {
+                    self.lstat(pid, &path)
+                };
+                A(Answer::Meta(
+                    found
+                        .map(|(abs, node)| meta(&node, inode_of(&abs)))
+                        .map_err(|e| e.message().to_string()),
+                ))
+            }
+            Request::Access(path, how) => {
+                let yes = match self.stat(pid, &path) {
+                    Ok((_, node)) => match how {
+                        Access::Read | Access::Write => true,
+                        Access::Execute => node.mode & 0o111 != 0 || node.is_dir(),
+                    },
+                    Err(_) => false,
+                };
+                A(Answer::Yes(yes))
+            }
+            Request::ReadDir(path) => {
+                let names = self
+                    .stat(pid, &path)
+                    .ok()
+                    .and_then(|(abs, _)| self.read_dir(pid, &abs).ok());
+                A(Answer::Names(names))
+            }
+            Request::Chdir(path) => A(Answer::Dir(match self.stat(pid, &path) {
+                Ok((abs, node)) if node.is_dir() => {
+                    if let Some(p) = self.processes.get_mut(&pid) {
+                        p.cwd = abs.clone();
+                    }
+                    Ok(abs)
+                }
+                Ok(_) => Err(Errno::NotDir.message().into()),
+                Err(err) => Err(err.message().into()),
+            })),
+            Request::Spawn(path, argv, env) => {
+                let mut spawn = self.child_spawn(pid, argv);
+                spawn.env = env;
+                A(Answer::Spawned(
+                    match self.fork_exec_at(spawn, Some(&path), events) {
+                        Ok(child) => {
+                            let inner = self.pids_inside(child).0;
+                            Ok(inner)
+                        }
+                        Err(err) => Err(SpawnError::Fork(err.message().into())),
+                    },
+                ))
+            }
+            Request::Exec(path, argv, env) => {
+                if let Some(p) = self.processes.get_mut(&pid) {
+                    p.env = env;
+                }
+                self.execve_at(pid, Some(&path), argv);
+                Served::Gone
+            }
+            Request::Subshell(sub) => A(Answer::Forked(self.fork_shell(pid, *sub, events))),
+            Request::Wait(inner) => {
+                // As `ash`: any child that ended is reaped, its status kept.
+                let own = self.processes.get(&pid).map(|p| p.own_pid_ns());
+                let zombies: Vec<(Pid, Pid, i32)> = self
+                    .zombies
+                    .range((pid, 0)..=(pid, Pid::MAX))
+                    .filter_map(|(_, child)| self.processes.get(child))
+                    .map(|c| {
+                        let inner = own.and_then(|ns| c.pid_in(ns)).unwrap_or(c.pid);
+                        (
+                            c.pid,
+                            inner,
+                            c.exit.unwrap_or(ExitStatus::Code(0)).shell_code(),
+                        )
+                    })
+                    .collect();
+                for (host, inner, status) in zombies {
+                    self.release(host);
+                    task.mail.borrow_mut().reaped.insert(inner, status);
+                }
+                if let Some(status) = task.mail.borrow_mut().reaped.remove(&inner) {
+                    return A(Answer::Status(Some(status)));
+                }
+                match self.child_by_inner(pid, inner) {
+                    Some(child) => {
+                        task.waiting_for = Some(child);
+                        Served::Wait(Request::Wait(inner))
+                    }
+                    None => A(Answer::Status(None)),
+                }
+            }
+            Request::Kill(inner, signal) => {
+                let own = self.processes.get(&pid).map(|p| p.own_pid_ns());
+                let target = self
+                    .processes
+                    .values()
+                    .find(|q| own.is_some_and(|ns| q.pid_in(ns) == Some(inner)))
+                    .map(|q| q.pid);
+                match target {
+                    Some(target) => {
+                        self.signal(pid, target, signal, events);
+                        A(Answer::Done(Ok(())))
+                    }
+                    None => A(Answer::Done(Err("No such process".into()))),
+                }
+            }
+        }
+    }
+
+    fn shell_open(&mut self, pid: Pid, path: &str, how: How) -> Result<Fd, String> {
+        let lowest = 0;
+        // The descriptor the shell gets is its own until it moves it.
+        match path {
+            "/dev/null" => return Ok(self.fd_install(pid, Open::Null, lowest, true)),
+            "/dev/stdout" | "/dev/stderr" | "/dev/stdin" => {
+                let n = match path {
+                    "/dev/stdin" => 0,
+                    "/dev/stdout" => 1,
+                    _ => 2,
+                };
+                return self
+                    .fd_dup(pid, n, lowest)
+                    .ok_or_else(|| "No such device or address".to_string());
+            }
+            _ => {}
+        }
+        match how {
+            How::Read => {
+                let (abs, node) = self.stat(pid, path).map_err(|e| e.message().to_string())?;
+                match node.kind {
+                    NodeKind::Dir => Ok(self.fd_install(
+                        pid,
+                        Open::Read {
+                            path: abs,
+                            offset: 0,
+                        },
+                        lowest,
+                        true,
+                    )),
+                    NodeKind::CharDevice(1, 3) => {
+                        Ok(self.fd_install(pid, Open::Null, lowest, true))
+                    }
+                    _ => Ok(self.fd_install(
+                        pid,
+                        Open::Read {
+                            path: abs,
+                            offset: 0,
+                        },
+                        lowest,
+                        true,
+                    )),
+                }
+            }
+            How::Write | How::Append | How::ReadWrite => {
+                let append = how != How::Write;
+                let abs = self
+                    .write_file(pid, path, b"", append)
+                    .map_err(|e| e.message().to_string())?;
+                Ok(self.fd_install(pid, Open::Sink(Sink::File(abs)), lowest, true))
+            }
+        }
+    }
+
+    /// `fork` of a shell: a child process running `sub`, its descriptors
+    /// copied but for the parent's own.
+    /// Whether a waiting shell's call could be answered now.
+    pub(crate) fn shell_can_go(&self, pid: Pid, task: &ShellTask) -> bool {
+        match &task.mail.borrow().request {
+            Some(Request::Read(fd, _)) => !self.fd_would_wait(pid, *fd),
+            Some(Request::Write(fd, _)) => self.fd_has_room(pid, *fd),
+            Some(Request::Wait(_)) => task.waiting_for.is_none_or(|c| {
+                self.processes
+                    .get(&c)
+                    .is_none_or(|c| c.state == ProcessState::Zombie)
+            }),
+            _ => true,
+        }
+    }
+
+    fn fork_shell(
+        &mut self,
+        pid: Pid,
+        sub: Subshell,
+        events: &mut Vec<Event>,
+    ) -> Result<Pid, String> {
+        let argv = self.processes[&pid].argv.clone();
+        let spawn = self.child_spawn(pid, argv.clone());
+        let (ppid, cgroup, container) = (spawn.ppid, spawn.cgroup.clone(), spawn.container.clone());
+        if let Err(err) = self.fork_allowed(&cgroup, ppid, events) {
+            if err == Errno::Again {
+                events.push(Event::ForkFailed {
+                    pid: ppid,
+                    cgroup,
+                    container,
+                });
+            }
+            self.drop_fds(spawn.fds);
+            return Err(err.message().into());
+        }
+        let child = self.spawn_raw(spawn, Program::Exiting { code: 0 });
+        let private: Vec<i32> = self.processes[&child]
+            .fds
+            .keys()
+            .copied()
+            .filter(|n| *n >= FIRST_PRIVATE_FD)
+            .collect();
+        for n in private {
+            self.fd_close(child, n);
+        }
+        events.push(Event::ProcessStarted {
+            pid: child,
+            ppid,
+            ns_pids: self.processes[&child].ns_pids.clone(),
+            argv,
+            container,
+        });
+        let program = self.shell_program_with(child, sub.state, Work::Body(sub.body));
+        if let Some(p) = self.processes.get_mut(&child) {
+            p.state = program.state();
+            p.program = program;
+        }
+        Ok(self.pids_inside(child).0)
+    }
+}
+
+/// A stable inode number for a path (the simulated file systems keep
+/// none).
+fn inode_of(abs: &str) -> u64 {
+    abs.bytes().fold(1469598103934665603u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(1099511628211)
+    })
+}
