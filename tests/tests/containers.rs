@@ -169,7 +169,7 @@ fn the_life_cycle_leaves_nothing_behind() {
             "workshop",
             "sh",
             "-c",
-            "echo started; sleep 1000 & sleep 1000",
+            "echo started; sleep 1000 & sleep 1000; wait",
         ])
         .trim()
         .to_string();

@@ -482,6 +482,7 @@ fn no_container_owns_the_image_store_or_another_container() {
     let store_owner = fs::read_dir(&images)
         .unwrap()
         .flatten()
+        .filter(|e| e.path().join("rootfs").is_dir())
         .map(|e| {
             fs::metadata(e.path().join("rootfs/bin/toolbox"))
                 .unwrap()
