@@ -172,26 +172,10 @@ impl<O: Os> Shell<O> {
             "set" => self.set(args).await,
             "eval" => {
                 let text = args.join(" ");
-                let mut parser = super::parse::Parser::new(&text);
-                let mut flow = Flow::Next;
                 self.state.status = 0;
-                loop {
-                    match parser.next_command() {
-                        Ok(Some(list)) => {
-                            flow = self.run_list(&list, false).await;
-                            if flow != Flow::Next {
-                                break;
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(err) => {
-                            self.say(&err.message).await;
-                            self.state.status = 2;
-                            return Flow::Fatal;
-                        }
-                    }
-                }
-                return flow;
+                return self
+                    .run_text(&text, false, "", |flow| *flow != Flow::Next)
+                    .await;
             }
             "." | "source" => return self.dot(args).await,
             "exec" => {
@@ -563,26 +547,12 @@ impl<O: Os> Shell<O> {
         };
         let positional = (args.len() > 1)
             .then(|| std::mem::replace(&mut self.state.positional, args[1..].to_vec()));
-        let mut parser = super::parse::Parser::new(&text);
-        let mut flow = Flow::Next;
         self.state.status = 0;
-        loop {
-            match parser.next_command() {
-                Ok(Some(list)) => {
-                    flow = self.run_list(&list, false).await;
-                    if flow != Flow::Next {
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(err) => {
-                    self.say(&format!("{file}: {}", err.message)).await;
-                    self.state.status = 2;
-                    flow = Flow::Fatal;
-                    break;
-                }
-            }
-        }
+        let flow = self
+            .run_text(&text, false, &format!("{file}: "), |flow| {
+                *flow != Flow::Next
+            })
+            .await;
         if let Some(positional) = positional {
             self.state.positional = positional;
         }

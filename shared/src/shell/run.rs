@@ -151,7 +151,10 @@ pub struct Shell<O: Os> {
 impl<O: Os> Shell<O> {
     pub fn new(mut state: State, os: O) -> Shell<O> {
         if state.shell_pid.is_none() {
+            // A new shell, not a child of one: `$$` and, as `ash` sets it
+            // once, `$PPID`.
             state.shell_pid = Some(os.pid());
+            let _ = state.vars.set("PPID", &os.ppid().to_string());
         }
         Shell {
             state,
@@ -200,28 +203,17 @@ impl<O: Os> Shell<O> {
     /// FILE` do; a syntax error ends it with status 2. The last command
     /// is run in place when `tail` (nothing follows the shell).
     pub async fn run_script(&mut self, text: &str, tail: bool) -> i32 {
-        let mut parser = Parser::new(text);
-        loop {
-            let list = match parser.next_command() {
-                Ok(Some(list)) => list,
-                Ok(None) => break,
-                Err(err) => {
-                    self.say(&err.message).await;
-                    self.state.status = 2;
-                    if self.state.interactive {
-                        return 2;
-                    }
-                    return self.finish(2).await;
-                }
-            };
-            let last = tail && parser_done(&mut parser);
-            match self.run_list(&list, last).await {
-                Flow::Exit => return self.finish(self.state.status).await,
-                Flow::Fatal if !self.state.interactive => return self.finish(2).await,
-                _ => {}
-            }
-        }
-        let status = self.state.status;
+        let interactive = self.state.interactive;
+        let flow = self
+            .run_text(text, tail, "", |flow| {
+                *flow == Flow::Exit || (*flow == Flow::Fatal && !interactive)
+            })
+            .await;
+        let status = if flow == Flow::Fatal {
+            2
+        } else {
+            self.state.status
+        };
         self.finish(status).await
     }
 
@@ -229,20 +221,40 @@ impl<O: Os> Shell<O> {
     /// the shell is to end (`exit`). A mistake ends the line, not the
     /// shell.
     pub async fn run_script_interactive(&mut self, text: &str) -> Option<i32> {
+        let flow = self
+            .run_text(text, false, "", |flow| {
+                matches!(flow, Flow::Exit | Flow::Fatal)
+            })
+            .await;
+        (flow == Flow::Exit).then_some(self.state.status)
+    }
+
+    /// Parses and runs `text` one complete command at a time until `stop`
+    /// says a command's flow ends it: that flow, or `Next`. A syntax
+    /// error is said (after `prefix`), sets `$?` to 2 and gives `Fatal`.
+    /// `sh -c`, a prompt's line, `eval` and `.` all read this way.
+    pub(super) async fn run_text(
+        &mut self,
+        text: &str,
+        tail: bool,
+        prefix: &str,
+        stop: impl Fn(&Flow) -> bool,
+    ) -> Flow {
         let mut parser = Parser::new(text);
         loop {
-            match parser.next_command() {
-                Ok(Some(list)) => match self.run_list(&list, false).await {
-                    Flow::Exit => return Some(self.state.status),
-                    Flow::Fatal => return None,
-                    _ => {}
-                },
-                Ok(None) => return None,
+            let list = match parser.next_command() {
+                Ok(Some(list)) => list,
+                Ok(None) => return Flow::Next,
                 Err(err) => {
-                    self.say(&err.message).await;
+                    self.say(&format!("{prefix}{}", err.message)).await;
                     self.state.status = 2;
-                    return None;
+                    return Flow::Fatal;
                 }
+            };
+            let last = tail && parser.at_end();
+            let flow = self.run_list(&list, last).await;
+            if stop(&flow) {
+                return flow;
             }
         }
     }
@@ -287,22 +299,12 @@ impl<O: Os> Shell<O> {
             background: false,
         }]));
         // A background job reads nothing of the terminal.
-        let stdin = self.os.dup_private(0).await.ok();
-        if let Ok(null) = self.os.open("/dev/null", Open::Read).await {
-            let _ = self.os.dup2(null, 0).await;
-            self.os.close(null).await;
-        }
-        let started = self
-            .os
-            .subshell(Subshell {
-                state: self.child_state(),
-                body,
-            })
-            .await;
-        if let Some(saved) = stdin {
-            let _ = self.os.dup2(saved, 0).await;
-            self.os.close(saved).await;
-        }
+        let moves = match self.os.open("/dev/null", Open::Read).await {
+            Ok(null) => vec![(null, 0)],
+            Err(_) => Vec::new(),
+        };
+        let state = self.child_state();
+        let started = self.fork_with(moves, state, body).await;
         match started {
             Ok(pid) => {
                 self.state.last_background = Some(pid);
@@ -393,14 +395,11 @@ impl<O: Os> Shell<O> {
                     }
                 }
             };
-            let saved_in = match input {
-                Some(read) => Some(self.swap_in(read, 0).await),
-                None => None,
-            };
-            let saved_out = match output {
-                Some(write) => Some(self.swap_in(write, 1).await),
-                None => None,
-            };
+            let moves = input
+                .map(|read| (read, 0))
+                .into_iter()
+                .chain(output.map(|write| (write, 1)))
+                .collect();
             let body = Rc::new(List(vec![Item {
                 and_or: AndOr {
                     first: Pipeline {
@@ -411,19 +410,8 @@ impl<O: Os> Shell<O> {
                 },
                 background: false,
             }]));
-            let started = self
-                .os
-                .subshell(Subshell {
-                    state: self.child_state(),
-                    body,
-                })
-                .await;
-            if let Some(saved) = saved_out {
-                self.put_back(saved, 1).await;
-            }
-            if let Some(saved) = saved_in {
-                self.put_back(saved, 0).await;
-            }
+            let state = self.child_state();
+            let started = self.fork_with(moves, state, body).await;
             input = next;
             match started {
                 Ok(pid) => children.push(pid),
@@ -445,6 +433,24 @@ impl<O: Os> Shell<O> {
         }
         self.state.status = status;
         Flow::Next
+    }
+
+    /// Forks a child shell that runs `body` with each `(fd, target)` of
+    /// `moves` at `target`: the parent's own are put back after, and each
+    /// `fd` is closed.
+    async fn fork_with(
+        &mut self,
+        moves: Vec<(Fd, Fd)>,
+        state: State,
+        body: Rc<List>,
+    ) -> Result<Pid, String> {
+        let mut saved = Vec::new();
+        for (fd, target) in moves {
+            saved.push((target, self.swap_in(fd, target).await));
+        }
+        let started = self.os.subshell(Subshell { state, body }).await;
+        self.restore(saved).await;
+        started
     }
 
     /// Puts `fd` at `target` for a child to inherit: what was at
@@ -942,13 +948,34 @@ impl<O: Os> Shell<O> {
         if text.len() <= PIPE_HOLDS {
             let _ = self.os.write(write, text.as_bytes()).await;
         } else {
-            let saved = self.swap_in(write, 1).await;
+            // The child writes the text with the builtin `printf`, given
+            // it as one quoted word: nothing of it is expanded again.
+            let write_it = Simple {
+                line: 0,
+                assigns: Vec::new(),
+                words: ["printf", "%s"]
+                    .iter()
+                    .map(|w| Word(vec![Part::Single(w.to_string())]))
+                    .chain([Word(vec![Part::Single(text)])])
+                    .collect(),
+                redirects: Vec::new(),
+            };
+            let body = Rc::new(List(vec![Item {
+                and_or: AndOr {
+                    first: Pipeline {
+                        bang: false,
+                        commands: vec![Command::Simple(write_it)],
+                    },
+                    rest: Vec::new(),
+                },
+                background: false,
+            }]));
+            let dup = self.os.dup_private(write).await;
+            let moves = dup.into_iter().map(|copy| (copy, 1)).collect();
             let mut state = self.child_state();
+            // `printf` is the builtin, whatever the script defined.
             state.functions.clear();
-            let _ = state.vars.set("__here", &text);
-            let body = Rc::new(super::parse("printf %s \"$__here\"").unwrap_or_default());
-            let started = self.os.subshell(Subshell { state, body }).await;
-            self.put_back(saved, 1).await;
+            let started = self.fork_with(moves, state, body).await;
             if let Ok(pid) = started {
                 self.state.jobs.push(pid);
             }
@@ -1290,15 +1317,8 @@ impl<O: Os> Shell<O> {
             Ok(ends) => ends,
             Err(message) => return Err(self.fatal(&format!("pipe call failed: {message}")).await),
         };
-        let saved = self.swap_in(write, 1).await;
-        let started = self
-            .os
-            .subshell(Subshell {
-                state: self.child_state(),
-                body: list,
-            })
-            .await;
-        self.put_back(saved, 1).await;
+        let state = self.child_state();
+        let started = self.fork_with(vec![(write, 1)], state, list).await;
         let mut bytes = Vec::new();
         loop {
             match self.os.read(read, 65536).await {
@@ -1329,11 +1349,6 @@ impl<O: Os> Shell<O> {
 
 /// How much a pipe takes before a writer waits (Linux's default).
 const PIPE_HOLDS: usize = 65536;
-
-/// Whether the parser has nothing more after the command just read.
-fn parser_done(parser: &mut Parser) -> bool {
-    parser.at_end()
-}
 
 fn has_substitution(simple: &Simple) -> bool {
     fn any(parts: &[Part]) -> bool {

@@ -442,32 +442,27 @@ impl SimEngine {
         }
     }
 
-    /// Whether a write to the descriptor would go (or fail) now rather
-    /// than wait.
-    pub(crate) fn fd_has_room(&self, pid: Pid, n: i32) -> bool {
-        let Some(Open::PipeWrite(pipe)) = self
-            .description_of(pid, n)
-            .and_then(|id| self.files.get(id))
-            .map(|d| d.open.clone())
-        else {
-            return true;
+    /// The pipe behind a descriptor, and whether it is the read end.
+    fn pipe_at(&self, pid: Pid, n: i32) -> Option<(&Pipe, bool)> {
+        let (pipe, read) = match self.files.get(self.description_of(pid, n)?)?.open {
+            Open::PipeRead(pipe) => (pipe, true),
+            Open::PipeWrite(pipe) => (pipe, false),
+            _ => return None,
         };
-        self.files
-            .pipe_of(pipe)
-            .is_none_or(|p| p.readers == 0 || p.buffer.len() < PIPE_CAPACITY)
+        Some((self.files.pipe_of(pipe)?, read))
+    }
+
+    /// Whether a write to the descriptor would go in now (a pipe with no
+    /// reader takes it at once: the writer gets SIGPIPE).
+    pub(crate) fn fd_has_room(&self, pid: Pid, n: i32) -> bool {
+        match self.pipe_at(pid, n) {
+            Some((p, false)) => p.readers == 0 || p.buffer.len() < PIPE_CAPACITY,
+            _ => true,
+        }
     }
 
     /// Whether a read of the descriptor would wait now.
     pub(crate) fn fd_would_wait(&self, pid: Pid, n: i32) -> bool {
-        let Some(Open::PipeRead(pipe)) = self
-            .description_of(pid, n)
-            .and_then(|id| self.files.get(id))
-            .map(|d| d.open.clone())
-        else {
-            return false;
-        };
-        self.files
-            .pipe_of(pipe)
-            .is_some_and(|p| p.buffer.is_empty() && p.writers > 0)
+        matches!(self.pipe_at(pid, n), Some((p, true)) if p.buffer.is_empty() && p.writers > 0)
     }
 }

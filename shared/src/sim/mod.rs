@@ -330,6 +330,16 @@ impl SimEngine {
         path: Option<&str>,
         events: &mut Vec<Event>,
     ) -> Result<Pid, Errno> {
+        let argv = spawn.argv.clone();
+        let pid = self.fork(spawn, events)?;
+        self.execve_at(pid, path, argv);
+        Ok(pid)
+    }
+
+    /// `fork`: a new process as `spawn` describes it, not yet running a
+    /// program, or EAGAIN or ENOMEM as [`Self::fork_allowed`] says (a
+    /// refused fork is counted, and the descriptors it took are let go).
+    fn fork(&mut self, spawn: Spawn, events: &mut Vec<Event>) -> Result<Pid, Errno> {
         let (ppid, cgroup, container) = (spawn.ppid, spawn.cgroup.clone(), spawn.container.clone());
         if let Err(err) = self.fork_allowed(&cgroup, ppid, events) {
             if err == Errno::Again {
@@ -348,10 +358,9 @@ impl SimEngine {
             pid,
             ppid,
             ns_pids: self.processes[&pid].ns_pids.clone(),
-            argv: argv.clone(),
+            argv,
             container,
         });
-        self.execve_at(pid, path, argv);
         Ok(pid)
     }
 

@@ -195,11 +195,11 @@ impl Os for SimOs {
     async fn kill(&mut self, pid: Pid, signal: Signal) -> Result<(), String> {
         answer!(self, Request::Kill(pid, signal), Done)
     }
-    fn pid(&self) -> Pid {
-        self.mail.borrow().pid
-    }
     fn ppid(&self) -> Pid {
         self.mail.borrow().ppid
+    }
+    fn pid(&self) -> Pid {
+        self.mail.borrow().pid
     }
     fn interrupted(&mut self) -> bool {
         false
@@ -648,20 +648,10 @@ impl SimEngine {
         events: &mut Vec<Event>,
     ) -> Result<Pid, String> {
         let argv = self.processes[&pid].argv.clone();
-        let spawn = self.child_spawn(pid, argv.clone());
-        let (ppid, cgroup, container) = (spawn.ppid, spawn.cgroup.clone(), spawn.container.clone());
-        if let Err(err) = self.fork_allowed(&cgroup, ppid, events) {
-            if err == Errno::Again {
-                events.push(Event::ForkFailed {
-                    pid: ppid,
-                    cgroup,
-                    container,
-                });
-            }
-            self.drop_fds(spawn.fds);
-            return Err(err.message().into());
-        }
-        let child = self.spawn_raw(spawn, Program::Exiting { code: 0 });
+        let spawn = self.child_spawn(pid, argv);
+        let child = self
+            .fork(spawn, events)
+            .map_err(|err| err.message().to_string())?;
         let private: Vec<i32> = self.processes[&child]
             .fds
             .keys()
@@ -671,13 +661,6 @@ impl SimEngine {
         for n in private {
             self.fd_close(child, n);
         }
-        events.push(Event::ProcessStarted {
-            pid: child,
-            ppid,
-            ns_pids: self.processes[&child].ns_pids.clone(),
-            argv,
-            container,
-        });
         let program = self.shell_program_with(child, sub.state, Work::Body(sub.body));
         if let Some(p) = self.processes.get_mut(&child) {
             p.state = program.state();
