@@ -1,7 +1,9 @@
-//! The workshop image's `sh` against its oracle, BusyBox's `ash` (Debian's
-//! busybox-static): each line of `tests/shell/ash-cases.txt` (`\n` for a
-//! newline) runs through both, on this host, and must print the same on
-//! stdout and stderr and end with the same status.
+//! The workshop image's `sh` and applets against their oracle, BusyBox
+//! (Debian's busybox-static): each line of `tests/shell/ash-cases.txt` and
+//! `tests/shell/applet-cases.txt` (`\n` for a newline) runs through both,
+//! on this host, and must print the same on stdout and stderr and end
+//! with the same status. The applets' lines run with `PATH` holding only
+//! the image's commands, each a link to `toolbox` or to `busybox`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,12 +23,12 @@ fn unescape(line: &str) -> String {
         .replace("\\\\", "\\")
 }
 
-fn run(program: &Path, first: &str, script: &str, cwd: &Path) -> String {
+fn run(program: &Path, first: &str, script: &str, cwd: &Path, path: &str) -> String {
     let output = Command::new(program)
         .args([first, "-c", script])
         .current_dir(cwd)
         .env_clear()
-        .env("PATH", "/usr/bin:/bin")
+        .env("PATH", path)
         .env("HOME", "/root")
         .stdin(Stdio::null())
         .output()
@@ -44,38 +46,90 @@ fn run(program: &Path, first: &str, script: &str, cwd: &Path) -> String {
     )
 }
 
-#[test]
-fn every_line_answers_as_busybox_ash_does() {
-    if !anchorage_tests::runnable(&[anchorage_tests::Need::Tool("/bin/busybox")]) {
-        return;
-    }
+/// Every line of a case file through both; the lines that differ.
+fn compare(cases: &str, path_for: impl Fn(&Path) -> String, min: usize) {
     let toolbox = toolbox();
     assert!(
         toolbox.exists(),
         "{} is built by cargo xtask dist",
         toolbox.display()
     );
-    let cases =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("shell/ash-cases.txt"))
-            .unwrap();
+    let cases = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("shell")
+            .join(cases),
+    )
+    .unwrap();
     let mut differ = Vec::new();
     let mut count = 0;
     for line in cases.lines().filter(|l| !l.trim().is_empty()) {
         count += 1;
         let script = unescape(line);
-        // One directory for both: a case may print where it runs.
+        let mut answers = Vec::new();
+        // One directory, made afresh for each: a case may print where it
+        // runs, or change the files it is given.
         let scratch = tempfile::tempdir().unwrap();
-        let ours = run(&toolbox, "sh", &script, scratch.path());
-        let ash = run(Path::new("/bin/busybox"), "sh", &script, scratch.path());
-        if ours != ash {
-            differ.push(format!("{line}\n  sh:  {ours:?}\n  ash: {ash:?}"));
+        for program in [toolbox.as_path(), Path::new("/bin/busybox")] {
+            std::fs::remove_dir_all(scratch.path()).unwrap();
+            std::fs::create_dir(scratch.path()).unwrap();
+            std::fs::write(scratch.path().join("f"), "b\na\nB\na\n").unwrap();
+            std::fs::write(scratch.path().join("g"), "x:1:10\ny:2:9\nz:3:100\n").unwrap();
+            let path = path_for(program);
+            answers.push(run(program, "sh", &script, scratch.path(), &path));
+        }
+        if answers[0] != answers[1] {
+            differ.push(format!(
+                "{line}\n  ours: {:?}\n  busybox: {:?}",
+                answers[0], answers[1]
+            ));
         }
     }
-    assert!(count > 150, "{count} cases");
+    assert!(count >= min, "{count} cases");
     assert!(
         differ.is_empty(),
         "{} of {count} lines differ:\n{}",
         differ.len(),
         differ.join("\n")
+    );
+}
+
+#[test]
+fn every_line_answers_as_busybox_ash_does() {
+    if !anchorage_tests::runnable(&[anchorage_tests::Need::Tool("/bin/busybox")]) {
+        return;
+    }
+    compare("ash-cases.txt", |_| "/usr/bin:/bin".to_string(), 150);
+}
+
+#[test]
+fn every_applet_line_answers_as_busybox_does() {
+    if !anchorage_tests::runnable(&[anchorage_tests::Need::Tool("/bin/busybox")]) {
+        return;
+    }
+    // One directory of links per multi-call binary, named as the image's
+    // commands are.
+    let links = tempfile::tempdir().unwrap();
+    for (side, target) in [
+        ("ours", toolbox()),
+        ("busybox", PathBuf::from("/bin/busybox")),
+    ] {
+        let dir = links.path().join(side);
+        std::fs::create_dir(&dir).unwrap();
+        for command in anchorage_shared::sim::tarball::WORKSHOP_COMMANDS {
+            std::os::unix::fs::symlink(&target, dir.join(command)).unwrap();
+        }
+    }
+    let root = links.path().to_path_buf();
+    compare(
+        "applet-cases.txt",
+        move |program| {
+            let side = if program.ends_with("busybox") {
+                "busybox"
+            } else {
+                "ours"
+            };
+            root.join(side).display().to_string()
+        },
+        160,
     );
 }

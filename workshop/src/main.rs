@@ -1,13 +1,16 @@
 //! `toolbox`: the workshop image's userland in one static binary. It runs
 //! the applet it is called by (`/bin/ps` is a symlink to it), or
-//! `toolbox APPLET ARGS...`. The applets and their output are the simulated
-//! kernel's (`shared/src/sim/userland.rs`), so a lesson prints the same on
-//! the simulator and in a real container, except where the kernel differs.
+//! `toolbox APPLET ARGS...`. The portable applets (`grep`, `sed`, `sort`...)
+//! are `shared`'s own code run over real system calls; the rest print as
+//! the simulated kernel's (`shared/src/sim/userland.rs`) do, so a lesson
+//! prints the same on the simulator and in a real container, except where
+//! the kernel differs.
 
 use std::process::ExitCode;
 
+use anchorage_shared::shell::block_on;
 use anchorage_shared::sim::tarball::WORKSHOP_COMMANDS;
-use anchorage_shared::userland::applet;
+use anchorage_shared::userland::{PORTABLE, applet, run_portable};
 
 mod files;
 mod net;
@@ -32,6 +35,13 @@ pub fn report(result: Result<i32, Failure>) -> i32 {
 
 /// Runs an applet in this process; returns its exit code.
 pub fn run_applet(name: &str, args: &[String]) -> i32 {
+    if PORTABLE.contains(&name) {
+        let env: Vec<String> = std::env::vars_os()
+            .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
+            .collect();
+        let mut os = posix::RealOs::default();
+        return block_on(run_portable(&mut os, name, args, &env)).unwrap_or(127);
+    }
     match name {
         "sh" => posix::main(args),
         "echo" => {
@@ -118,7 +128,7 @@ mod tests {
         let source = include_str!("main.rs");
         for command in WORKSHOP_COMMANDS {
             assert!(
-                source.contains(&format!("\"{command}\" =>")),
+                source.contains(&format!("\"{command}\" =>")) || PORTABLE.contains(command),
                 "{command} has no applet"
             );
         }

@@ -756,19 +756,11 @@ impl<O: Os> Shell<O> {
     /// `printf FORMAT ARG...`, the format used again while arguments are
     /// left.
     async fn printf(&mut self, args: &[String]) -> i32 {
-        let Some((format, mut rest)) = args.split_first() else {
+        let Some((format, rest)) = args.split_first() else {
             self.say("usage: printf FORMAT [ARGUMENT...]").await;
             return 2;
         };
-        let mut out = String::new();
-        let mut errors = Vec::new();
-        loop {
-            let before = rest.len();
-            let stop = printf_once(format, &mut rest, &mut out, &mut errors);
-            if stop || rest.is_empty() || rest.len() == before {
-                break;
-            }
-        }
+        let (out, errors) = printf_all(format, rest);
         // Each message goes out where it arose among the output.
         let failed = !errors.is_empty();
         let mut written = 0;
@@ -978,6 +970,22 @@ fn backslash_escapes(text: &str, zero_octal: bool) -> (String, bool) {
         }
     }
     (out, false)
+}
+
+/// `printf`'s output for a format and its arguments, the format used
+/// again while arguments are left, and its complaints with where in the
+/// output each arose (the builtin and the applet say them alike).
+pub(crate) fn printf_all(format: &str, mut rest: &[String]) -> (String, Vec<(usize, String)>) {
+    let mut out = String::new();
+    let mut errors = Vec::new();
+    loop {
+        let before = rest.len();
+        let stop = printf_once(format, &mut rest, &mut out, &mut errors);
+        if stop || rest.is_empty() || rest.len() == before {
+            break;
+        }
+    }
+    (out, errors)
 }
 
 /// One pass of a `printf` format over the arguments: whether `\c` or

@@ -8,7 +8,7 @@
 
 pub mod arith;
 pub mod ast;
-mod builtins;
+pub(crate) mod builtins;
 pub mod fields;
 pub mod os;
 pub mod parse;

@@ -139,4 +139,11 @@ pub trait Os {
     fn ppid(&self) -> Pid;
     /// Whether Ctrl-C came since the last look.
     fn interrupted(&mut self) -> bool;
+    /// The program now holds `bytes` more memory than it started with (an
+    /// applet's buffered lines). A real kernel counts that by itself; the
+    /// simulated one charges it to the process and its memory cgroup,
+    /// whose OOM killer may end the process here.
+    async fn hold(&mut self, bytes: u64) {
+        let _ = bytes;
+    }
 }

@@ -46,6 +46,7 @@ enum Request {
     Subshell(Box<Subshell>),
     Wait(Pid),
     Kill(Pid, Signal),
+    Hold(u64),
 }
 
 enum Answer {
@@ -72,6 +73,19 @@ struct Mailbox {
     umask: u32,
     /// Children reaped while it waited for another, by inner pid.
     reaped: std::collections::HashMap<Pid, i32>,
+}
+
+impl Mailbox {
+    fn new(pid: Pid, ppid: Pid) -> Mailbox {
+        Mailbox {
+            request: None,
+            answer: None,
+            pid,
+            ppid,
+            umask: 0o022,
+            reaped: std::collections::HashMap::new(),
+        }
+    }
 }
 
 /// The simulated kernel, as the interpreter sees it.
@@ -198,6 +212,9 @@ impl Os for SimOs {
     fn ppid(&self) -> Pid {
         self.mail.borrow().ppid
     }
+    async fn hold(&mut self, bytes: u64) {
+        answer!(self, Request::Hold(bytes), Done).unwrap_or_default()
+    }
     fn pid(&self) -> Pid {
         self.mail.borrow().pid
     }
@@ -242,16 +259,9 @@ pub(crate) enum Work {
 
 impl ShellTask {
     pub fn new(state: State, work: Work, pid: Pid, ppid: Pid) -> ShellTask {
-        let mail = Rc::new(RefCell::new(Mailbox {
-            request: None,
-            answer: None,
-            pid,
-            ppid,
-            umask: 0o022,
-            reaped: std::collections::HashMap::new(),
-        }));
+        let mail = Rc::new(RefCell::new(Mailbox::new(pid, ppid)));
         let os = SimOs { mail: mail.clone() };
-        let future = Box::pin(async move {
+        let future: Pin<Box<dyn Future<Output = i32>>> = Box::pin(async move {
             let mut shell = Shell::new(state, os);
             match work {
                 Work::Script { text, tail } => shell.run_script(&text, tail).await,
@@ -269,6 +279,29 @@ impl ShellTask {
                 Work::Body(body) => shell.run_body(&body).await,
             }
         });
+        ShellTask::with(future, mail)
+    }
+
+    /// A portable applet (`grep`, `sort`, `xargs`...) as a process's
+    /// program, over the same mailbox as a shell.
+    pub fn applet(
+        name: String,
+        args: Vec<String>,
+        env: Vec<String>,
+        pid: Pid,
+        ppid: Pid,
+    ) -> ShellTask {
+        let mail = Rc::new(RefCell::new(Mailbox::new(pid, ppid)));
+        let mut os = SimOs { mail: mail.clone() };
+        let future = Box::pin(async move {
+            crate::userland::run_portable(&mut os, &name, &args, &env)
+                .await
+                .unwrap_or(127)
+        });
+        ShellTask::with(future, mail)
+    }
+
+    fn with(future: Pin<Box<dyn Future<Output = i32>>>, mail: Rc<RefCell<Mailbox>>) -> ShellTask {
         ShellTask {
             future,
             mail,
@@ -331,6 +364,20 @@ impl SimEngine {
         state.line_base = line_base;
         state.options.mode = mode;
         self.shell_program_with(pid, state, work)
+    }
+
+    /// The program of a portable applet in process `pid`, with its
+    /// environment.
+    pub(crate) fn applet_program(&self, pid: Pid, name: &str, args: &[String]) -> Program {
+        let (inner, parent) = self.pids_inside(pid);
+        let env = self.processes[&pid].env.clone();
+        Program::Shell(Box::new(ShellTask::applet(
+            name.to_string(),
+            args.to_vec(),
+            env,
+            inner,
+            parent,
+        )))
     }
 
     fn shell_program_with(&self, pid: Pid, state: State, work: Work) -> Program {
@@ -551,6 +598,14 @@ impl SimEngine {
                         Served::Wait(Request::Wait(inner))
                     }
                     None => A(Answer::Status(None)),
+                }
+            }
+            Request::Hold(bytes) => {
+                if self.charge_memory(pid, bytes, events) || self.is_alive(pid) {
+                    A(Answer::Done(Ok(())))
+                } else {
+                    // The OOM killer chose this process.
+                    Served::Gone
                 }
             }
             Request::Kill(inner, signal) => {

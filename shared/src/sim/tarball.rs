@@ -346,7 +346,8 @@ pub const MULTI_CALL_BINARY: &str = "bin/toolbox";
 pub const WORKSHOP_COMMANDS: &[&str] = &[
     "sh", "ps", "hostname", "id", "ls", "cat", "echo", "rm", "touch", "mkdir", "sleep", "kill",
     "mount", "ip", "true", "false", "uname", "env", "nsenter", "unshare", "memhog", "cpuburn",
-    "forkbomb", "stty", "keyctl",
+    "forkbomb", "stty", "keyctl", "grep", "egrep", "fgrep", "wc", "head", "tail", "sort", "uniq",
+    "cut", "tr", "seq", "yes", "printf", "xargs", "sed", "help",
 ];
 
 /// How the multi-call binary's contents begin: an ELF header, so `execve`

@@ -287,3 +287,46 @@ fn the_same_commands_give_the_same_events() {
     let second = script(&mut SimEngine::default());
     assert_eq!(first, second);
 }
+
+fn output_of(events: &[Event]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Output { data, .. } => Some(data.text().into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_portable_applets_run_as_processes_in_pipelines() {
+    let mut engine = SimEngine::default();
+    run(
+        &mut engine,
+        "text",
+        &[
+            "sh",
+            "-c",
+            "sleep 30 & ps -o comm | grep -c sleep; yes | head -n 2; seq 5 | sort -rn | tr '\\n' ' '; \
+             grep -q root /etc/passwd && echo found; seq 3 | xargs echo n | sed 's/n/N/'",
+        ],
+    );
+    let output = output_of(&engine.advance(5_000));
+    assert_eq!(output, "1\ny\ny\n5 4 3 2 1 found\nN 1 2 3\n");
+}
+
+#[test]
+fn what_sort_holds_counts_against_the_memory_cgroup() {
+    let mut engine = SimEngine::default();
+    let mut limited = spec("hog", &["sh", "-c", "yes abcdefgh | sort | wc -l"]);
+    limited.limits.memory_max = Some(32 << 20);
+    engine.apply(Command::Run { spec: limited }).unwrap();
+    let events = engine.advance(60_000);
+    assert!(
+        events.iter().any(|e| matches!(e, Event::OomKill { .. })),
+        "sort is OOM-killed"
+    );
+    // `wc` counts what reached it: nothing, as sort died before writing.
+    assert_eq!(output_of(&events), "0\n");
+    assert_eq!(exit_of(&engine, "hog"), Some(ExitStatus::Code(0)));
+}

@@ -238,6 +238,9 @@ impl SimEngine {
             }
             "forkbomb" => Ok(Program::ForkBomb { complained: false }),
             "cat" if args.is_empty() || args.iter().all(|a| a == "-") => Ok(Program::Copy),
+            portable if crate::userland::PORTABLE.contains(&portable) => {
+                Ok(self.applet_program(pid, portable, &args))
+            }
             known if WORKSHOP_COMMANDS.contains(&known) => Ok(Program::Instant),
             unknown => Err((format!("{unknown}: applet not found"), 127)),
         }

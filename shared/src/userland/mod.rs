@@ -1,8 +1,71 @@
-//! The workshop image's command-line conventions, shared by the simulated
-//! kernel's userland (`sim/userland.rs`) and the real image's multi-call
-//! binary (the `workshop` crate), so both parse and print alike: how the
-//! multi-call binary picks its applet, flags, `sleep` durations, and the
-//! way `ls` shows modes, sizes and dates.
+//! The workshop image's userland, shared by the simulated kernel
+//! (`sim/userland.rs`) and the real image's multi-call binary (the
+//! `workshop` crate), so both parse and print alike.
+//!
+//! - The portable applets ([`text`], [`grep`], [`sed`], [`sort`],
+//!   [`xargs`] and [`help`]) are written
+//!   once, over the shell's system-call seam ([`crate::shell::os::Os`]):
+//!   `toolbox` runs them over real system calls, the simulated kernel as
+//!   a process's program, so `ps | grep sleep` is the same code on both
+//!   engines. [`run_portable`] picks one by name.
+//! - The conventions the engine-specific applets share: how the
+//!   multi-call binary picks its applet, flags, `sleep` durations, and
+//!   the way `ls` shows modes, sizes and dates.
+
+pub mod grep;
+pub mod help;
+pub mod io;
+pub mod opts;
+pub mod posix_re;
+pub mod sed;
+pub mod sort;
+pub mod text;
+pub mod xargs;
+
+use crate::shell::os::Os;
+
+/// The applets written once over [`Os`], for both engines.
+pub const PORTABLE: &[&str] = &[
+    "grep", "egrep", "fgrep", "wc", "head", "tail", "sort", "uniq", "cut", "tr", "seq", "yes",
+    "printf", "xargs", "sed", "help",
+];
+
+/// Runs a portable applet as a process's program: its exit status, or
+/// `None` when `name` is not one of [`PORTABLE`]. `env` is the process's
+/// environment (`xargs` runs commands with it and finds them on its
+/// `PATH`).
+pub async fn run_portable<O: Os>(
+    os: &mut O,
+    name: &str,
+    args: &[String],
+    env: &[String],
+) -> Option<i32> {
+    let mut io = io::Io::new(os, name, env);
+    let mut grep_args;
+    let result = match name {
+        "grep" => grep::grep(&mut io, args).await,
+        "egrep" | "fgrep" => {
+            grep_args = vec![if name == "egrep" { "-E" } else { "-F" }.to_string()];
+            grep_args.extend(args.iter().cloned());
+            grep::grep(&mut io, &grep_args).await
+        }
+        "wc" => text::wc(&mut io, args).await,
+        "head" => text::head(&mut io, args).await,
+        "tail" => text::tail(&mut io, args).await,
+        "sort" => sort::sort(&mut io, args).await,
+        "uniq" => sort::uniq(&mut io, args).await,
+        "cut" => text::cut(&mut io, args).await,
+        "tr" => text::tr(&mut io, args).await,
+        "seq" => text::seq(&mut io, args).await,
+        "yes" => text::yes(&mut io, args).await,
+        "printf" => text::printf(&mut io, args).await,
+        "xargs" => xargs::xargs(&mut io, args).await,
+        "sed" => sed::sed(&mut io, args).await,
+        "help" => help::help(&mut io, args).await,
+        _ => return None,
+    };
+    Some(result.unwrap_or(1))
+}
 
 /// The applet a multi-call binary runs, and its arguments: by the name it
 /// was called by, or `toolbox APPLET ARGS...`.

@@ -1,0 +1,219 @@
+//! `help`: what each of the workshop image's commands does and takes,
+//! the same on both engines. The README's table of applets says the
+//! same; a test keeps every applet here.
+
+use super::io::{Io, Stop};
+use crate::shell::os::Os;
+
+/// Each applet: its name, how it is called, and what it does.
+pub const APPLETS: &[(&str, &str, &str)] = &[
+    // The shell and processes.
+    (
+        "sh",
+        "sh [-c SCRIPT [NAME ARG...] | FILE [ARG...]]",
+        "the POSIX shell (BusyBox ash's language): pipes, lists, if/for/while/case, functions, expansions, here-documents",
+    ),
+    (
+        "ps",
+        "ps [-ef] [-o FIELD,...]",
+        "processes in this pid namespace; fields pid ppid user uid stat rss time comm args",
+    ),
+    (
+        "kill",
+        "kill [-SIGNAL | -s SIGNAL | -l] PID...",
+        "sends a signal (TERM by default)",
+    ),
+    (
+        "sleep",
+        "sleep DURATION",
+        "waits: 5, 0.5, 2m, 1h or infinity",
+    ),
+    (
+        "nsenter",
+        "nsenter -t PID [-m -u -n -p -U | -a] [-F] [COMMAND...]",
+        "runs a command in another process's namespaces",
+    ),
+    (
+        "unshare",
+        "unshare [-m -u -n -p -U] [-f] [-r] [--mount-proc] [COMMAND...]",
+        "runs a command in new namespaces",
+    ),
+    ("env", "env", "the environment"),
+    (
+        "id",
+        "id",
+        "user and group ids, as this user namespace maps them",
+    ),
+    (
+        "hostname",
+        "hostname [NAME]",
+        "the UTS namespace's host name",
+    ),
+    (
+        "uname",
+        "uname [-a -s -n -r -m]",
+        "the kernel and host name",
+    ),
+    ("true", "true", "succeeds"),
+    ("false", "false", "fails"),
+    ("echo", "echo [-n] WORD...", "prints its words"),
+    (
+        "printf",
+        "printf FORMAT [ARG...]",
+        "formatted output: %s %b %c %d %i %u %o %x %X %e %f %g, widths and precisions",
+    ),
+    // Files.
+    ("ls", "ls [-1adfhlnrsAR] [PATH...]", "lists a directory"),
+    (
+        "cat",
+        "cat [FILE...]",
+        "prints files, or copies standard input",
+    ),
+    ("touch", "touch FILE...", "makes empty files"),
+    ("mkdir", "mkdir [-p] DIR...", "makes directories"),
+    ("rm", "rm [-rf] PATH...", "removes files and directories"),
+    (
+        "mount",
+        "mount [-t TYPE [-o OPTIONS] SOURCE TARGET]",
+        "the mount table, or mounts a file system",
+    ),
+    // Text.
+    (
+        "grep",
+        "grep [-HhnlLoqvsiwxFEc] [-m N] PATTERN | -e PATTERN... [FILE...]",
+        "lines that match a regular expression (-E extended, -F fixed, -i any case, -v not matching, -c count, -n numbered, -o only the match, -q quiet, -w words, -x whole lines, -l names)",
+    ),
+    ("egrep", "egrep PATTERN [FILE...]", "grep -E"),
+    ("fgrep", "fgrep PATTERN [FILE...]", "grep -F"),
+    (
+        "sed",
+        "sed [-nEi] SCRIPT | -e SCRIPT... | -f FILE [FILE...]",
+        "edits a stream: addresses N, $, /RE/, ranges and !; commands s/RE/TEXT/[gpNI], y, p, d, q, =, n, a, i, c and { }",
+    ),
+    (
+        "wc",
+        "wc [-lwcmL] [FILE...]",
+        "counts lines, words and bytes",
+    ),
+    (
+        "head",
+        "head [-n [-]N] [-c [-]N] [-qv] [FILE...]",
+        "the first lines (or bytes), or all but the last",
+    ),
+    (
+        "tail",
+        "tail [-n [+]N] [-c [+]N] [-qv] [FILE...]",
+        "the last lines (or bytes), or from line N on",
+    ),
+    (
+        "sort",
+        "sort [-nrufbsc] [-t SEP] [-k FIELD[.CHAR][nrfb][,FIELD[.CHAR]]]... [-o FILE] [FILE...]",
+        "sorts lines",
+    ),
+    (
+        "uniq",
+        "uniq [-cdui] [-f N] [-s N] [-w N] [INPUT [OUTPUT]]",
+        "drops (or counts) repeated adjacent lines",
+    ),
+    (
+        "cut",
+        "cut -b LIST | -c LIST | -f LIST [-d SEP] [-s] [FILE...]",
+        "parts of each line: LIST is N, N-M, N- or -M, joined by commas",
+    ),
+    (
+        "tr",
+        "tr [-cds] SET1 [SET2]",
+        "translates, deletes or squeezes characters: ranges a-z, classes [:upper:], escapes \\n",
+    ),
+    ("seq", "seq [-w] [-s SEP] [FIRST [STEP]] LAST", "counts"),
+    (
+        "yes",
+        "yes [WORD...]",
+        "says y (or its words) until stopped",
+    ),
+    (
+        "xargs",
+        "xargs [-tr0] [-n N] [-s SIZE] [-I TOKEN] [-E END] [COMMAND [ARG...]]",
+        "runs a command with words read from standard input",
+    ),
+    // The network.
+    (
+        "ip",
+        "ip address|link|route [show [dev NAME]]",
+        "network devices, addresses and routes in this network namespace",
+    ),
+    // Teaching tools.
+    (
+        "memhog",
+        "memhog SIZE [DURATION]",
+        "touches SIZE of memory (100M, 1G), for the memory cgroup",
+    ),
+    (
+        "cpuburn",
+        "cpuburn [DURATION]",
+        "spins on a CPU, for the cpu cgroup",
+    ),
+    ("forkbomb", "forkbomb", "forks until pids.max stops it"),
+    ("stty", "stty [size]", "the terminal's size"),
+    (
+        "keyctl",
+        "keyctl new_session",
+        "asks for a new kernel keyring (refused under the default seccomp profile)",
+    ),
+    (
+        "help",
+        "help [COMMAND]",
+        "this list, or how one command is used",
+    ),
+    (
+        "toolbox",
+        "toolbox APPLET [ARG...]",
+        "the multi-call binary behind every command here",
+    ),
+];
+
+pub async fn help<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Result<i32, Stop> {
+    if let Some(name) = args.first() {
+        let Some((_, usage, what)) = APPLETS.iter().find(|(n, _, _)| n == name) else {
+            io.say(&format!("no help for '{name}': 'help' lists the commands"))
+                .await;
+            return Ok(1);
+        };
+        io.put_str(&format!("Usage: {usage}\n\n{what}\n")).await?;
+        io.flush().await?;
+        return Ok(0);
+    }
+    io.put_str("The workshop image's commands ('help COMMAND' for one):\n\n")
+        .await?;
+    let width = APPLETS.iter().map(|(n, _, _)| n.len()).max().unwrap_or(0);
+    for (name, _, what) in APPLETS {
+        let first = what.split(" (").next().unwrap_or(what);
+        let first = first.split([':', ';']).next().unwrap_or(first);
+        io.put_str(&format!("  {name:width$}  {first}\n")).await?;
+    }
+    io.flush().await?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::APPLETS;
+    use crate::sim::tarball::WORKSHOP_COMMANDS;
+
+    #[test]
+    fn every_command_of_the_image_has_help() {
+        for command in WORKSHOP_COMMANDS {
+            assert!(
+                APPLETS.iter().any(|(name, _, _)| name == command),
+                "{command} has no help"
+            );
+        }
+        for (name, usage, _) in APPLETS {
+            assert!(usage.starts_with(name), "{name}'s usage names it");
+            assert!(
+                WORKSHOP_COMMANDS.contains(name) || *name == "toolbox",
+                "{name} is not in the image"
+            );
+        }
+    }
+}
