@@ -147,6 +147,12 @@ enum Commands {
         /// The simulated host's name.
         #[arg(long, default_value = "workshop-host")]
         hostname: String,
+        /// In a script, the most simulated time one line may wait (an
+        /// attached run, a sleep) before it is interrupted as Ctrl-C
+        /// would: 60s, 10m, 0.5s or infinity. At a prompt, Ctrl-C does
+        /// that.
+        #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_line_timeout)]
+        line_timeout: LineTimeout,
     },
     #[command(flatten)]
     Container(Verb),
@@ -355,7 +361,8 @@ fn main() -> ExitCode {
             script,
             trace,
             hostname,
-        } => match anchorage::sim::run(&hostname, script.as_deref(), trace) {
+            line_timeout,
+        } => match anchorage::sim::run(&hostname, script.as_deref(), trace, line_timeout.0) {
             Ok(status) => return ExitCode::from(status.clamp(0, 255) as u8),
             Err(err) => Err(err),
         },
@@ -593,4 +600,18 @@ fn export_site(dir: PathBuf) -> anyhow::Result<()> {
         dir.join("index.html").display()
     );
     Ok(())
+}
+
+/// `--line-timeout`: milliseconds, or none for `infinity`.
+#[derive(Clone, Copy, Debug)]
+struct LineTimeout(Option<u64>);
+
+fn parse_line_timeout(text: &str) -> Result<LineTimeout, String> {
+    match anchorage_shared::userland::parse_duration_ms(text) {
+        Ok(Some(0)) => Err("a line needs some time: give more than 0, or infinity".into()),
+        Ok(ms) => Ok(LineTimeout(ms)),
+        Err(_) => Err(format!(
+            "{text:?} is not a duration: give one as 60s, 10m, 0.5s or infinity"
+        )),
+    }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anchorage_shared::cli::{LineResult, Output, Pace, SimTerminal};
+use anchorage_shared::cli::{LineResult, Output, Pace, SimTerminal, SimulatedTime};
 use anchorage_shared::engine::Stream;
 use anchorage_shared::sim::SimEngine;
 
@@ -50,14 +50,6 @@ impl Pace for WallClock {
     }
 }
 
-/// No waiting: a script runs as fast as the simulation can go, and gives
-/// the same output every time.
-struct Fast;
-
-impl Pace for Fast {
-    fn pause(&mut self, _ms: u64) {}
-}
-
 /// Catches Ctrl-C on a thread of its own, so it interrupts waits instead of
 /// ending the simulation.
 pub(crate) fn catch_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
@@ -79,8 +71,15 @@ pub(crate) fn catch_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
 }
 
 /// Runs the terminal; returns the exit status of the last command, as a
-/// shell does.
-pub fn run(hostname: &str, script: Option<&Path>, trace: bool) -> anyhow::Result<i32> {
+/// shell does. A script runs as fast as the simulation can go, the same
+/// every time, each line waiting at most `line_timeout_ms` of simulated
+/// time (`None`: no limit).
+pub fn run(
+    hostname: &str,
+    script: Option<&Path>,
+    trace: bool,
+    line_timeout_ms: Option<u64>,
+) -> anyhow::Result<i32> {
     let engine = SimEngine::new(hostname);
     let (input, interactive): (Box<dyn BufRead>, bool) = match script {
         Some(path) => {
@@ -104,7 +103,7 @@ pub fn run(hostname: &str, script: Option<&Path>, trace: bool) -> anyhow::Result
         );
         SimTerminal::new(engine, Box::new(WallClock { interrupted }))
     } else {
-        SimTerminal::new(engine, Box::new(Fast))
+        SimTerminal::new(engine, Box::new(SimulatedTime::new(line_timeout_ms)))
     };
 
     let mut status = 0;

@@ -1,10 +1,10 @@
 //! The two backends behind the UI: the server's websocket, and the
 //! simulated kernel in the page.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 
-use anchorage_shared::cli::{LineResult, Pace, SimTerminal, Transcript};
+use anchorage_shared::cli::{LINE_TIMEOUT_MS, LineResult, SimTerminal, SimulatedTime, Transcript};
 use anchorage_shared::engine::Stream;
 use anchorage_shared::protocol::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
 use anchorage_shared::sim::SimEngine;
@@ -159,54 +159,25 @@ impl Live {
     }
 }
 
-/// The most simulated time one terminal line may wait for (an attached
-/// `anchorage run`, a `sleep`): the page cannot block for ever. After this
-/// the terminal stops waiting as Ctrl-C would: it detaches from a container,
-/// which carries on in the background, and interrupts a host command.
-pub const LINE_WAIT_LIMIT_MS: u64 = 60_000;
-
-/// Time for the page's terminal: waits fast-forward the simulated clock, up
-/// to [`LINE_WAIT_LIMIT_MS`] per line.
-struct PagePace {
-    waited_ms: Rc<Cell<u64>>,
-}
-
-impl Pace for PagePace {
-    fn pause(&mut self, ms: u64) {
-        self.waited_ms.set(self.waited_ms.get() + ms);
-    }
-
-    fn interrupted(&mut self) -> bool {
-        self.waited_ms.get() >= LINE_WAIT_LIMIT_MS
-    }
-}
-
 /// The simulated kernel, running in the page, with a terminal on its host.
 pub struct Simulated {
     terminal: SimTerminal,
-    waited_ms: Rc<Cell<u64>>,
     seen: Rc<RefCell<Vec<Event>>>,
 }
 
 impl Simulated {
     pub fn boot() -> Simulated {
-        let waited_ms = Rc::new(Cell::new(0));
+        // Waits fast-forward the simulated clock, up to a minute a line.
         let mut terminal = SimTerminal::new(
             SimEngine::new("workshop-host"),
-            Box::new(PagePace {
-                waited_ms: waited_ms.clone(),
-            }),
+            Box::new(SimulatedTime::new(Some(LINE_TIMEOUT_MS))),
         );
         let seen: Rc<RefCell<Vec<Event>>> = Rc::default();
         let sink = seen.clone();
         terminal
             .session_mut()
             .observe(move |event| sink.borrow_mut().push(event.clone()));
-        Simulated {
-            terminal,
-            waited_ms,
-            seen,
-        }
+        Simulated { terminal, seen }
     }
 
     pub fn command(&mut self, command: Command) -> Result<Vec<Event>, EngineError> {
@@ -228,7 +199,6 @@ impl Simulated {
 
     /// Runs a line at the terminal: what it printed, and what happened.
     pub fn run_line(&mut self, line: &str) -> (Vec<(Stream, String)>, Vec<Event>) {
-        self.waited_ms.set(0);
         let mut transcript = Transcript::default();
         if let LineResult::Exit(_) = self.terminal.run_line(line, &mut transcript) {
             transcript.lines.push((

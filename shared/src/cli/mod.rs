@@ -374,6 +374,58 @@ pub trait Pace {
     fn real_time(&self) -> bool {
         false
     }
+
+    /// A terminal line starts: a per-line limit starts again.
+    fn begin_line(&mut self) {}
+
+    /// The limit, when the line now ending was stopped by it.
+    fn timed_out(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// How much simulated time one terminal line may wait by default (an
+/// attached `anchorage run`, a `sleep`), on the page and in a script
+/// piped into `anchorage sim` (`--line-timeout`).
+pub const LINE_TIMEOUT_MS: u64 = 60_000;
+
+/// Simulated time with a per-line limit: waits take no real time, and a
+/// line that has waited `limit_ms` is interrupted as Ctrl-C would
+/// interrupt it (an attached run detaches, its container carries on; a
+/// host command is stopped). A fork bomb held at `pids.max` never ends on
+/// a real kernel either: this is what keeps a script from waiting on it
+/// for ever.
+pub struct SimulatedTime {
+    waited_ms: u64,
+    limit_ms: Option<u64>,
+}
+
+impl SimulatedTime {
+    /// `None`: no limit.
+    pub fn new(limit_ms: Option<u64>) -> SimulatedTime {
+        SimulatedTime {
+            waited_ms: 0,
+            limit_ms,
+        }
+    }
+}
+
+impl Pace for SimulatedTime {
+    fn pause(&mut self, ms: u64) {
+        self.waited_ms = self.waited_ms.saturating_add(ms);
+    }
+
+    fn interrupted(&mut self) -> bool {
+        self.timed_out().is_some()
+    }
+
+    fn begin_line(&mut self) {
+        self.waited_ms = 0;
+    }
+
+    fn timed_out(&self) -> Option<u64> {
+        self.limit_ms.filter(|limit| self.waited_ms >= *limit)
+    }
 }
 
 /// The status a shell reports for a wait cut short by Ctrl-C.
@@ -804,6 +856,16 @@ impl<E: Engine> Session<E> {
     /// Whether the user asked to stop waiting.
     pub fn interrupted(&mut self) -> bool {
         self.pace.interrupted()
+    }
+
+    /// A terminal line starts (see [`Pace::begin_line`]).
+    pub fn begin_line(&mut self) {
+        self.pace.begin_line();
+    }
+
+    /// The per-line limit, when it stopped the line now ending.
+    pub fn timed_out(&self) -> Option<u64> {
+        self.pace.timed_out()
     }
 
     /// Shows what a process and the processes it starts write, until it

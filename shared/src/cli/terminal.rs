@@ -62,6 +62,21 @@ impl SimTerminal {
 
     /// Runs one line of input.
     pub fn run_line(&mut self, line: &str, out: &mut dyn Output) -> LineResult {
+        self.session.begin_line();
+        let result = self.run_jobs(line, out);
+        if let Some(limit) = self.session.timed_out() {
+            out.print(
+                Stream::Stderr,
+                &format!(
+                    "sh: this line was interrupted, as Ctrl-C would, after {} of simulated time (the limit a line may wait; `anchorage sim --line-timeout` sets it)\n",
+                    humantime::format_duration(std::time::Duration::from_millis(limit))
+                ),
+            );
+        }
+        result
+    }
+
+    fn run_jobs(&mut self, line: &str, out: &mut dyn Output) -> LineResult {
         let jobs = match parse_script(line) {
             Ok(jobs) => jobs,
             Err(msg) => {

@@ -10,23 +10,6 @@ fn terminal() -> SimTerminal {
     SimTerminal::new(SimEngine::default(), Box::new(Instant))
 }
 
-/// A pace that gives up waiting after `limit_ms` of simulated time in all,
-/// as a user pressing Ctrl-C (or the page's cap) would.
-struct Patience {
-    waited_ms: u64,
-    limit_ms: u64,
-}
-
-impl Pace for Patience {
-    fn pause(&mut self, ms: u64) {
-        self.waited_ms += ms;
-    }
-
-    fn interrupted(&mut self) -> bool {
-        self.waited_ms >= self.limit_ms
-    }
-}
-
 /// Runs a line; returns everything printed and the exit status.
 fn sh(t: &mut SimTerminal, line: &str) -> (String, i32) {
     let mut transcript = Transcript::default();
@@ -597,13 +580,43 @@ fn what_users_reach_for_works_or_says_what_to_do() {
 }
 
 #[test]
+fn a_line_that_never_ends_is_interrupted_and_its_fork_bomb_runs_on() {
+    let mut t = SimTerminal::new(
+        SimEngine::default(),
+        Box::new(SimulatedTime::new(Some(LINE_TIMEOUT_MS))),
+    );
+    let (out, status) = sh(
+        &mut t,
+        "anchorage run --name bomb --pids-limit 20 workshop forkbomb",
+    );
+    // As Ctrl-C: the run detaches, and the line says why.
+    assert_eq!(status, INTERRUPTED);
+    assert!(out.contains("detached from "), "{out}");
+    assert!(
+        out.contains("interrupted, as Ctrl-C would, after 1m of simulated time"),
+        "{out}"
+    );
+    let clock = t.engine().snapshot().clock_ms;
+    assert!((60_000..61_000).contains(&clock), "{clock}");
+    // A simulated minute later the bomb is still held at pids.max, and
+    // the clock moved by that minute, not by a day.
+    let (_, status) = sh(&mut t, "sleep 59");
+    assert_eq!(status, 0);
+    let snap = t.engine().snapshot();
+    assert!(snap.clock_ms < 121_000, "{}", snap.clock_ms);
+    let bomb = snap.container("bomb").unwrap();
+    assert!(matches!(bomb.state, ContainerState::Running { .. }));
+    assert_eq!(cgroup_of(&t, "bomb").usage.pids_current, 20);
+    // The next line has its own minute.
+    let (out, status) = sh(&mut t, "echo next");
+    assert_eq!((out.as_str(), status), ("next\n", 0));
+}
+
+#[test]
 fn huge_times_and_the_engine_are_handled() {
     let mut t = SimTerminal::new(
         SimEngine::default(),
-        Box::new(Patience {
-            waited_ms: 0,
-            limit_ms: 120_000,
-        }),
+        Box::new(SimulatedTime::new(Some(120_000))),
     );
     // The simulated host keeps its engine: SIGKILL is refused, SIGTERM handled.
     let (out, status) = sh(&mut t, "kill -9 1000");
