@@ -228,6 +228,18 @@ async fn the_exported_site_runs_the_simulation_from_disk() {
         )
         .await?;
         ensure!(screen.contains("0::/"), "{screen}");
+        // The host's terminal is the full shell: pipes, loops, variables.
+        let screen = type_line(
+            &browser,
+            "n=$(anchorage ps -a | grep -c workshop); for i in 1 2; do echo \"loop $i of $n\"; done | tail -n 1",
+            "loop 2 of 2",
+        )
+        .await?;
+        ensure!(screen.contains("loop 2 of 2"), "{screen}");
+        if let Some(dir) = std::env::var_os("ANCHORAGE_SCREENSHOTS") {
+            let png = browser.client.screenshot().await?;
+            std::fs::write(std::path::Path::new(&dir).join("terminal.png"), png)?;
+        }
         Ok(())
     }
     .await;

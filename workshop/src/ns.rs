@@ -1,6 +1,7 @@
 //! `hostname`, `uname`, `mount`, `nsenter` and `unshare`: the namespace
 //! tools, as real system calls.
 
+use anchorage_shared::userland::{NsArgs, ns_args};
 use std::fs;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::Command;
@@ -180,22 +181,19 @@ fn run_child(command: &[String], tool: &str) -> Result<i32, Failure> {
 }
 
 pub fn nsenter(args: &[String]) -> Result<i32, Failure> {
-    let mut target = None;
-    let mut flags = String::new();
-    let mut rest = args.iter();
-    let mut command = Vec::new();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "-t" | "--target" => target = rest.next().cloned(),
-            "--all" => flags.push('a'),
-            a if a.starts_with("-t") && a.len() > 2 => target = Some(a[2..].to_string()),
-            a if a.starts_with('-') && a.len() > 1 => flags.push_str(&a[1..]),
-            _ => {
-                command.push(arg.clone());
-                command.extend(rest.by_ref().cloned());
-            }
+    let (target, flags, mut command) = match ns_args("nsenter", args) {
+        Ok(NsArgs::Help(usage)) => {
+            print!("{usage}");
+            return Ok(0);
         }
-    }
+        Ok(NsArgs::Run {
+            target,
+            flags,
+            command,
+            ..
+        }) => (target, flags, command),
+        Err(message) => return Err((message, 1)),
+    };
     let kinds = match namespace_flags(&flags) {
         Ok(kinds) if !kinds.is_empty() => kinds,
         Ok(_) => {
@@ -263,25 +261,19 @@ pub fn nsenter(args: &[String]) -> Result<i32, Failure> {
 }
 
 pub fn unshare(args: &[String]) -> Result<i32, Failure> {
-    let mut flags = String::new();
-    let mut mount_proc = false;
-    let mut rest = args.iter();
-    let mut command = Vec::new();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--fork" => flags.push('f'),
-            "--map-root-user" => flags.push('r'),
-            "--mount-proc" => {
-                mount_proc = true;
-                flags.push('m');
-            }
-            a if a.starts_with('-') && a.len() > 1 => flags.push_str(&a[1..]),
-            _ => {
-                command.push(arg.clone());
-                command.extend(rest.by_ref().cloned());
-            }
+    let (flags, mount_proc, mut command) = match ns_args("unshare", args) {
+        Ok(NsArgs::Help(usage)) => {
+            print!("{usage}");
+            return Ok(0);
         }
-    }
+        Ok(NsArgs::Run {
+            flags,
+            mount_proc,
+            command,
+            ..
+        }) => (flags, mount_proc, command),
+        Err(message) => return Err((message, 1)),
+    };
     let kinds = match namespace_flags(&flags) {
         Ok(kinds) => kinds,
         Err(bad) => return Err((format!("unshare: invalid option -- '{bad}'"), 1)),

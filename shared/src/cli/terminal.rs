@@ -1,14 +1,17 @@
 //! A terminal on the simulated host: the shell `anchorage sim` and the
-//! browser's terminal give you. Lines run as on a real host: `anchorage`
-//! verbs go to the engine, anything else runs as a root process in the
-//! host's own namespaces (so `ps` there shows the containers' processes
-//! with their host pids, and `cat /sys/fs/cgroup/...` shows their limits).
+//! browser's terminal give you. A line is read by the login shell, the
+//! same POSIX shell the workshop image has (pipes, redirections, loops,
+//! variables that last from line to line), running as root in the host's
+//! own namespaces: `ps` there shows the containers' processes with their
+//! host pids, `cat /sys/fs/cgroup/...` shows their limits, and `echo 50000
+//! 100000 > .../cpu.max` sets one. `anchorage` is a program on the host
+//! whose verbs this terminal carries out.
 
-use crate::engine::{EngineError, Stream};
-use crate::process::parse_script;
+use crate::engine::{Event, Stream};
+use crate::shell::State;
 use crate::sim::SimEngine;
 
-use super::{ContainerCli, Output, Pace, Session};
+use super::{ContainerCli, INTERRUPTED, Output, Pace, Session, Transcript};
 use clap::Parser;
 
 /// What a line asked for.
@@ -21,27 +24,34 @@ pub enum LineResult {
 }
 
 const HELP: &str = "\
-This is a shell on a simulated Linux host. It runs:
+This is a root shell on a simulated Linux host, the workshop image's POSIX
+shell: pipes, redirections, &&, ||, if, for, while, case, functions and
+variables that last from line to line. It runs:
   anchorage VERB ...   container verbs: run, create, start, ps, exec, logs, top,
                        inspect, images, kill, stop, rm, update
                        (`anchorage --help`, `anchorage VERB --help`)
-  any workshop command as root on the host: ps, ls, cat, hostname, id, uname, ip,
-                       mount, kill, sleep, echo, nsenter, unshare, ...
-  cd DIR, exit [N], help
-Separate commands with `;`. `#` starts a comment.
+  the workshop image's commands, as root on the host (`help` inside a
+                       container, or `toolbox`, lists them): ps, grep, cat,
+                       ls, ip, nsenter, unshare, ...
+For example: echo 50000 100000 > /sys/fs/cgroup/anchorage/ID/cpu.max
 ";
 
 /// A shell on the simulated host.
 pub struct SimTerminal {
     session: Session<SimEngine>,
-    status: i32,
+    /// The login shell's state between lines (`None` before the first).
+    state: Option<State>,
+    /// The time limit that interrupted the line, if one did (not the
+    /// user).
+    stopped_by_limit: Option<u64>,
 }
 
 impl SimTerminal {
     pub fn new(engine: SimEngine, pace: Box<dyn Pace>) -> SimTerminal {
         SimTerminal {
             session: Session::new(engine, pace),
-            status: 0,
+            state: None,
+            stopped_by_limit: None,
         }
     }
 
@@ -63,8 +73,14 @@ impl SimTerminal {
     /// Runs one line of input.
     pub fn run_line(&mut self, line: &str, out: &mut dyn Output) -> LineResult {
         self.session.begin_line();
-        let result = self.run_jobs(line, out);
-        if let Some(limit) = self.session.timed_out() {
+        self.stopped_by_limit = None;
+        let result = if line.trim() == "help" {
+            out.print(Stream::Stdout, HELP);
+            LineResult::Continue(0)
+        } else {
+            self.run_in_login_shell(line, out)
+        };
+        if let Some(limit) = self.stopped_by_limit {
             out.print(
                 Stream::Stderr,
                 &format!(
@@ -76,110 +92,101 @@ impl SimTerminal {
         result
     }
 
-    fn run_jobs(&mut self, line: &str, out: &mut dyn Output) -> LineResult {
-        let jobs = match parse_script(line) {
-            Ok(jobs) => jobs,
-            Err(msg) => {
-                out.print(Stream::Stderr, &format!("sh: {msg}\n"));
-                self.status = 2;
-                return LineResult::Continue(2);
+    fn run_in_login_shell(&mut self, line: &str, out: &mut dyn Output) -> LineResult {
+        // Reading the line takes a moment, in which what runs in the
+        // background carries on.
+        self.session.elapse(crate::sim::QUANTUM_MS);
+        let shell = self.session.engine.host_shell();
+        let state = match self.state.take() {
+            Some(state) => state,
+            None => {
+                let env = self.session.engine.host_env();
+                let cwd = self.session.engine.host_cwd();
+                let mut state = State::new(&env, &cwd, "sh");
+                state.interactive = true;
+                state.options.mode = "i";
+                state
             }
         };
-        for job in jobs {
-            // Reading the line and starting it takes a moment, in which
-            // what runs in the background carries on.
-            self.session.elapse(crate::sim::QUANTUM_MS);
-            if job.background || !job.redirects.is_empty() {
-                out.print(
-                    Stream::Stderr,
-                    "sh: `&` and redirections are for shells inside containers: on this terminal use `anchorage run -d` to run in the background\n",
-                );
-                self.status = 2;
-                continue;
+        let before = state.clone();
+        let mut pending = self.session.engine.host_line(state, line);
+        // The login shell and what it starts: their output is this line's.
+        let mut family = std::collections::BTreeSet::from([shell]);
+        loop {
+            for event in pending.drain(..) {
+                match &event {
+                    Event::ProcessStarted { pid, ppid, .. } if family.contains(ppid) => {
+                        family.insert(*pid);
+                    }
+                    Event::Output {
+                        pid, stream, data, ..
+                    } if family.contains(pid) => {
+                        out.write(*stream, data.as_bytes());
+                    }
+                    _ => {}
+                }
             }
-            let status = self.status;
-            let env = self.session.engine.host_env();
-            let shell = self.session.engine.host_shell();
-            let argv = job.argv(&|name| match name {
-                "?" => Some(status.to_string()),
-                "$" => Some(shell.to_string()),
-                other => env
-                    .iter()
-                    .find_map(|pair| pair.strip_prefix(other)?.strip_prefix('='))
-                    .map(str::to_string),
-            });
-            let Some(command) = argv.first() else {
-                continue;
-            };
-            self.status = match command.as_str() {
-                "exit" => {
-                    let code = argv
-                        .get(1)
-                        .and_then(|c| c.parse().ok())
-                        .unwrap_or(self.status);
-                    return LineResult::Exit(code);
-                }
-                "help" => {
-                    out.print(Stream::Stdout, HELP);
-                    0
-                }
-                "cd" => match self
-                    .session
-                    .engine
-                    .host_chdir(argv.get(1).map_or("/root", String::as_str))
-                {
-                    Ok(()) => 0,
-                    Err(msg) => {
-                        out.print(Stream::Stderr, &format!("sh: cd: {msg}\n"));
-                        2
-                    }
-                },
-                "anchorage" => match ContainerCli::try_parse_from(&argv) {
-                    Ok(cli) => self.session.execute(cli.verb, out),
-                    Err(err) => {
-                        let stream = if err.use_stderr() {
-                            Stream::Stderr
-                        } else {
-                            Stream::Stdout
-                        };
-                        out.print(stream, &err.render().to_string());
-                        err.exit_code()
-                    }
-                },
-                _ => self.host_command(argv, out),
-            };
+            if let Some(end) = self.session.engine.host_line_end() {
+                self.state = Some(end.state);
+                return match end.exit {
+                    Some(code) => LineResult::Exit(code),
+                    None => LineResult::Continue(end.status),
+                };
+            }
+            for (pid, argv) in self.session.engine.host_verbs() {
+                self.carry_out(pid, argv, out);
+            }
+            if self.session.interrupted() {
+                self.stopped_by_limit = self.session.timed_out();
+                // Ctrl-C: the line's commands get SIGINT; the shell is back
+                // at its prompt with what it knew before the line.
+                let events = self.session.engine.host_line_abort();
+                self.session.record(&events);
+                out.print(Stream::Stderr, "^C\n");
+                let mut state = before;
+                state.status = INTERRUPTED;
+                self.state = Some(state);
+                return LineResult::Continue(INTERRUPTED);
+            }
+            pending = self.session.wait_step();
         }
-        LineResult::Continue(self.status)
     }
 
-    /// Runs a command as a root process on the host and waits for it.
-    fn host_command(&mut self, argv: Vec<String>, out: &mut dyn Output) -> i32 {
-        match self.session.engine.host_exec(argv) {
-            Ok((pid, events)) => {
-                self.session.record(&events);
-                let mut status = self.session.follow_process(pid, events, out);
-                if status == super::INTERRUPTED {
-                    // Ctrl-C: the terminal sends SIGINT to the command.
-                    let events = self
-                        .session
-                        .engine
-                        .host_signal(pid, crate::process::Signal::Int);
-                    self.session.record(&events);
-                    out.print(Stream::Stderr, "^C\n");
-                    status = self.session.follow_process(pid, events, out);
-                }
-                self.session.engine.host_wait(pid);
-                status
-            }
-            Err(err @ EngineError::Exec { .. }) => {
-                out.print(Stream::Stderr, &format!("sh: {err}\n"));
-                2
-            }
+    /// Carries out the verb an `anchorage` process asked for: printed as
+    /// it goes when its output is the terminal, else given to the
+    /// process to write where its output goes (a pipe, a file).
+    fn carry_out(&mut self, pid: crate::process::Pid, argv: Vec<String>, out: &mut dyn Output) {
+        let direct = self.session.engine.host_prints_to_terminal(pid);
+        let mut captured = Transcript::default();
+        let sink: &mut dyn Output = if direct { out } else { &mut captured };
+        let status = match ContainerCli::try_parse_from(&argv) {
+            Ok(cli) => self.session.execute(cli.verb, sink),
             Err(err) => {
-                out.print(Stream::Stderr, &format!("sh: {err}\n"));
-                1
+                let stream = if err.use_stderr() {
+                    Stream::Stderr
+                } else {
+                    Stream::Stdout
+                };
+                sink.print(stream, &err.render().to_string());
+                err.exit_code()
+            }
+        };
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        for (stream, text) in captured.lines {
+            match stream {
+                Stream::Stdout => stdout.extend(text.into_bytes()),
+                Stream::Stderr => stderr.extend(text.into_bytes()),
             }
         }
+        if status == INTERRUPTED && self.session.timed_out().is_some() {
+            self.stopped_by_limit = self.session.timed_out();
+        }
+        // The verb kept to the limit itself; what the line does next has
+        // its own.
+        self.session.begin_line();
+        self.session
+            .engine
+            .host_verb_done(pid, status, stdout, stderr);
     }
 
     /// Lets time pass while nobody types (an interactive terminal calls

@@ -123,10 +123,11 @@ fn a_fork_bomb_without_a_limit_fills_the_hosts_task_table() {
         t.engine().snapshot().processes.len(),
         crate::sim::HOST_TASKS_MAX - 1
     );
-    let (out, status) = sh(&mut t, "ps");
+    // The login shell forks into the one slot left; the next fork fails.
+    let (out, status) = sh(&mut t, "sleep 5 & ps");
     assert_eq!(status, 2, "{out}");
     assert!(
-        out.contains("fork failed: Resource temporarily unavailable"),
+        out.contains("can't fork: Resource temporarily unavailable"),
         "{out}"
     );
     sh(&mut t, "anchorage rm -f bomb");
@@ -737,4 +738,74 @@ fn the_same_script_gives_the_same_transcript() {
         (text, t.engine().snapshot())
     };
     assert_eq!(run(), run());
+}
+
+#[test]
+fn the_hosts_terminal_is_the_full_shell_and_writes_to_cgroups_take_effect() {
+    let mut t = terminal();
+    // Variables and the working directory last from line to line.
+    assert_eq!(sh(&mut t, "x=5; cd /tmp"), (String::new(), 0));
+    assert_eq!(sh(&mut t, "echo $x $(pwd)"), ("5 /tmp\n".into(), 0));
+    assert_eq!(t.prompt(), "root@workshop-host:/tmp# ");
+    // Verbs go through pipes and substitutions like any program.
+    let (id, status) = sh(&mut t, "anchorage run -d --name web workshop sleep 600");
+    assert_eq!(status, 0);
+    let id = id.trim().to_string();
+    let (out, _) = sh(&mut t, "anchorage ps | grep -c web");
+    assert_eq!(out, "1\n");
+    let (out, _) = sh(&mut t, "ps | grep 'sleep 600' | grep -vc grep");
+    assert_eq!(out, "1\n");
+    // The classic exercise: the host writes a container's limits.
+    let cg = format!("/sys/fs/cgroup/anchorage/{id}");
+    let (out, status) = sh(
+        &mut t,
+        &format!("echo 20000 100000 > {cg}/cpu.max && cat {cg}/cpu.max"),
+    );
+    assert_eq!((out.as_str(), status), ("20000 100000\n", 0));
+    let (out, _) = sh(
+        &mut t,
+        &format!("echo 100000000 > {cg}/memory.max; cat {cg}/memory.max"),
+    );
+    assert_eq!(out, "99999744\n", "kept in whole pages");
+    let limits = cgroup_of(&t, "web").limits;
+    assert_eq!(limits.cpu_max.quota_usec, Some(20_000));
+    assert_eq!(limits.memory_max, Some(99_999_744));
+    let (out, status) = sh(&mut t, &format!("echo lots > {cg}/pids.max"));
+    assert_eq!(
+        (out.as_str(), status),
+        ("sh: write error: Invalid argument\n", 1)
+    );
+    // A process moved into the container's cgroup is counted there.
+    let before = cgroup_of(&t, "web").usage.pids_current;
+    let (_, status) = sh(&mut t, &format!("sleep 900 & echo $! > {cg}/cgroup.procs"));
+    assert_eq!(status, 0);
+    assert_eq!(cgroup_of(&t, "web").usage.pids_current, before + 1);
+    let (out, _) = sh(&mut t, &format!("echo 99999 > {cg}/cgroup.procs"));
+    assert_eq!(out, "sh: write error: No such process\n");
+    // Inside a container cgroupfs stays read-only.
+    let (out, _) = sh(
+        &mut t,
+        "anchorage exec web sh -c 'echo 5 > /sys/fs/cgroup/pids.max'",
+    );
+    assert!(out.contains("Read-only file system"), "{out}");
+    // nsenter and unshare take their long options.
+    let (out, status) = sh(
+        &mut t,
+        "nsenter --target $(ps | grep 'sleep 600' | grep -v grep | cut -c1-5) --uts --mount hostname",
+    );
+    assert_eq!(
+        (out.as_str(), status),
+        (format!("{}\n", &id[..12]).as_str(), 0)
+    );
+    let (out, _) = sh(
+        &mut t,
+        "unshare --uts --fork sh -c 'hostname inner; hostname'; hostname",
+    );
+    assert_eq!(out, "inner\nworkshop-host\n");
+    let (out, status) = sh(&mut t, "nsenter --help | head -n 1");
+    assert!(out.starts_with("Usage: nsenter"), "{out}");
+    assert_eq!(status, 0);
+    // `exit` ends the terminal with its status.
+    let mut transcript = Transcript::default();
+    assert_eq!(t.run_line("exit 4", &mut transcript), LineResult::Exit(4));
 }

@@ -295,10 +295,21 @@ impl<O: Os> Shell<O> {
     }
 
     /// Writes to standard output: 0, or 1 when it could not.
+    /// Standard output, failing with 1 but saying nothing (`printf`'s
+    /// way in `ash`).
+    async fn out_quietly(&mut self, text: &str) -> i32 {
+        i32::from(self.write_fd(1, text).await.is_err())
+    }
+
     async fn out(&mut self, text: &str) -> i32 {
         match self.write_fd(1, text).await {
             Ok(()) => 0,
-            Err(_) => 1,
+            // As `ash`'s builtins: a failed write is said once.
+            Err(super::os::WriteError::Other(message)) => {
+                self.say(&format!("write error: {message}")).await;
+                1
+            }
+            Err(super::os::WriteError::BrokenPipe) => 1,
         }
     }
 
@@ -765,11 +776,11 @@ impl<O: Os> Shell<O> {
         let failed = !errors.is_empty();
         let mut written = 0;
         for (at, message) in errors {
-            self.out(&out[written..at]).await;
+            self.out_quietly(&out[written..at]).await;
             self.say(&message).await;
             written = at;
         }
-        let last = self.out(&out[written..]).await;
+        let last = self.out_quietly(&out[written..]).await;
         if failed { 1 } else { last }
     }
 }

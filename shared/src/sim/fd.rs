@@ -296,7 +296,7 @@ impl SimEngine {
         (r, w)
     }
 
-    fn description_of(&self, pid: Pid, n: i32) -> Option<u64> {
+    pub(crate) fn description_of(&self, pid: Pid, n: i32) -> Option<u64> {
         Some(self.processes.get(&pid)?.fds.get(&n)?.description)
     }
 
@@ -369,6 +369,12 @@ impl SimEngine {
             Open::Read { .. } | Open::PipeRead(_) => {
                 WriteResult::Error("Bad file descriptor".into())
             }
+            Open::Sink(Sink::Control { cgroup, file }) => {
+                match self.write_control(pid, &cgroup, &file, data, events) {
+                    Ok(()) => WriteResult::Wrote(data.len()),
+                    Err(err) => WriteResult::Error(err.message().into()),
+                }
+            }
             Open::Sink(sink) => {
                 self.write_sink(pid, &sink, data, events);
                 WriteResult::Wrote(data.len())
@@ -438,6 +444,9 @@ impl SimEngine {
                 // A write to a file removed since it was opened is lost,
                 // as it would be for an unlinked file.
                 let _ = self.write_file(pid, path, data, true);
+            }
+            Sink::Control { cgroup, file } => {
+                let _ = self.write_control(pid, cgroup, file, data, events);
             }
         }
     }

@@ -28,6 +28,7 @@ pub(crate) enum Errno {
     Access,
     Again,
     NoMem,
+    Srch,
 }
 
 impl Errno {
@@ -44,6 +45,7 @@ impl Errno {
             Errno::Access => "Permission denied",
             Errno::Again => "Resource temporarily unavailable",
             Errno::NoMem => "Cannot allocate memory",
+            Errno::Srch => "No such process",
         }
     }
 }

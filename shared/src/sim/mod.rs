@@ -14,8 +14,10 @@
 //! [`userland`] is the workshop image's commands.
 
 mod cgroup;
+mod cgroup_write;
 mod fd;
 mod fs;
+mod login;
 mod namespace;
 mod process;
 mod procfs;
@@ -149,6 +151,8 @@ pub struct SimEngine {
     host_fs: Tree,
     engine_pid: Pid,
     login_shell: Option<Pid>,
+    /// How the terminal's last line ended, until the terminal looks.
+    line_end: Option<login::Parked>,
     created: u64,
     cache: Cached,
     /// Open file descriptions and pipes.
@@ -171,6 +175,16 @@ impl SimEngine {
             "etc/hostname",
             Node::file(format!("{hostname}\n").into_bytes(), 0o644, BOOT_EPOCH),
         );
+        // The engine's own binary, whose verbs the terminal carries out.
+        for dir in ["usr", "usr/bin"] {
+            if host_fs.get(dir).is_none() {
+                host_fs.insert(dir, Node::dir(0o755, BOOT_EPOCH));
+            }
+        }
+        host_fs.insert(
+            login::ANCHORAGE_PATH,
+            Node::file(tarball::ELF_MAGIC.to_vec(), 0o755, BOOT_EPOCH),
+        );
         for dir in [
             "srv",
             "var/lib",
@@ -191,6 +205,7 @@ impl SimEngine {
             host_fs,
             engine_pid: 0,
             login_shell: None,
+            line_end: None,
             created: 0,
             cache: Cached::default(),
             files: fd::Files::default(),
@@ -416,12 +431,7 @@ impl SimEngine {
                 .processes
                 .values()
                 .filter(|p| p.state != ProcessState::Zombie && under(&p.cgroup))
-                .filter(|p| {
-                    !matches!(
-                        p.program,
-                        Program::HostInit | Program::Engine | Program::HostShell
-                    )
-                })
+                .filter(|p| !p.program.exempt_from_oom())
                 .max_by_key(|p| (p.rss, std::cmp::Reverse(p.pid)))
                 .map(|p| (p.pid, p.container.clone()));
             let Some((victim, container)) = victim else {
@@ -696,6 +706,7 @@ impl SimEngine {
                 Some(program)
             }
             Program::HostShell => Some(program),
+            Program::Verb(verb) => self.step_verb(pid, verb, events),
             Program::Exiting { code } => {
                 self.exit_process(pid, ExitStatus::Code(code), events);
                 None
@@ -892,6 +903,8 @@ impl SimEngine {
                     ..
                 } if touched >= target => next = next.min(hold_until.unwrap_or(u64::MAX)),
                 Program::HostInit | Program::Engine | Program::HostShell => {}
+                // Asked, it waits for the terminal; with output, it writes.
+                Program::Verb(verb) if verb.asked && verb.done.is_none() => {}
                 // A shell waiting for a child that runs, or on a pipe no
                 // one has written to or read from since.
                 Program::Shell(task) if task.waiting && !self.shell_can_go(p.pid, task) => {}
@@ -1372,124 +1385,6 @@ impl SimEngine {
         }
         self.cgroups.remove(&c.info.cgroup);
         events.push(Event::ContainerRemoved { id: c.info.id });
-    }
-
-    /// Runs a command line on the simulated host, as root in the host's
-    /// namespaces, from the terminal's login shell: `ps` there shows every
-    /// process, containers' included. Returns the new process's pid; its
-    /// output and exit arrive as events.
-    pub fn host_exec(&mut self, argv: Vec<String>) -> Result<(Pid, Vec<Event>), EngineError> {
-        let shell = self.login_shell_pid();
-        let mut events = Vec::new();
-        let program = argv.first().cloned().unwrap_or_default();
-        let spawn = self.child_spawn(shell, argv);
-        let pid = self
-            .fork_exec(spawn, &mut events)
-            .map_err(|err| EngineError::Exec {
-                program,
-                reason: format!("fork failed: {}", err.message()),
-            })?;
-        Ok((pid, events))
-    }
-
-    /// Sends a signal from the host's terminal to a command and all it
-    /// started (its process group, as Ctrl-C does).
-    pub fn host_signal(&mut self, pid: Pid, signal: Signal) -> Vec<Event> {
-        let mut events = Vec::new();
-        let shell = self.login_shell_pid();
-        let mut group = vec![pid];
-        let mut i = 0;
-        while i < group.len() {
-            let parent = group[i];
-            group.extend(
-                self.processes
-                    .values()
-                    .filter(|p| p.ppid == parent && p.state != ProcessState::Zombie)
-                    .map(|p| p.pid),
-            );
-            i += 1;
-        }
-        for member in group {
-            self.signal(shell, member, signal, &mut events);
-        }
-        events
-    }
-
-    /// Collects a finished host command's exit status (`wait`).
-    pub fn host_wait(&mut self, pid: Pid) -> Option<ExitStatus> {
-        let shell = self.login_shell?;
-        let p = self.processes.get(&pid)?;
-        if p.ppid != shell || p.state != ProcessState::Zombie {
-            return None;
-        }
-        let status = p.exit;
-        self.release(pid);
-        status
-    }
-
-    /// The terminal's login shell on the host (its `$$`).
-    pub fn host_shell(&mut self) -> Pid {
-        self.login_shell_pid()
-    }
-
-    /// The terminal's working directory on the host.
-    pub fn host_cwd(&self) -> String {
-        self.login_shell
-            .and_then(|pid| self.processes.get(&pid))
-            .map_or_else(|| "/root".to_string(), |p| p.cwd.clone())
-    }
-
-    /// The terminal's environment on the host.
-    pub fn host_env(&self) -> Vec<String> {
-        self.login_shell
-            .and_then(|pid| self.processes.get(&pid))
-            .map_or_else(Vec::new, |p| p.env.clone())
-    }
-
-    /// `cd` on the host's terminal.
-    pub fn host_chdir(&mut self, dir: &str) -> Result<(), String> {
-        let shell = self.login_shell_pid();
-        match self.stat(shell, dir) {
-            Ok((abs, node)) if node.is_dir() => {
-                self.processes
-                    .get_mut(&shell)
-                    .expect("the login shell runs")
-                    .cwd = abs;
-                Ok(())
-            }
-            Ok(_) => Err(format!("can't cd to {dir}: Not a directory")),
-            Err(err) => Err(format!("can't cd to {dir}: {}", err.message())),
-        }
-    }
-
-    fn login_shell_pid(&mut self) -> Pid {
-        if let Some(pid) = self.login_shell.filter(|pid| self.is_alive(*pid)) {
-            return pid;
-        }
-        self.cgroups.create(USER_CGROUP, CgroupLimits::default());
-        let terminal = self.std_fds(
-            Sink::Terminal(Stream::Stdout),
-            Sink::Terminal(Stream::Stderr),
-        );
-        let pid = self.spawn_raw(
-            Spawn {
-                ppid: 1,
-                argv: vec!["-sh".into()],
-                env: vec![
-                    "PATH=/usr/sbin:/usr/bin:/sbin:/bin".into(),
-                    "HOME=/root".into(),
-                    "USER=root".into(),
-                ],
-                cwd: "/root".into(),
-                ns: self.namespaces.host.clone(),
-                cgroup: USER_CGROUP.into(),
-                container: None,
-                fds: terminal,
-            },
-            Program::HostShell,
-        );
-        self.login_shell = Some(pid);
-        pid
     }
 }
 

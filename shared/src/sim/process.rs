@@ -34,6 +34,9 @@ pub(crate) enum Sink {
     /// A file, by absolute path in the process's mount namespace: the shell
     /// opened it for `>` or `>>`, so writes append.
     File(String),
+    /// A cgroup's control file (`cpu.max`...): each write is parsed and
+    /// takes effect.
+    Control { cgroup: String, file: String },
 }
 
 /// One simulated process.
@@ -145,6 +148,8 @@ pub(crate) enum Program {
     },
     /// `forkbomb`: every copy forks another copy, every quantum, for ever.
     ForkBomb { complained: bool },
+    /// `anchorage` on the host: a verb the terminal carries out.
+    Verb(Box<super::login::Verb>),
 }
 
 impl Program {
@@ -166,7 +171,13 @@ impl Program {
         matches!(
             self,
             Program::HostInit | Program::Engine | Program::HostShell
-        )
+        ) || matches!(self, Program::Shell(task) if task.login)
+    }
+
+    /// The engine, init and the login shell (running a line or not):
+    /// `oom_score_adj` -1000.
+    pub fn exempt_from_oom(&self) -> bool {
+        self.handles_signals()
     }
 
     /// Whether it wants a CPU this quantum.

@@ -440,7 +440,11 @@ impl SimEngine {
 
     /// Splits a cgroupfs path into the cgroup it is in and the interface
     /// file it names, if any.
-    fn cgroup_split(&self, root: &str, rel: &str) -> Result<(String, Option<String>), Errno> {
+    pub(crate) fn cgroup_split(
+        &self,
+        root: &str,
+        rel: &str,
+    ) -> Result<(String, Option<String>), Errno> {
         let full = if rel.is_empty() {
             root.to_string()
         } else if root == "/" {

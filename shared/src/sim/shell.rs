@@ -73,6 +73,8 @@ struct Mailbox {
     umask: u32,
     /// Children reaped while it waited for another, by inner pid.
     reaped: std::collections::HashMap<Pid, i32>,
+    /// A login shell's line, ended: its state, and `exit`'s status.
+    finished: Option<(State, Option<i32>)>,
 }
 
 impl Mailbox {
@@ -84,6 +86,7 @@ impl Mailbox {
             ppid,
             umask: 0o022,
             reaped: std::collections::HashMap::new(),
+            finished: None,
         }
     }
 }
@@ -231,6 +234,9 @@ pub(crate) struct ShellTask {
     pub waiting: bool,
     /// The child it waits for, by host pid.
     pub waiting_for: Option<Pid>,
+    /// The terminal's login shell running a line: when it ends, the
+    /// process goes back to the prompt with its state kept.
+    pub login: bool,
 }
 
 // SAFETY: what a task holds that is not `Send` (the mailbox's `Rc`, the
@@ -301,12 +307,31 @@ impl ShellTask {
         ShellTask::with(future, mail)
     }
 
+    /// A line typed at the terminal, run by its login shell with the
+    /// state the previous line left.
+    pub fn login(state: State, line: String, pid: Pid, ppid: Pid) -> ShellTask {
+        let mail = Rc::new(RefCell::new(Mailbox::new(pid, ppid)));
+        let os = SimOs { mail: mail.clone() };
+        let keep = mail.clone();
+        let future = Box::pin(async move {
+            let mut shell = Shell::new(state, os);
+            let exit = shell.run_script_interactive(&line).await;
+            let status = shell.state.status;
+            keep.borrow_mut().finished = Some((shell.state, exit));
+            status
+        });
+        let mut task = ShellTask::with(future, mail);
+        task.login = true;
+        task
+    }
+
     fn with(future: Pin<Box<dyn Future<Output = i32>>>, mail: Rc<RefCell<Mailbox>>) -> ShellTask {
         ShellTask {
             future,
             mail,
             waiting: false,
             waiting_for: None,
+            login: false,
         }
     }
 }
@@ -386,7 +411,7 @@ impl SimEngine {
     }
 
     /// A process's pid and its parent's, as seen in its pid namespace.
-    fn pids_inside(&self, pid: Pid) -> (Pid, Pid) {
+    pub(crate) fn pids_inside(&self, pid: Pid) -> (Pid, Pid) {
         let Some(p) = self.processes.get(&pid) else {
             return (pid, 0);
         };
@@ -447,7 +472,22 @@ impl SimEngine {
             budget -= 1;
             match task.future.as_mut().poll(&mut context) {
                 Poll::Ready(status) => {
-                    self.exit_process(pid, ExitStatus::Code(status & 0xff), events);
+                    let finished = task.mail.borrow_mut().finished.take();
+                    match finished {
+                        Some((state, exit)) if task.login => {
+                            let end = super::login::LineEnd {
+                                state,
+                                exit,
+                                status,
+                            };
+                            self.login_line_finished(pid, end);
+                            // The process runs on: the prompt's program.
+                            return self.processes.get_mut(&pid).map(|p| {
+                                std::mem::replace(&mut p.program, Program::Exiting { code: 0 })
+                            });
+                        }
+                        _ => self.exit_process(pid, ExitStatus::Code(status & 0xff), events),
+                    }
                     return None;
                 }
                 Poll::Pending => {
@@ -671,6 +711,11 @@ impl SimEngine {
                 }
             }
             How::Write | How::Append | How::ReadWrite => {
+                if let Some(control) = self.control_file(pid, path) {
+                    let (cgroup, file) = control.map_err(|e| e.message().to_string())?;
+                    let sink = Sink::Control { cgroup, file };
+                    return Ok(self.fd_install(pid, Open::Sink(sink), lowest, true));
+                }
                 let append = how != How::Write;
                 let abs = self
                     .write_file(pid, path, b"", append)

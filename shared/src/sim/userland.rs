@@ -16,7 +16,9 @@ use super::namespace::Backing;
 use super::process::{Program, parse_duration_ms};
 use super::shell::Work;
 use super::tarball::{ELF_MAGIC, Node, NodeKind, Tree, WORKSHOP_COMMANDS};
-use crate::userland::{applet, flags_and_operands, human, ls_date, mode_string as mode_bits};
+use crate::userland::{
+    NsArgs, applet, flags_and_operands, human, ls_date, mode_string as mode_bits,
+};
 
 /// `drwxr-xr-x` and friends, for a node.
 fn mode_string(node: &Node) -> String {
@@ -238,6 +240,11 @@ impl SimEngine {
             }
             "forkbomb" => Ok(Program::ForkBomb { complained: false }),
             "cat" if args.is_empty() || args.iter().all(|a| a == "-") => Ok(Program::Copy),
+            "anchorage" => Ok(Program::Verb(Box::new(super::login::Verb {
+                argv: argv.to_vec(),
+                asked: false,
+                done: None,
+            }))),
             portable if crate::userland::PORTABLE.contains(&portable) => {
                 Ok(self.applet_program(pid, portable, &args))
             }
@@ -841,22 +848,19 @@ impl SimEngine {
         io: &mut Io,
         events: &mut Vec<Event>,
     ) -> i32 {
-        let mut target = None;
-        let mut flags = String::new();
-        let mut rest = args.iter();
-        let mut command = Vec::new();
-        while let Some(arg) = rest.next() {
-            match arg.as_str() {
-                "-t" | "--target" => target = rest.next().cloned(),
-                "--all" => flags.push('a'),
-                a if a.starts_with("-t") && a.len() > 2 => target = Some(a[2..].to_string()),
-                a if a.starts_with('-') && a.len() > 1 => flags.push_str(&a[1..]),
-                _ => {
-                    command.push(arg.clone());
-                    command.extend(rest.by_ref().cloned());
-                }
+        let (target, flags, mut command) = match crate::userland::ns_args("nsenter", args) {
+            Ok(NsArgs::Help(usage)) => {
+                io.out.push_str(&usage);
+                return 0;
             }
-        }
+            Ok(NsArgs::Run {
+                target,
+                flags,
+                command,
+                ..
+            }) => (target, flags, command),
+            Err(message) => return io.fail(message, 1),
+        };
         let kinds = match Self::namespace_flags(&flags) {
             Ok(kinds) if !kinds.is_empty() => kinds,
             Ok(_) => {
@@ -923,25 +927,19 @@ impl SimEngine {
         io: &mut Io,
         events: &mut Vec<Event>,
     ) -> i32 {
-        let mut flags = String::new();
-        let mut mount_proc = false;
-        let mut rest = args.iter();
-        let mut command = Vec::new();
-        while let Some(arg) = rest.next() {
-            match arg.as_str() {
-                "--fork" => flags.push('f'),
-                "--map-root-user" => flags.push('r'),
-                "--mount-proc" => {
-                    mount_proc = true;
-                    flags.push('m');
-                }
-                a if a.starts_with('-') && a.len() > 1 => flags.push_str(&a[1..]),
-                _ => {
-                    command.push(arg.clone());
-                    command.extend(rest.by_ref().cloned());
-                }
+        let (flags, mount_proc, mut command) = match crate::userland::ns_args("unshare", args) {
+            Ok(NsArgs::Help(usage)) => {
+                io.out.push_str(&usage);
+                return 0;
             }
-        }
+            Ok(NsArgs::Run {
+                flags,
+                mount_proc,
+                command,
+                ..
+            }) => (flags, mount_proc, command),
+            Err(message) => return io.fail(message, 1),
+        };
         let kinds = match Self::namespace_flags(&flags) {
             Ok(kinds) => kinds,
             Err(bad) => return io.fail(format!("unshare: invalid option -- '{bad}'"), 1),

@@ -198,9 +198,143 @@ pub fn parse_duration_ms(text: &str) -> Result<Option<u64>, BadDuration> {
     }
 }
 
+/// What `nsenter` or `unshare` was asked, read the same on both engines:
+/// short flags (`-m -u -n -p -U -i -C -a -f -r`, `-t PID`) and their long
+/// names (`--mount`, `--uts`, `--net`, `--pid`, `--user`, `--ipc`,
+/// `--cgroup`, `--all`, `--fork`, `--map-root-user`, `--target PID` or
+/// `--target=PID`, `--mount-proc`), then the command.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NsArgs {
+    /// `--help`: the usage to print.
+    Help(String),
+    Run {
+        target: Option<String>,
+        /// The short letters given, long names turned into theirs.
+        flags: String,
+        mount_proc: bool,
+        command: Vec<String>,
+    },
+}
+
+pub fn ns_args(tool: &str, args: &[String]) -> Result<NsArgs, String> {
+    let mut target = None;
+    let mut flags = String::new();
+    let mut mount_proc = false;
+    let mut rest = args.iter();
+    let mut command = Vec::new();
+    while let Some(arg) = rest.next() {
+        if let Some(long) = arg.strip_prefix("--") {
+            let (name, value) = match long.split_once('=') {
+                Some((name, value)) => (name, Some(value.to_string())),
+                None => (long, None),
+            };
+            let letter = match name {
+                "" => {
+                    command.extend(rest.by_ref().cloned());
+                    break;
+                }
+                "help" => {
+                    let (_, usage, what) = help::APPLETS
+                        .iter()
+                        .find(|(n, _, _)| *n == tool)
+                        .copied()
+                        .unwrap_or((tool, tool, ""));
+                    return Ok(NsArgs::Help(format!("Usage: {usage}\n\n{what}\n")));
+                }
+                "target" if tool == "nsenter" => {
+                    target = match value {
+                        Some(v) => Some(v),
+                        None => Some(rest.next().cloned().ok_or_else(|| {
+                            format!("{tool}: option '--target' requires an argument")
+                        })?),
+                    };
+                    continue;
+                }
+                "mount-proc" if tool == "unshare" => {
+                    mount_proc = true;
+                    'm'
+                }
+                "mount" => 'm',
+                "uts" => 'u',
+                "ipc" => 'i',
+                "net" => 'n',
+                "pid" => 'p',
+                "user" => 'U',
+                "cgroup" => 'C',
+                "all" if tool == "nsenter" => 'a',
+                "fork" => 'f',
+                "map-root-user" if tool == "unshare" => 'r',
+                _ => return Err(format!("{tool}: unrecognized option '{arg}'")),
+            };
+            if value.is_some() {
+                return Err(format!(
+                    "{tool}: '--{name}=FILE' (a namespace by its file) is not supported: give -t PID"
+                ));
+            }
+            flags.push(letter);
+        } else if tool == "nsenter" && arg == "-t" {
+            target = Some(
+                rest.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{tool}: option requires an argument -- 't'"))?,
+            );
+        } else if tool == "nsenter" && arg.starts_with("-t") && arg.len() > 2 {
+            target = Some(arg[2..].to_string());
+        } else if arg.starts_with('-') && arg.len() > 1 {
+            flags.push_str(&arg[1..]);
+        } else {
+            command.push(arg.clone());
+            command.extend(rest.by_ref().cloned());
+        }
+    }
+    Ok(NsArgs::Run {
+        target,
+        flags,
+        mount_proc,
+        command,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn namespace_tools_take_long_options_as_their_letters() {
+        let args =
+            |text: &str| -> Vec<String> { text.split_whitespace().map(str::to_string).collect() };
+        assert_eq!(
+            ns_args(
+                "nsenter",
+                &args("--target 7 --mount --uts --net -p --fork ps")
+            ),
+            Ok(NsArgs::Run {
+                target: Some("7".into()),
+                flags: "munpf".into(),
+                mount_proc: false,
+                command: args("ps"),
+            })
+        );
+        assert_eq!(
+            ns_args(
+                "unshare",
+                &args("--pid --fork --mount-proc --user --map-root-user sh")
+            ),
+            Ok(NsArgs::Run {
+                target: None,
+                flags: "pfmUr".into(),
+                mount_proc: true,
+                command: args("sh"),
+            })
+        );
+        assert!(
+            matches!(ns_args("nsenter", &args("--help")), Ok(NsArgs::Help(h)) if h.starts_with("Usage: nsenter"))
+        );
+        assert_eq!(
+            ns_args("unshare", &args("--bogus")),
+            Err("unshare: unrecognized option '--bogus'".into())
+        );
+    }
 
     #[test]
     fn durations_take_units_and_fractions() {

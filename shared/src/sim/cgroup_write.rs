@@ -1,0 +1,183 @@
+//! Writing a cgroup's control files, as the host's root does on Linux:
+//! `echo 20000 100000 > cpu.max`, `echo 64M > memory.max`, `echo 20 >
+//! pids.max`, `echo PID > cgroup.procs`. Each write is parsed as the
+//! kernel parses it (a bad value is `EINVAL`, a missing pid `ESRCH`) and
+//! takes effect at once: a lower `memory.max` reclaims, then OOM-kills; a
+//! process moved to another cgroup is charged there. Inside a container
+//! cgroupfs is read-only, as Docker mounts it.
+
+use super::fs::Errno;
+use super::namespace::Backing;
+use super::*;
+use crate::cgroup::CpuMax;
+
+/// The kernel's page size: `memory.max` is kept in whole pages.
+const PAGE: u64 = 4096;
+
+impl SimEngine {
+    /// The cgroup and control file a path names, if it is in a cgroupfs
+    /// the viewer can write (`Err` when it is one but read-only there).
+    pub(crate) fn control_file(
+        &self,
+        viewer: Pid,
+        path: &str,
+    ) -> Option<Result<(String, String), Errno>> {
+        let abs = self.resolve(viewer, path, true).ok()?;
+        let mnt = self.processes.get(&viewer)?.ns[&NamespaceKind::Mnt];
+        let (mount, rel) = self.namespaces.mount_of(mnt, &abs)?;
+        let Backing::Cgroup2 { root } = &mount.backing else {
+            return None;
+        };
+        if mount.read_only() {
+            return Some(Err(Errno::RoFs));
+        }
+        Some(match self.cgroup_split(root, rel) {
+            Ok((cgroup, Some(file))) if WRITABLE.contains(&file.as_str()) && cgroup != "/" => {
+                Ok((cgroup, file))
+            }
+            Ok((_, Some(_))) => Err(Errno::Access),
+            Ok((_, None)) => Err(Errno::IsDir),
+            Err(err) => Err(err),
+        })
+    }
+
+    /// One `write(2)` to a control file.
+    pub(crate) fn write_control(
+        &mut self,
+        writer: Pid,
+        cgroup: &str,
+        file: &str,
+        data: &[u8],
+        events: &mut Vec<Event>,
+    ) -> Result<(), Errno> {
+        let text = std::str::from_utf8(data).map_err(|_| Errno::Inval)?.trim();
+        match file {
+            "memory.max" => {
+                let max = match text {
+                    "max" => None,
+                    _ => Some(memparse(text)? / PAGE * PAGE),
+                };
+                self.set_cgroup(cgroup, |l| l.memory_max = max)?;
+                // Lowering it below usage reclaims, then OOM-kills.
+                self.make_room(cgroup, 0, events);
+                Ok(())
+            }
+            "pids.max" => {
+                let max = match text {
+                    "max" => None,
+                    _ => Some(text.parse::<u64>().map_err(|_| Errno::Inval)?),
+                };
+                self.set_cgroup(cgroup, |l| l.pids_max = max)
+            }
+            "cpu.max" => {
+                let mut words = text.split_whitespace();
+                let quota = words.next().ok_or(Errno::Inval)?;
+                let old = self.cgroups.get(cgroup).ok_or(Errno::NoEnt)?.limits.cpu_max;
+                let period = match words.next() {
+                    Some(p) => p.parse::<u64>().map_err(|_| Errno::Inval)?,
+                    None => old.period_usec,
+                };
+                if words.next().is_some() || !(1_000..=1_000_000).contains(&period) {
+                    return Err(Errno::Inval);
+                }
+                let quota_usec = match quota {
+                    "max" => None,
+                    q => {
+                        let q = q.parse::<u64>().map_err(|_| Errno::Inval)?;
+                        if q < 1_000 {
+                            return Err(Errno::Inval);
+                        }
+                        Some(q)
+                    }
+                };
+                self.set_cgroup(cgroup, |l| {
+                    l.cpu_max = CpuMax {
+                        quota_usec,
+                        period_usec: period,
+                    }
+                })
+            }
+            "cpu.weight" => {
+                let weight = text.parse::<u32>().map_err(|_| Errno::Inval)?;
+                if !(1..=10_000).contains(&weight) {
+                    return Err(Errno::Inval);
+                }
+                self.set_cgroup(cgroup, |l| l.cpu_weight = weight)
+            }
+            "cgroup.procs" => {
+                let inner = text.parse::<Pid>().map_err(|_| Errno::Inval)?;
+                self.move_to_cgroup(writer, inner, cgroup)
+            }
+            _ => Err(Errno::Access),
+        }
+    }
+
+    fn set_cgroup(&mut self, cgroup: &str, f: impl FnOnce(&mut CgroupLimits)) -> Result<(), Errno> {
+        let cg = self.cgroups.get_mut(cgroup).ok_or(Errno::NoEnt)?;
+        f(&mut cg.limits);
+        Ok(())
+    }
+
+    /// `echo PID > cgroup.procs`: the process (by its pid in the writer's
+    /// namespace; 0 is the writer) moves, its charges with it.
+    fn move_to_cgroup(&mut self, writer: Pid, inner: Pid, cgroup: &str) -> Result<(), Errno> {
+        let target = if inner == 0 {
+            writer
+        } else {
+            let own = self.processes.get(&writer).ok_or(Errno::Srch)?.own_pid_ns();
+            self.processes
+                .values()
+                .find(|p| p.pid_in(own) == Some(inner) && p.state != ProcessState::Zombie)
+                .map(|p| p.pid)
+                .ok_or(Errno::Srch)?
+        };
+        if self.cgroups.get(cgroup).is_none() {
+            return Err(Errno::NoEnt);
+        }
+        let (from, rss) = {
+            let p = &self.processes[&target];
+            (p.cgroup.clone(), p.rss)
+        };
+        if from == cgroup {
+            return Ok(());
+        }
+        self.cgroups.charge(&from, |u| {
+            u.pids_current = u.pids_current.saturating_sub(1);
+            u.memory_current = u.memory_current.saturating_sub(rss);
+        });
+        self.cgroups.charge(cgroup, |u| {
+            u.pids_current += 1;
+            u.memory_current += rss;
+            u.memory_peak = u.memory_peak.max(u.memory_current);
+        });
+        if let Some(p) = self.processes.get_mut(&target) {
+            p.cgroup = cgroup.to_string();
+        }
+        Ok(())
+    }
+}
+
+/// The control files root may write, below the root cgroup.
+const WRITABLE: &[&str] = &[
+    "cgroup.procs",
+    "cpu.max",
+    "cpu.weight",
+    "memory.max",
+    "pids.max",
+];
+
+/// The kernel's `memparse`: a number with an optional `K`, `M`, `G`, `T`
+/// (either case) suffix.
+fn memparse(text: &str) -> Result<u64, Errno> {
+    let (digits, shift) = match text.as_bytes().last() {
+        Some(b'k' | b'K') => (&text[..text.len() - 1], 10),
+        Some(b'm' | b'M') => (&text[..text.len() - 1], 20),
+        Some(b'g' | b'G') => (&text[..text.len() - 1], 30),
+        Some(b't' | b'T') => (&text[..text.len() - 1], 40),
+        _ => (text, 0),
+    };
+    let n: u64 = digits.parse().map_err(|_| Errno::Inval)?;
+    n.checked_shl(shift)
+        .filter(|v| v >> shift == n)
+        .ok_or(Errno::Inval)
+}
