@@ -118,6 +118,11 @@ pub fn run(
             if interactive {
                 println!();
             }
+            match terminal.finish(&mut Console) {
+                Some(LineResult::Continue(code)) => status = code,
+                Some(LineResult::Exit(code)) => return Ok(code),
+                None => {}
+            }
             break;
         };
         let line = line?;

@@ -382,6 +382,11 @@ pub trait Pace {
     fn timed_out(&self) -> Option<u64> {
         None
     }
+
+    /// How much longer the line may wait, when it has a limit.
+    fn remaining_ms(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// How much simulated time one terminal line may wait by default (an
@@ -425,6 +430,11 @@ impl Pace for SimulatedTime {
 
     fn timed_out(&self) -> Option<u64> {
         self.limit_ms.filter(|limit| self.waited_ms >= *limit)
+    }
+
+    fn remaining_ms(&self) -> Option<u64> {
+        self.limit_ms
+            .map(|limit| limit.saturating_sub(self.waited_ms))
     }
 }
 
@@ -471,6 +481,12 @@ impl<E: Engine> Session<E> {
             Some(quiet) if !self.pace.real_time() => quiet.max(WAIT_STEP_MS),
             _ => WAIT_STEP_MS,
         };
+        // Never past what the line may still wait: `sleep infinity` is
+        // stopped at the limit, not a thousand years on.
+        let ms = self
+            .pace
+            .remaining_ms()
+            .map_or(ms, |left| ms.min(left.max(WAIT_STEP_MS)));
         self.wait(ms)
     }
 

@@ -36,6 +36,9 @@ variables that last from line to line. It runs:
 For example: echo 50000 100000 > /sys/fs/cgroup/anchorage/ID/cpu.max
 ";
 
+/// Steps a line may take past its time limit to end by itself.
+const LIMIT_GRACE_STEPS: u32 = 5;
+
 /// A shell on the simulated host.
 pub struct SimTerminal {
     session: Session<SimEngine>,
@@ -44,6 +47,9 @@ pub struct SimTerminal {
     /// The time limit that interrupted the line, if one did (not the
     /// user).
     stopped_by_limit: Option<u64>,
+    /// The start of a command that goes on over more lines (`for ...` with
+    /// its `do` on the next), until it is whole.
+    pending: String,
 }
 
 impl SimTerminal {
@@ -52,6 +58,7 @@ impl SimTerminal {
             session: Session::new(engine, pace),
             state: None,
             stopped_by_limit: None,
+            pending: String::new(),
         }
     }
 
@@ -63,15 +70,43 @@ impl SimTerminal {
         &mut self.session
     }
 
-    /// The prompt, as a root shell on a real host shows it.
+    /// The prompt, as a root shell on a real host shows it (`> ` while a
+    /// command goes on over more lines).
     pub fn prompt(&self) -> String {
+        if !self.pending.is_empty() {
+            return "> ".into();
+        }
         let cwd = self.session.engine.host_cwd();
         let shown = if cwd == "/root" { "~".to_string() } else { cwd };
         format!("root@{}:{shown}# ", self.session.engine.hostname())
     }
 
-    /// Runs one line of input.
+    /// Runs one line of input; a command that is not whole yet waits for
+    /// the next lines, as a shell's `PS2` prompt does.
     pub fn run_line(&mut self, line: &str, out: &mut dyn Output) -> LineResult {
+        let text = if self.pending.is_empty() {
+            line.to_string()
+        } else {
+            format!("{}\n{line}", std::mem::take(&mut self.pending))
+        };
+        if matches!(crate::shell::parse(&text), Err(err) if err.at_end) {
+            self.pending = text;
+            return LineResult::Continue(self.state.as_ref().map_or(0, |s| s.status));
+        }
+        self.run_whole(&text, out)
+    }
+
+    /// At the end of the input: what is left of a command that never
+    /// ended runs, and gets its syntax error.
+    pub fn finish(&mut self, out: &mut dyn Output) -> Option<LineResult> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let text = std::mem::take(&mut self.pending);
+        Some(self.run_whole(&text, out))
+    }
+
+    fn run_whole(&mut self, line: &str, out: &mut dyn Output) -> LineResult {
         self.session.begin_line();
         self.stopped_by_limit = None;
         let result = if line.trim() == "help" {
@@ -95,7 +130,7 @@ impl SimTerminal {
     fn run_in_login_shell(&mut self, line: &str, out: &mut dyn Output) -> LineResult {
         // Reading the line takes a moment, in which what runs in the
         // background carries on.
-        self.session.elapse(crate::sim::QUANTUM_MS);
+        let mut pending = self.session.elapse(crate::sim::QUANTUM_MS);
         let shell = self.session.engine.host_shell();
         let state = match self.state.take() {
             Some(state) => state,
@@ -109,19 +144,34 @@ impl SimTerminal {
             }
         };
         let before = state.clone();
-        let mut pending = self.session.engine.host_line(state, line);
-        // The login shell and what it starts: their output is this line's.
+        pending.extend(self.session.engine.host_line(state, line));
+        // What the line starts, to interrupt; background jobs of earlier
+        // lines are not this line's.
+        let mut started = Vec::new();
+        // And all they start, in containers too (`nsenter ... hostname`).
         let mut family = std::collections::BTreeSet::from([shell]);
+        // Once the limit is reached, the few steps a finished verb's line
+        // needs to end (its process exits, the shell goes on).
+        let mut grace = LIMIT_GRACE_STEPS;
         loop {
             for event in pending.drain(..) {
                 match &event {
                     Event::ProcessStarted { pid, ppid, .. } if family.contains(ppid) => {
                         family.insert(*pid);
+                        if *ppid == shell {
+                            started.push(*pid);
+                        }
                     }
+                    // What the host's processes print is the terminal's
+                    // (this line's, and background jobs'), and so is what
+                    // this line's commands print in a container.
                     Event::Output {
-                        pid, stream, data, ..
-                    } if family.contains(pid) => {
-                        out.write(*stream, data.as_bytes());
+                        container,
+                        pid,
+                        stream,
+                        data,
+                    } if container.is_none() || family.contains(pid) => {
+                        out.write(*stream, data.as_bytes())
                     }
                     _ => {}
                 }
@@ -136,17 +186,26 @@ impl SimTerminal {
             for (pid, argv) in self.session.engine.host_verbs() {
                 self.carry_out(pid, argv, out);
             }
-            if self.session.interrupted() {
+            if !self.session.engine.host_line_running() {
+                // The login shell was killed, or became another program
+                // (`exec`): the next line gets a new one.
+                self.state = None;
+                return LineResult::Continue(0);
+            }
+            if self.session.interrupted() && grace == 0 {
                 self.stopped_by_limit = self.session.timed_out();
                 // Ctrl-C: the line's commands get SIGINT; the shell is back
                 // at its prompt with what it knew before the line.
-                let events = self.session.engine.host_line_abort();
+                let events = self.session.engine.host_line_abort(&started, &before.cwd);
                 self.session.record(&events);
                 out.print(Stream::Stderr, "^C\n");
                 let mut state = before;
                 state.status = INTERRUPTED;
                 self.state = Some(state);
                 return LineResult::Continue(INTERRUPTED);
+            }
+            if self.session.interrupted() {
+                grace = grace.saturating_sub(1);
             }
             pending = self.session.wait_step();
         }
@@ -181,9 +240,6 @@ impl SimTerminal {
         if status == INTERRUPTED && self.session.timed_out().is_some() {
             self.stopped_by_limit = self.session.timed_out();
         }
-        // The verb kept to the limit itself; what the line does next has
-        // its own.
-        self.session.begin_line();
         self.session
             .engine
             .host_verb_done(pid, status, stdout, stderr);

@@ -634,11 +634,15 @@ fn huge_times_and_the_engine_are_handled() {
     sh(&mut t, "sleep 1");
     let (out, _) = sh(&mut t, "anchorage ps");
     assert!(out.contains("Up "), "{out}");
-    // A grace period beyond the clock's range saturates too; the
-    // simulation jumps over the quiet time (both end at the clock's cap,
-    // a thousand years on, and the sleep is first).
+    // A grace period beyond the clock's range saturates too; the line
+    // stops waiting at its limit, and the clock with it.
     let (out, status) = sh(&mut t, "anchorage stop -t 18446744073709552 long");
-    assert_eq!(status, 0, "{out}");
+    assert_eq!(status, INTERRUPTED, "{out}");
+    assert!(out.contains("SIGKILL follows"), "{out}");
+    assert!(t.engine().snapshot().clock_ms < 200_000);
+    let (out, _) = sh(&mut t, "anchorage ps");
+    assert!(out.contains("Up "), "{out}");
+    sh(&mut t, "anchorage kill long");
     let (out, _) = sh(&mut t, "anchorage ps -a");
     assert!(out.contains("Exited ("), "{out}");
 }
@@ -808,4 +812,80 @@ fn the_hosts_terminal_is_the_full_shell_and_writes_to_cgroups_take_effect() {
     // `exit` ends the terminal with its status.
     let mut transcript = Transcript::default();
     assert_eq!(t.run_line("exit 4", &mut transcript), LineResult::Exit(4));
+}
+
+fn limited(limit_ms: u64) -> SimTerminal {
+    SimTerminal::new(
+        SimEngine::default(),
+        Box::new(SimulatedTime::new(Some(limit_ms))),
+    )
+}
+
+#[test]
+fn a_loop_of_builtins_is_preempted_and_bounded() {
+    let mut t = limited(5_000);
+    // In a container: the rest of the machine goes on.
+    let (_, status) = sh(
+        &mut t,
+        "anchorage run -d --name spin workshop sh -c 'while :; do :; done'",
+    );
+    assert_eq!(status, 0);
+    let (out, status) = sh(&mut t, "sleep 1; echo on");
+    assert_eq!((out.as_str(), status), ("on\n", 0));
+    // On the host's terminal: the line is stopped at its limit.
+    let (out, status) = sh(&mut t, "i=0; while :; do i=$((i+1)); done");
+    assert_eq!(status, INTERRUPTED, "{out}");
+    assert!(out.contains("after 5s of simulated time"), "{out}");
+    let (out, _) = sh(&mut t, "echo still here");
+    assert_eq!(out, "still here\n");
+}
+
+#[test]
+fn a_wait_for_ever_stops_at_the_limit_and_the_clock_with_it() {
+    let mut t = limited(60_000);
+    let (_, status) = sh(&mut t, "sleep infinity");
+    assert_eq!(status, INTERRUPTED);
+    let clock = t.engine().snapshot().clock_ms;
+    assert!((60_000..61_000).contains(&clock), "{clock}");
+}
+
+#[test]
+fn an_interrupted_redirection_leaves_the_terminal_as_it_was() {
+    let mut t = limited(10_000);
+    let (_, status) = sh(
+        &mut t,
+        "cd /tmp; for i in 1 2; do sleep 30; done > /tmp/out",
+    );
+    assert_eq!(status, INTERRUPTED);
+    // Output reaches the terminal again, and the shell is where it was.
+    let (out, _) = sh(&mut t, "echo visible; pwd");
+    assert_eq!(out, "visible\n/root\n");
+    assert_eq!(t.prompt(), "root@workshop-host:~# ");
+}
+
+#[test]
+fn commands_over_several_lines_wait_until_they_are_whole() {
+    let mut t = terminal();
+    assert_eq!(sh(&mut t, "for i in 1 2"), (String::new(), 0));
+    assert_eq!(t.prompt(), "> ");
+    let (out, status) = sh(&mut t, "do echo n$i; done");
+    assert_eq!((out.as_str(), status), ("n1\nn2\n", 0));
+    sh(&mut t, "if true; then");
+    let mut transcript = Transcript::default();
+    assert_eq!(
+        t.finish(&mut transcript),
+        Some(LineResult::Continue(2)),
+        "{}",
+        transcript.text()
+    );
+    assert!(transcript.text().contains("unexpected end of file"));
+}
+
+#[test]
+fn a_job_of_an_earlier_line_can_be_waited_for() {
+    let mut t = terminal();
+    sh(&mut t, "sh -c 'exit 3' & j=$!");
+    sh(&mut t, "sleep 1");
+    let (out, _) = sh(&mut t, "wait $j; echo $?");
+    assert_eq!(out, "3\n");
 }

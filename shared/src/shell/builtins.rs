@@ -294,13 +294,13 @@ impl<O: Os> Shell<O> {
         flow
     }
 
-    /// Writes to standard output: 0, or 1 when it could not.
     /// Standard output, failing with 1 but saying nothing (`printf`'s
     /// way in `ash`).
     async fn out_quietly(&mut self, text: &str) -> i32 {
         i32::from(self.write_fd(1, text).await.is_err())
     }
 
+    /// Standard output; a failed write is said (`echo`'s way).
     async fn out(&mut self, text: &str) -> i32 {
         match self.write_fd(1, text).await {
             Ok(()) => 0,
@@ -1152,11 +1152,16 @@ struct Spec {
     precision: Option<usize>,
 }
 
+/// The widest a `printf` field may be: a script cannot have one line
+/// cost the machine its memory (`%99999999999s`).
+const MAX_FIELD: usize = 1 << 16;
+
 fn spec(text: &str) -> Spec {
     let flags: String = text.chars().take_while(|c| "-+ #0".contains(*c)).collect();
     let rest = &text[flags.len()..];
+    let field = |t: &str| t.parse::<usize>().unwrap_or(0).min(MAX_FIELD);
     let (width, precision) = match rest.split_once('.') {
-        Some((w, p)) => (w, Some(p.parse().unwrap_or(0))),
+        Some((w, p)) => (w, Some(field(p))),
         None => (rest, None),
     };
     Spec {
@@ -1165,7 +1170,7 @@ fn spec(text: &str) -> Spec {
         plus: flags.contains('+'),
         space: flags.contains(' '),
         alternate: flags.contains('#'),
-        width: width.parse().unwrap_or(0),
+        width: field(width),
         precision,
     }
 }
@@ -1200,10 +1205,10 @@ fn format_integer(text_spec: &str, conversion: char, value: i64) -> String {
         'u' => format!("{}", value as u64),
         _ => value.unsigned_abs().to_string(),
     };
-    if let Some(p) = s.precision {
-        while digits.len() < p {
-            digits.insert(0, '0');
-        }
+    if let Some(p) = s.precision
+        && digits.len() < p
+    {
+        digits = format!("{}{digits}", "0".repeat(p - digits.len()));
     }
     let sign = if matches!(conversion, 'd' | 'i') {
         if value < 0 {

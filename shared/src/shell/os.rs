@@ -143,7 +143,14 @@ pub trait Os {
     /// applet's buffered lines). A real kernel counts that by itself; the
     /// simulated one charges it to the process and its memory cgroup,
     /// whose OOM killer may end the process here.
-    async fn hold(&mut self, bytes: u64) {
+    ///
+    /// A negative `bytes` gives memory back (lines `tail` let go of).
+    async fn hold(&mut self, bytes: i64) {
         let _ = bytes;
     }
+    /// A point where the program may be preempted: a loop or a function
+    /// call that makes no other system call still lets the simulated
+    /// kernel's other processes (and its clock) go on. The real kernel
+    /// preempts by itself.
+    async fn yield_now(&mut self) {}
 }

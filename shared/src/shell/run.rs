@@ -557,6 +557,7 @@ impl<O: Os> Shell<O> {
                 self.loops += 1;
                 let mut flow = Flow::Next;
                 for item in items {
+                    self.os.yield_now().await;
                     if let Err(message) = self.state.vars.set(name, &item) {
                         flow = self.fatal(&message).await;
                         break;
@@ -590,6 +591,10 @@ impl<O: Os> Shell<O> {
                 let mut status = 0;
                 let mut flow = Flow::Next;
                 loop {
+                    // A loop of builtins makes no other system call: it
+                    // gives the kernel its turn here, as a preemption
+                    // point would.
+                    self.os.yield_now().await;
                     if self.os.interrupted() {
                         status = 130;
                         break;
@@ -760,6 +765,7 @@ impl<O: Os> Shell<O> {
         }
         let positional = std::mem::replace(&mut self.state.positional, args.to_vec());
         let loops = std::mem::take(&mut self.loops);
+        self.os.yield_now().await;
         self.calls += 1;
         self.locals.push(Vec::new());
         let flow = self.run_command(body, false).await;

@@ -11,6 +11,9 @@ use super::namespace::Backing;
 use super::*;
 use crate::cgroup::CpuMax;
 
+/// `pids.max` must be below this (`PIDS_MAX`, `PID_MAX_LIMIT + 1`).
+const PIDS_MAX: u64 = 4_194_305;
+
 /// The kernel's page size: `memory.max` is kept in whole pages.
 const PAGE: u64 = 4096;
 
@@ -32,7 +35,10 @@ impl SimEngine {
             return Some(Err(Errno::RoFs));
         }
         Some(match self.cgroup_split(root, rel) {
-            Ok((cgroup, Some(file))) if WRITABLE.contains(&file.as_str()) && cgroup != "/" => {
+            Ok((cgroup, Some(file)))
+                if WRITABLE.contains(&file.as_str())
+                    && (cgroup != "/" || file == "cgroup.procs") =>
+            {
                 Ok((cgroup, file))
             }
             Ok((_, Some(_))) => Err(Errno::Access),
@@ -65,7 +71,13 @@ impl SimEngine {
             "pids.max" => {
                 let max = match text {
                     "max" => None,
-                    _ => Some(text.parse::<u64>().map_err(|_| Errno::Inval)?),
+                    // The kernel's bound: PID_MAX_LIMIT + 1.
+                    _ => Some(
+                        text.parse::<u64>()
+                            .ok()
+                            .filter(|n| *n < PIDS_MAX)
+                            .ok_or(Errno::Inval)?,
+                    ),
                 };
                 self.set_cgroup(cgroup, |l| l.pids_max = max)
             }
@@ -106,7 +118,7 @@ impl SimEngine {
             }
             "cgroup.procs" => {
                 let inner = text.parse::<Pid>().map_err(|_| Errno::Inval)?;
-                self.move_to_cgroup(writer, inner, cgroup)
+                self.move_to_cgroup(writer, inner, cgroup, events)
             }
             _ => Err(Errno::Access),
         }
@@ -120,7 +132,13 @@ impl SimEngine {
 
     /// `echo PID > cgroup.procs`: the process (by its pid in the writer's
     /// namespace; 0 is the writer) moves, its charges with it.
-    fn move_to_cgroup(&mut self, writer: Pid, inner: Pid, cgroup: &str) -> Result<(), Errno> {
+    fn move_to_cgroup(
+        &mut self,
+        writer: Pid,
+        inner: Pid,
+        cgroup: &str,
+        events: &mut Vec<Event>,
+    ) -> Result<(), Errno> {
         let target = if inner == 0 {
             writer
         } else {
@@ -153,6 +171,8 @@ impl SimEngine {
         if let Some(p) = self.processes.get_mut(&target) {
             p.cgroup = cgroup.to_string();
         }
+        // What it brought may put the cgroup over its limit.
+        self.make_room(cgroup, 0, events);
         Ok(())
     }
 }

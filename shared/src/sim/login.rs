@@ -54,11 +54,18 @@ impl std::fmt::Debug for Parked {
     }
 }
 
-// SAFETY: the state's `Rc`s (function bodies) were the login shell task's,
-// shared with nothing else once its future has ended; the engine that
-// holds this moves between threads whole and is used by one at a time,
-// as `ShellTask`'s own `Send` says.
+// SAFETY: the state's `Rc`s (function bodies) are shared only with the
+// terminal that started the line (which keeps the state it gave, to put
+// back on Ctrl-C) and the engine's tasks; both move between threads with
+// the engine, whole, and are used by one thread at a time, as
+// `ShellTask`'s own `Send` says.
 unsafe impl Send for Parked {}
+
+/// Statuses of the login shell's children, reaped, by inner pid.
+pub(crate) type Reaped = std::collections::HashMap<Pid, i32>;
+
+/// How many reaped statuses the login shell keeps for `wait`.
+const REAPED_KEPT: usize = 1024;
 
 /// Where the engine's `anchorage` binary is on the host.
 pub(crate) const ANCHORAGE_PATH: &str = "usr/bin/anchorage";
@@ -141,12 +148,42 @@ impl SimEngine {
     pub fn host_line(&mut self, state: State, line: &str) -> Vec<Event> {
         let shell = self.login_shell_pid();
         let (inner, parent) = self.pids_inside(shell);
-        let task = ShellTask::login(state, line.to_string(), inner, parent);
+        let reaped = std::mem::take(&mut self.login_reaped);
+        let task = ShellTask::login(state, line.to_string(), inner, parent, reaped);
+        // Its descriptors as the line starts, to put back if it is cut
+        // short in the middle of a redirection.
+        let fds = self.processes[&shell].fds.clone();
+        let kept = self.copy_fds(&fds);
+        if let Some(old) = self.login_fds.replace(kept) {
+            self.drop_fds(old);
+        }
         if let Some(p) = self.processes.get_mut(&shell) {
             p.program = Program::Shell(Box::new(task));
             p.state = ProcessState::Running;
         }
         Vec::new()
+    }
+
+    /// Whether `abs` (resolved in `pid`'s mount namespace) is the host's
+    /// `/usr/bin/anchorage`.
+    pub(crate) fn is_host_binary(&self, pid: Pid, abs: &str) -> bool {
+        abs.strip_prefix('/') == Some(ANCHORAGE_PATH)
+            && self.processes.get(&pid).is_some_and(|p| {
+                p.ns[&NamespaceKind::Mnt] == self.namespaces.host[&NamespaceKind::Mnt]
+            })
+    }
+
+    /// Whether the login shell is still running the line (or has just
+    /// ended it).
+    pub fn host_line_running(&self) -> bool {
+        self.line_end.is_some()
+            || self
+                .login_shell
+                .and_then(|pid| self.processes.get(&pid))
+                .is_some_and(|p| {
+                    p.state != ProcessState::Zombie
+                        && matches!(&p.program, Program::Shell(task) if task.login)
+                })
     }
 
     /// The line that has ended since the last look, if one has.
@@ -156,21 +193,29 @@ impl SimEngine {
 
     /// Ends the running line at once (Ctrl-C at the prompt): its commands
     /// get SIGINT, the login shell goes back to its prompt.
-    pub fn host_line_abort(&mut self) -> Vec<Event> {
+    /// `started` are the processes the line started; `cwd` is where the
+    /// shell was before it.
+    pub fn host_line_abort(&mut self, started: &[Pid], cwd: &str) -> Vec<Event> {
         let shell = self.login_shell_pid();
         let mut events = Vec::new();
-        let children: Vec<Pid> = self
-            .processes
-            .values()
-            .filter(|p| p.ppid == shell && p.state != ProcessState::Zombie)
-            .map(|p| p.pid)
-            .collect();
-        for child in children {
-            events.extend(self.host_signal(child, Signal::Int));
+        for child in started {
+            if self.is_alive(*child) {
+                events.extend(self.host_signal(*child, Signal::Int));
+            }
         }
+        let fds = self.login_fds.take();
         if let Some(p) = self.processes.get_mut(&shell) {
             p.program = Program::HostShell;
             p.state = ProcessState::Sleeping;
+            p.cwd = cwd.to_string();
+        }
+        // Descriptors as they were before the line, whatever redirection
+        // it was in.
+        if let Some(fds) = fds
+            && let Some(p) = self.processes.get_mut(&shell)
+        {
+            let now = std::mem::replace(&mut p.fds, fds);
+            self.drop_fds(now);
         }
         // Its children are reaped as a login shell's are.
         self.reap_login_children();
@@ -179,8 +224,12 @@ impl SimEngine {
 
     /// Called when the login shell's line has finished: it keeps its
     /// state for the terminal and goes back to waiting at the prompt.
-    pub(crate) fn login_line_finished(&mut self, pid: Pid, end: LineEnd) {
+    pub(crate) fn login_line_finished(&mut self, pid: Pid, end: LineEnd, reaped: Reaped) {
         self.line_end = Some(Parked(end));
+        self.login_reaped = reaped;
+        if let Some(fds) = self.login_fds.take() {
+            self.drop_fds(fds);
+        }
         if let Some(p) = self.processes.get_mut(&pid) {
             p.program = Program::HostShell;
             p.state = ProcessState::Sleeping;
@@ -188,19 +237,36 @@ impl SimEngine {
         self.reap_login_children();
     }
 
-    /// The login shell reaps what its lines left (a line's own children
-    /// were waited for; background ones end later).
+    /// The login shell reaps what its lines left, as an interactive
+    /// shell does at its prompt, keeping their statuses for `wait`.
     pub(crate) fn reap_login_children(&mut self) {
         let Some(shell) = self.login_shell else {
             return;
         };
-        let zombies: Vec<Pid> = self
+        let own = self.processes.get(&shell).map(|p| p.own_pid_ns());
+        let zombies: Vec<(Pid, Pid, i32)> = self
             .zombies
             .range((shell, 0)..=(shell, Pid::MAX))
-            .map(|(_, child)| *child)
+            .filter_map(|(_, child)| self.processes.get(child))
+            .map(|c| {
+                let inner = own.and_then(|ns| c.pid_in(ns)).unwrap_or(c.pid);
+                (
+                    c.pid,
+                    inner,
+                    c.exit.unwrap_or(ExitStatus::Code(0)).shell_code(),
+                )
+            })
             .collect();
-        for zombie in zombies {
-            self.release(zombie);
+        for (host, inner, status) in zombies {
+            self.release(host);
+            self.login_reaped.insert(inner, status);
+        }
+        // Bounded as the host's task table is: the lowest pids go first.
+        while self.login_reaped.len() > REAPED_KEPT {
+            let Some(lowest) = self.login_reaped.keys().min().copied() else {
+                break;
+            };
+            self.login_reaped.remove(&lowest);
         }
     }
 

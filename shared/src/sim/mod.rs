@@ -153,6 +153,10 @@ pub struct SimEngine {
     login_shell: Option<Pid>,
     /// How the terminal's last line ended, until the terminal looks.
     line_end: Option<login::Parked>,
+    /// The login shell's descriptors as its running line started.
+    login_fds: Option<fd::FdTable>,
+    /// Its children's statuses, reaped between lines, for `wait`.
+    login_reaped: login::Reaped,
     created: u64,
     cache: Cached,
     /// Open file descriptions and pipes.
@@ -206,6 +210,8 @@ impl SimEngine {
             engine_pid: 0,
             login_shell: None,
             line_end: None,
+            login_fds: None,
+            login_reaped: login::Reaped::new(),
             created: 0,
             cache: Cached::default(),
             files: fd::Files::default(),
@@ -462,6 +468,22 @@ impl SimEngine {
             p.rss += bytes;
         }
         true
+    }
+
+    /// Memory a process gave back.
+    fn uncharge_memory(&mut self, pid: Pid, bytes: u64) {
+        let Some(p) = self.processes.get_mut(&pid) else {
+            return;
+        };
+        let bytes = bytes.min(
+            p.rss
+                .saturating_sub(process::Program::Instant.initial_rss()),
+        );
+        p.rss -= bytes;
+        let cgroup = p.cgroup.clone();
+        self.cgroups.charge(&cgroup, |usage| {
+            usage.memory_current = usage.memory_current.saturating_sub(bytes);
+        });
     }
 
     fn container_by_id(&self, id: &str) -> Option<&SimContainer> {

@@ -46,7 +46,8 @@ enum Request {
     Subshell(Box<Subshell>),
     Wait(Pid),
     Kill(Pid, Signal),
-    Hold(u64),
+    Hold(i64),
+    Yield,
 }
 
 enum Answer {
@@ -215,8 +216,11 @@ impl Os for SimOs {
     fn ppid(&self) -> Pid {
         self.mail.borrow().ppid
     }
-    async fn hold(&mut self, bytes: u64) {
+    async fn hold(&mut self, bytes: i64) {
         answer!(self, Request::Hold(bytes), Done).unwrap_or_default()
+    }
+    async fn yield_now(&mut self) {
+        answer!(self, Request::Yield, Done).unwrap_or_default()
     }
     fn pid(&self) -> Pid {
         self.mail.borrow().pid
@@ -309,8 +313,16 @@ impl ShellTask {
 
     /// A line typed at the terminal, run by its login shell with the
     /// state the previous line left.
-    pub fn login(state: State, line: String, pid: Pid, ppid: Pid) -> ShellTask {
-        let mail = Rc::new(RefCell::new(Mailbox::new(pid, ppid)));
+    pub fn login(
+        state: State,
+        line: String,
+        pid: Pid,
+        ppid: Pid,
+        reaped: super::login::Reaped,
+    ) -> ShellTask {
+        let mut mailbox = Mailbox::new(pid, ppid);
+        mailbox.reaped = reaped;
+        let mail = Rc::new(RefCell::new(mailbox));
         let os = SimOs { mail: mail.clone() };
         let keep = mail.clone();
         let future = Box::pin(async move {
@@ -480,7 +492,8 @@ impl SimEngine {
                                 exit,
                                 status,
                             };
-                            self.login_line_finished(pid, end);
+                            let reaped = std::mem::take(&mut task.mail.borrow_mut().reaped);
+                            self.login_line_finished(pid, end, reaped);
                             // The process runs on: the prompt's program.
                             return self.processes.get_mut(&pid).map(|p| {
                                 std::mem::replace(&mut p.program, Program::Exiting { code: 0 })
@@ -640,8 +653,13 @@ impl SimEngine {
                     None => A(Answer::Status(None)),
                 }
             }
+            Request::Yield => A(Answer::Done(Ok(()))),
+            Request::Hold(bytes) if bytes < 0 => {
+                self.uncharge_memory(pid, bytes.unsigned_abs());
+                A(Answer::Done(Ok(())))
+            }
             Request::Hold(bytes) => {
-                if self.charge_memory(pid, bytes, events) || self.is_alive(pid) {
+                if self.charge_memory(pid, bytes.unsigned_abs(), events) || self.is_alive(pid) {
                     A(Answer::Done(Ok(())))
                 } else {
                     // The OOM killer chose this process.

@@ -128,7 +128,7 @@ impl SimEngine {
                 .find(|candidate| matches!(self.stat(pid, candidate), Ok((_, node)) if !node.is_dir()))
                 .ok_or_else(|| (format!("sh: {first}: not found"), 127))?
         };
-        let (_, node) = self.stat(pid, &path).map_err(|err| match err {
+        let (resolved, node) = self.stat(pid, &path).map_err(|err| match err {
             Errno::NoEnt => (format!("sh: {first}: not found"), 127),
             other => (format!("sh: {first}: {}", other.message()), 126),
         })?;
@@ -240,11 +240,15 @@ impl SimEngine {
             }
             "forkbomb" => Ok(Program::ForkBomb { complained: false }),
             "cat" if args.is_empty() || args.iter().all(|a| a == "-") => Ok(Program::Copy),
-            "anchorage" => Ok(Program::Verb(Box::new(super::login::Verb {
-                argv: argv.to_vec(),
-                asked: false,
-                done: None,
-            }))),
+            // Only the host's own binary speaks for the terminal: a file of
+            // that name anywhere else is an ordinary file.
+            "anchorage" if self.is_host_binary(pid, &resolved) => {
+                Ok(Program::Verb(Box::new(super::login::Verb {
+                    argv: argv.to_vec(),
+                    asked: false,
+                    done: None,
+                })))
+            }
             portable if crate::userland::PORTABLE.contains(&portable) => {
                 Ok(self.applet_program(pid, portable, &args))
             }

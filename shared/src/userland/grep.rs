@@ -105,7 +105,7 @@ pub async fn grep<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
             if max.is_some_and(|m| matches >= m) {
                 break;
             }
-            let line = match input.line(io.os).await {
+            let line = match input.line(io).await {
                 Ok(Some(line)) => line,
                 Ok(None) => break,
                 Err(message) => {

@@ -118,11 +118,21 @@ impl<'a, O: Os> Io<'a, O> {
     /// a real kernel counts that itself; the simulated one is told every
     /// so often, so the memory cgroup sees it and its OOM killer may act.
     pub async fn hold(&mut self, bytes: u64) {
-        self.held += bytes;
-        if self.held >= self.told + HOLD_STEP {
-            let more = self.held - self.told;
+        self.held = self.held.saturating_add(bytes);
+        self.tell().await;
+    }
+
+    /// It let go of `bytes` it held (`tail`'s oldest line).
+    pub async fn release(&mut self, bytes: u64) {
+        self.held = self.held.saturating_sub(bytes);
+        self.tell().await;
+    }
+
+    async fn tell(&mut self) {
+        let change = self.held as i64 - self.told as i64;
+        if change.unsigned_abs() >= HOLD_STEP {
             self.told = self.held;
-            self.os.hold(more).await;
+            self.os.hold(change).await;
         }
     }
 }
@@ -133,8 +143,16 @@ pub struct Input {
     owned: bool,
     buf: Vec<u8>,
     start: usize,
+    /// How far past `start` has been searched for the end of a record.
+    scanned: usize,
     ended: bool,
+    /// What the buffer holds that has been told to the system (a line
+    /// longer than a pipe's worth is memory the program holds).
+    charged: u64,
 }
+
+/// A record shorter than this costs nothing worth telling.
+const SMALL_RECORD: usize = 65536;
 
 impl Input {
     /// Standard input, which is not closed after.
@@ -153,60 +171,93 @@ impl Input {
             owned,
             buf: Vec::new(),
             start: 0,
+            scanned: 0,
             ended: false,
+            charged: 0,
         }
     }
 
     /// The next line with its `\n` (the last may have none), `None` at
     /// the end, or the read's error.
-    pub async fn line<O: Os>(&mut self, os: &mut O) -> Result<Option<Vec<u8>>, String> {
-        self.until(os, b'\n').await
+    pub async fn line<O: Os>(&mut self, io: &mut Io<'_, O>) -> Result<Option<Vec<u8>>, String> {
+        self.until(io, b'\n').await
     }
 
     /// The next record ending in `end` (a line, or a NUL-ended name).
-    pub async fn until<O: Os>(&mut self, os: &mut O, end: u8) -> Result<Option<Vec<u8>>, String> {
+    pub async fn until<O: Os>(
+        &mut self,
+        io: &mut Io<'_, O>,
+        end: u8,
+    ) -> Result<Option<Vec<u8>>, String> {
         loop {
-            if let Some(at) = self.buf[self.start..].iter().position(|b| *b == end) {
-                let line = self.buf[self.start..self.start + at + 1].to_vec();
-                self.start += at + 1;
-                return Ok(Some(line));
+            let from = self.start + self.scanned;
+            if let Some(at) = self.buf[from..].iter().position(|b| *b == end) {
+                let stop = from + at + 1;
+                let record = self.buf[self.start..stop].to_vec();
+                self.start = stop;
+                self.scanned = 0;
+                self.settle(io).await;
+                return Ok(Some(record));
             }
+            self.scanned = self.buf.len() - self.start;
             if self.ended {
+                self.scanned = 0;
                 if self.start < self.buf.len() {
-                    let line = self.buf[self.start..].to_vec();
+                    let record = self.buf[self.start..].to_vec();
                     self.start = self.buf.len();
-                    return Ok(Some(line));
+                    self.settle(io).await;
+                    return Ok(Some(record));
                 }
                 return Ok(None);
             }
-            self.fill(os).await?;
+            self.fill(io).await?;
         }
     }
 
     /// What the next read gives, as it comes; `None` at the end.
-    pub async fn chunk<O: Os>(&mut self, os: &mut O) -> Result<Option<Vec<u8>>, String> {
+    pub async fn chunk<O: Os>(&mut self, io: &mut Io<'_, O>) -> Result<Option<Vec<u8>>, String> {
         if self.start == self.buf.len() && !self.ended {
-            self.fill(os).await?;
+            self.fill(io).await?;
         }
+        self.scanned = 0;
         if self.start < self.buf.len() {
             let rest = self.buf[self.start..].to_vec();
             self.start = self.buf.len();
+            self.settle(io).await;
             Ok(Some(rest))
         } else {
             Ok(None)
         }
     }
 
-    async fn fill<O: Os>(&mut self, os: &mut O) -> Result<(), String> {
+    async fn fill<O: Os>(&mut self, io: &mut Io<'_, O>) -> Result<(), String> {
         if self.start > 0 {
             self.buf.drain(..self.start);
             self.start = 0;
         }
-        let data = os.read(self.fd, 65536).await?;
+        let data = io.os.read(self.fd, 65536).await?;
         if data.is_empty() {
             self.ended = true;
         }
         self.buf.extend(data);
+        self.settle(io).await;
         Ok(())
+    }
+
+    /// Tells the system what a long unfinished record holds, and what it
+    /// gave back once it is read.
+    async fn settle<O: Os>(&mut self, io: &mut Io<'_, O>) {
+        let pending = self.buf.len() - self.start;
+        let holds = if pending > SMALL_RECORD {
+            pending as u64
+        } else {
+            0
+        };
+        if holds > self.charged {
+            io.hold(holds - self.charged).await;
+        } else if holds < self.charged {
+            io.release(self.charged - holds).await;
+        }
+        self.charged = holds;
     }
 }

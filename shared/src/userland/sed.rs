@@ -83,8 +83,53 @@ impl Reader<'_> {
     /// Text up to an unescaped `delim`: `\delim` is the delimiter itself,
     /// `\n` a newline; other escapes are kept for the pattern.
     fn delimited(&mut self, delim: u8) -> Result<Vec<u8>, String> {
+        self.delimited_as(delim, false)
+    }
+
+    /// A pattern up to `delim`: as [`Self::delimited`], but a delimiter
+    /// inside a bracket expression is part of it (`s/[^/]*$//`).
+    fn pattern(&mut self, delim: u8) -> Result<Vec<u8>, String> {
+        self.delimited_as(delim, true)
+    }
+
+    fn delimited_as(&mut self, delim: u8, brackets: bool) -> Result<Vec<u8>, String> {
         let mut out = Vec::new();
         loop {
+            if brackets && self.peek() == Some(b'[') {
+                let start = self.at;
+                self.at += 1;
+                if self.peek() == Some(b'^') {
+                    self.at += 1;
+                }
+                if self.peek() == Some(b']') {
+                    self.at += 1;
+                }
+                loop {
+                    match self.peek() {
+                        None => return Err("unmatched '['".into()),
+                        Some(b'[')
+                            if matches!(self.text.get(self.at + 1), Some(b':' | b'.' | b'=')) =>
+                        {
+                            let kind = self.text[self.at + 1];
+                            self.at += 2;
+                            while self.peek().is_some()
+                                && !(self.peek() == Some(kind)
+                                    && self.text.get(self.at + 1) == Some(&b']'))
+                            {
+                                self.at += 1;
+                            }
+                            self.at = (self.at + 2).min(self.text.len());
+                        }
+                        Some(b']') => {
+                            self.at += 1;
+                            break;
+                        }
+                        Some(_) => self.at += 1,
+                    }
+                }
+                out.extend_from_slice(&self.text[start..self.at]);
+                continue;
+            }
             match self.peek() {
                 None => return Err(format!("unmatched '{}'", delim as char)),
                 Some(c) if c == delim => {
@@ -147,7 +192,7 @@ impl Reader<'_> {
                     b'/'
                 };
                 self.at += 1;
-                let pattern = self.delimited(delim)?;
+                let pattern = self.pattern(delim)?;
                 let ignore_case = self.peek() == Some(b'I');
                 if ignore_case {
                     self.at += 1;
@@ -221,7 +266,7 @@ fn parse(text: &str, extended: bool) -> Result<Script, String> {
             b's' => {
                 let delim = reader.peek().ok_or("unterminated `s' command")?;
                 reader.at += 1;
-                let pattern = reader.delimited(delim)?;
+                let pattern = reader.pattern(delim)?;
                 let replacement = reader.delimited(delim)?;
                 let (mut global, mut nth, mut print, mut ignore_case) = (false, 1, false, false);
                 loop {
@@ -551,7 +596,7 @@ pub async fn sed<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Result<i32, Stop
             return Ok(1);
         };
         let mut text = Vec::new();
-        while let Ok(Some(chunk)) = input.chunk(io.os).await {
+        while let Ok(Some(chunk)) = input.chunk(io).await {
             text.extend(chunk);
         }
         io.close(input).await;
@@ -717,7 +762,7 @@ fn flush_appended(run: &mut Run<'_>) {
 }
 
 async fn read_line<O: Os>(io: &mut Io<'_, O>, input: &mut Input) -> Option<(Vec<u8>, bool)> {
-    match input.line(io.os).await {
+    match input.line(io).await {
         Ok(Some(mut line)) => {
             let newline = line.last() == Some(&b'\n');
             if newline {

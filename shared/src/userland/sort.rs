@@ -105,7 +105,7 @@ fn key_text<'l>(line: &'l [u8], key: &Key, separator: Option<u8>, blanks: bool) 
     };
     let s = skip_blanks(s, e);
     let begin = if key.start.1 > 0 {
-        (s + key.start.1 - 1).min(e)
+        s.saturating_add(key.start.1 - 1).min(e)
     } else {
         s
     };
@@ -113,7 +113,7 @@ fn key_text<'l>(line: &'l [u8], key: &Key, separator: Option<u8>, blanks: bool) 
         None => line.len(),
         Some((field, ch)) => match fields.get(field - 1) {
             None => line.len(),
-            Some(&(fs, fe)) if ch > 0 => (skip_blanks(fs, fe) + ch).min(fe),
+            Some(&(fs, fe)) if ch > 0 => skip_blanks(fs, fe).saturating_add(ch).min(fe),
             Some(&(_, fe)) => fe,
         },
     };
@@ -190,7 +190,7 @@ pub async fn sort<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
             continue;
         };
         loop {
-            match input.line(io.os).await {
+            match input.line(io).await {
                 Ok(Some(line)) => {
                     io.hold(line.len() as u64 + 24).await;
                     lines.push(strip_newline(&line).to_vec());
@@ -252,27 +252,28 @@ pub async fn sort<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
     if opts.has('u') {
         lines.dedup_by(|b, a| compare(a, b).is_eq());
     }
-    let mut out: Vec<u8> = Vec::new();
-    for line in &lines {
-        out.extend_from_slice(line);
-        out.push(b'\n');
-    }
-    if let Some(path) = opts.value('o') {
-        match io.os.open(path, crate::shell::os::Open::Write).await {
-            Ok(fd) => {
-                let wrote = io.os.write(fd, &out).await;
-                io.os.close(fd).await;
-                if wrote.is_err() {
-                    return Err(Stop);
-                }
-            }
+    // `-o` may name an input: it is opened only now that all is read.
+    let output = match opts.value('o') {
+        Some(path) => match io.os.open(path, crate::shell::os::Open::Write).await {
+            Ok(fd) => Some(fd),
             Err(message) => {
                 io.say(&format!("{path}: {message}")).await;
                 return Ok(2);
             }
+        },
+        None => None,
+    };
+    let mut out: Vec<u8> = Vec::new();
+    for line in &lines {
+        out.extend_from_slice(line);
+        out.push(b'\n');
+        if out.len() >= 4096 {
+            write_to(io, output, &mut out).await?;
         }
-    } else {
-        io.put(&out).await?;
+    }
+    write_to(io, output, &mut out).await?;
+    if let Some(fd) = output {
+        io.os.close(fd).await;
     }
     io.flush().await?;
     Ok(code)
@@ -319,7 +320,7 @@ pub async fn uniq<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
                 at += 1;
             }
         }
-        at = (at + skip_chars).min(line.len());
+        at = at.saturating_add(skip_chars).min(line.len());
         let mut k = line[at..].to_vec();
         if width > 0 {
             k.truncate(width);
@@ -332,7 +333,7 @@ pub async fn uniq<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
     let mut current: Option<(Vec<u8>, Vec<u8>, u64)> = None;
     let mut out = Vec::new();
     loop {
-        let next = match input.line(io.os).await {
+        let next = match input.line(io).await {
             Ok(next) => next.map(|l| strip_newline(&l).to_vec()),
             Err(message) => {
                 io.say(&format!("{file}: {message}")).await;
@@ -361,10 +362,10 @@ pub async fn uniq<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
             _ => break,
         }
         if out.len() >= 4096 {
-            uniq_write(io, output, &mut out).await?;
+            write_to(io, output, &mut out).await?;
         }
     }
-    uniq_write(io, output, &mut out).await?;
+    write_to(io, output, &mut out).await?;
     io.close(input).await;
     if let Some(fd) = output {
         io.os.close(fd).await;
@@ -373,7 +374,9 @@ pub async fn uniq<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
     Ok(i32::from(io.failed))
 }
 
-async fn uniq_write<O: Os>(io: &mut Io<'_, O>, output: Option<i32>, out: &mut Vec<u8>) -> Out {
+/// Writes what is ready to an output file (`sort -o`, `uniq IN OUT`)
+/// or standard output.
+async fn write_to<O: Os>(io: &mut Io<'_, O>, output: Option<i32>, out: &mut Vec<u8>) -> Out {
     let data = std::mem::take(out);
     match output {
         Some(fd) => io.os.write(fd, &data).await.map_err(|_| Stop),

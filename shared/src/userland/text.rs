@@ -73,7 +73,7 @@ pub async fn wc<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
         let mut in_word = false;
         let mut width = 0u64;
         loop {
-            let chunk = match input.chunk(io.os).await {
+            let chunk = match input.chunk(io).await {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => break,
                 Err(message) => {
@@ -139,6 +139,11 @@ fn wc_line(columns: &[char], counts: [u64; 4], padded: bool, name: Option<&str>)
 }
 
 // ---- head and tail ----
+
+/// A count as a length, saturating where `usize` is 32 bits (wasm).
+fn as_len(count: u64) -> usize {
+    usize::try_from(count).unwrap_or(usize::MAX)
+}
 
 /// `N`, with BusyBox's suffixes (`b` 512, `k` 1024, `m` 1048576).
 fn count_arg(text: &str) -> Option<u64> {
@@ -243,7 +248,7 @@ async fn head_lines<O: Os>(
     let mut kept: VecDeque<Vec<u8>> = VecDeque::new();
     let mut done = 0;
     while all_but || done < count {
-        let line = match input.line(io.os).await {
+        let line = match input.line(io).await {
             Ok(Some(line)) => line,
             Ok(None) => break,
             Err(message) => return Ok(Err(message)),
@@ -253,6 +258,7 @@ async fn head_lines<O: Os>(
             kept.push_back(line);
             if kept.len() as u64 > count {
                 let out = kept.pop_front().unwrap_or_default();
+                io.release(out.len() as u64).await;
                 io.put(&out).await?;
             }
         } else {
@@ -272,7 +278,7 @@ async fn head_bytes<O: Os>(
     let mut kept: VecDeque<u8> = VecDeque::new();
     let mut done = 0u64;
     while all_but || done < count {
-        let chunk = match input.chunk(io.os).await {
+        let chunk = match input.chunk(io).await {
             Ok(Some(chunk)) => chunk,
             Ok(None) => break,
             Err(message) => return Ok(Err(message)),
@@ -280,8 +286,9 @@ async fn head_bytes<O: Os>(
         if all_but {
             io.hold(chunk.len() as u64).await;
             kept.extend(chunk);
-            let over = kept.len().saturating_sub(count as usize);
+            let over = kept.len().saturating_sub(as_len(count));
             let out: Vec<u8> = kept.drain(..over).collect();
+            io.release(out.len() as u64).await;
             io.put(&out).await?;
         } else {
             let take = (count - done).min(chunk.len() as u64) as usize;
@@ -337,9 +344,9 @@ pub async fn tail<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
         let mut seen = 0u64;
         loop {
             let next = if bytes {
-                input.chunk(io.os).await
+                input.chunk(io).await
             } else {
-                input.line(io.os).await
+                input.line(io).await
             };
             let piece = match next {
                 Ok(Some(piece)) => piece,
@@ -369,12 +376,14 @@ pub async fn tail<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
             io.hold(piece.len() as u64).await;
             if bytes {
                 kept_bytes.extend(piece);
-                let over = kept_bytes.len().saturating_sub(count as usize);
+                let over = kept_bytes.len().saturating_sub(as_len(count));
                 kept_bytes.drain(..over);
+                io.release(over as u64).await;
             } else {
                 kept.push_back(piece);
                 if kept.len() as u64 > count {
-                    kept.pop_front();
+                    let gone = kept.pop_front().map_or(0, |l| l.len());
+                    io.release(gone as u64).await;
                 }
             }
         }
@@ -454,7 +463,7 @@ pub async fn cut<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
             continue;
         };
         loop {
-            let line = match input.line(io.os).await {
+            let line = match input.line(io).await {
                 Ok(Some(line)) => line,
                 Ok(None) => break,
                 Err(message) => {
@@ -656,7 +665,7 @@ pub async fn tr<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
     let mut input = Input::standard();
     let mut last: Option<u8> = None;
     loop {
-        let chunk = match input.chunk(io.os).await {
+        let chunk = match input.chunk(io).await {
             Ok(Some(chunk)) => chunk,
             Ok(None) => break,
             Err(message) => {

@@ -42,15 +42,23 @@ pub async fn xargs<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
         return Ok(127);
     };
     // The items: NUL-ended with -0, else words with quotes and
-    // backslashes; with -I, whole lines.
+    // backslashes; with -I, whole lines. Each command runs as soon as its
+    // items are read, so `yes | xargs -n 1 echo` goes on as it reads.
     let mut input = Input::standard();
-    let mut items: Vec<String> = Vec::new();
     let eof = opts.value('E').map(str::to_string);
-    loop {
-        let record = match input
-            .until(io.os, if opts.has('0') { 0 } else { b'\n' })
-            .await
-        {
+    let base: usize = command.iter().map(|a| a.len() + 1).sum();
+    let mut batch = Batch {
+        path,
+        env: io.env.to_vec(),
+        trace: opts.has('t') || opts.has('p'),
+        code: 0,
+        ran: false,
+    };
+    let mut current: Vec<String> = Vec::new();
+    let mut size = base;
+    let mut ended = false;
+    while !ended {
+        let record = match input.until(io, if opts.has('0') { 0 } else { b'\n' }).await {
             Ok(Some(record)) => record,
             Ok(None) => break,
             Err(message) => {
@@ -59,87 +67,107 @@ pub async fn xargs<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
             }
         };
         let text = String::from_utf8_lossy(&record).into_owned();
-        if opts.has('0') {
-            items.push(text.trim_end_matches('\0').to_string());
+        let mut items = if opts.has('0') {
+            vec![text.trim_end_matches('\0').to_string()]
         } else if replace.is_some() {
             let line = text.trim_end_matches('\n').trim_start();
-            if !line.is_empty() {
-                items.push(line.to_string());
+            if line.is_empty() {
+                Vec::new()
+            } else {
+                vec![line.to_string()]
             }
         } else {
             match xargs_words(&text) {
-                Ok(words) => items.extend(words),
+                Ok(words) => words,
                 Err(message) => {
                     io.say(&message).await;
                     return Ok(1);
                 }
             }
-        }
-        io.hold(record.len() as u64 + 24).await;
+        };
         if let Some(end) = &eof
             && let Some(at) = items.iter().position(|w| w == end)
         {
             items.truncate(at);
-            break;
+            ended = true;
         }
-    }
-    let mut runs: Vec<Vec<String>> = Vec::new();
-    if let Some(token) = &replace {
-        for item in &items {
-            runs.push(command.iter().map(|a| a.replace(token, item)).collect());
-        }
-    } else {
-        let base: usize = command.iter().map(|a| a.len() + 1).sum();
-        let mut current: Vec<String> = Vec::new();
-        let mut size = base;
         for item in items {
+            if let Some(token) = &replace {
+                let argv: Vec<String> = command.iter().map(|a| a.replace(token, &item)).collect();
+                if let Some(stop) = batch.run(io, argv).await {
+                    return Ok(stop);
+                }
+                continue;
+            }
             let full = per_command.is_some_and(|n| current.len() >= n)
                 || !current.is_empty() && size + item.len() + 1 > limit;
             if full {
-                runs.push(std::mem::take(&mut current));
+                let argv = command.iter().cloned().chain(current.drain(..)).collect();
+                io.release((size - base) as u64).await;
                 size = base;
+                if let Some(stop) = batch.run(io, argv).await {
+                    return Ok(stop);
+                }
             }
             size += item.len() + 1;
+            io.hold(item.len() as u64 + 1).await;
             current.push(item);
         }
-        if !current.is_empty() || runs.is_empty() && !opts.has('r') {
-            runs.push(current);
-        }
-        runs = runs
-            .into_iter()
-            .map(|extra| command.iter().cloned().chain(extra).collect())
-            .collect();
     }
-    let env = io.env.to_vec();
-    let mut code = 0;
-    for argv in runs {
-        if opts.has('t') || opts.has('p') {
+    // What is left; and once even for no input, unless -r.
+    if replace.is_none() && (!current.is_empty() || !batch.ran && !opts.has('r')) {
+        let argv = command.iter().cloned().chain(current).collect();
+        if let Some(stop) = batch.run(io, argv).await {
+            return Ok(stop);
+        }
+    }
+    Ok(batch.code)
+}
+
+/// How `xargs` runs its commands, and what they came to.
+struct Batch {
+    path: String,
+    env: Vec<String>,
+    trace: bool,
+    /// 123 once a command failed.
+    code: i32,
+    ran: bool,
+}
+
+impl Batch {
+    /// Runs one command and waits for it: `Some(status)` when `xargs`
+    /// must stop with that status.
+    async fn run<O: Os>(&mut self, io: &mut Io<'_, O>, argv: Vec<String>) -> Option<i32> {
+        self.ran = true;
+        if self.trace {
             let line = format!("{}\n", argv.join(" "));
             let _ = io.os.write(2, line.as_bytes()).await;
         }
-        let status = match io.os.spawn(&path, &argv, &env).await {
+        let status = match io.os.spawn(&self.path, &argv, &self.env).await {
             Ok(pid) => io.os.wait(pid).await.unwrap_or(0),
             Err(SpawnError::Exec(message, status)) => {
                 io.say(&format!("{}: {message}", argv[0])).await;
-                return Ok(status);
+                return Some(status);
             }
             Err(SpawnError::Fork(message)) => {
                 io.say(&format!("can't fork: {message}")).await;
-                return Ok(125);
+                return Some(125);
             }
         };
         match status {
-            0 => {}
+            0 => None,
             255 => {
                 io.say(&format!("{}: exited with status 255", argv[0]))
                     .await;
-                return Ok(124);
+                Some(124)
             }
-            s if s > 128 => return Ok(125),
-            _ => code = 123,
+            s if s > 128 => Some(125),
+            _ => {
+                self.code = 123;
+                None
+            }
         }
     }
-    Ok(code)
 }
 
 /// One line's words as `xargs` reads them: blanks between, `'...'` and
