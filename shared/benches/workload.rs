@@ -1,6 +1,6 @@
 //! The benchmark workload: a busy workshop host. `CONTAINERS` containers
-//! with `PROCESSES` processes in all: most sleep (shells with background
-//! jobs), one in ten also spins a CPU under a quota and holds memory, so
+//! with `PROCESSES` processes in all: most sleep (a shell waiting for its
+//! background jobs), one in ten also spins a CPU under a quota and holds memory, so
 //! the scheduler, throttling and memory accounting all take part.
 
 use anchorage_shared::cgroup::{CgroupLimits, CpuMax};
@@ -17,13 +17,14 @@ pub fn busy_host() -> SimEngine {
     let per_container = PROCESSES / CONTAINERS;
     for i in 0..CONTAINERS {
         let busy = i % 10 == 0;
-        // The shell is one process; each job another.
+        // The shell is one process, waiting for its jobs (the shared
+        // interpreter, parked on `wait`); each job another.
         let mut jobs: Vec<&str> = vec!["sleep infinity"; per_container - 1];
         if busy {
             jobs[0] = "cpuburn";
             jobs[1] = "memhog 16m";
         }
-        let script = jobs.join(" & ");
+        let script = format!("{} & wait", jobs.join(" & "));
         let mut spec = ContainerSpec::new("workshop");
         spec.name = Some(format!("c{i:03}"));
         spec.command = vec!["sh".into(), "-c".into(), script];
