@@ -227,7 +227,7 @@ pub async fn sort<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
     };
     let last_resort = |a: &Vec<u8>, b: &Vec<u8>| {
         let order = compare(a, b);
-        if order.is_ne() || opts.has('s') || opts.has('u') {
+        if order.is_ne() || opts.has('s') {
             order
         } else if global.reverse {
             b.cmp(a)
@@ -238,7 +238,8 @@ pub async fn sort<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
     if opts.has('c') {
         for (i, pair) in lines.windows(2).enumerate() {
             let order = last_resort(&pair[0], &pair[1]);
-            if order.is_gt() || opts.has('u') && order.is_eq() {
+            let same_key = compare(&pair[0], &pair[1]).is_eq();
+            if order.is_gt() || opts.has('u') && same_key {
                 // BusyBox's words, without its name: the first line of
                 // the pair out of order.
                 let message = format!("Check line {}\n", i + 1);

@@ -90,7 +90,9 @@ pub async fn wc<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
                     width = 0;
                 } else if b == b'\t' {
                     width = (width / 8 + 1) * 8;
-                } else if !b.is_ascii_control() {
+                } else if (0x20..0x7f).contains(&b) {
+                    // As the C locale prints: a byte past ASCII takes no
+                    // column.
                     width += 1;
                 }
                 let space = b.is_ascii_whitespace() || b == 0x0b;
@@ -103,8 +105,13 @@ pub async fn wc<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
         longest = longest.max(width);
         io.close(input).await;
         let counts = [lines, words, bytes, longest];
-        for (total, count) in totals.iter_mut().zip(counts) {
-            *total += count;
+        for (i, (total, count)) in totals.iter_mut().zip(counts).enumerate() {
+            // The longest line of all is the longest of any.
+            *total = if i == 3 {
+                (*total).max(count)
+            } else {
+                *total + count
+            };
         }
         let name = (file != "-").then_some(file.as_str());
         let line = wc_line(&columns, counts, padded, name);
