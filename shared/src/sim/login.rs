@@ -243,24 +243,8 @@ impl SimEngine {
         let Some(shell) = self.login_shell else {
             return;
         };
-        let own = self.processes.get(&shell).map(|p| p.own_pid_ns());
-        let zombies: Vec<(Pid, Pid, i32)> = self
-            .zombies
-            .range((shell, 0)..=(shell, Pid::MAX))
-            .filter_map(|(_, child)| self.processes.get(child))
-            .map(|c| {
-                let inner = own.and_then(|ns| c.pid_in(ns)).unwrap_or(c.pid);
-                (
-                    c.pid,
-                    inner,
-                    c.exit.unwrap_or(ExitStatus::Code(0)).shell_code(),
-                )
-            })
-            .collect();
-        for (host, inner, status) in zombies {
-            self.release(host);
-            self.login_reaped.insert(inner, status);
-        }
+        let reaped = self.reap_all(shell);
+        self.login_reaped.extend(reaped);
         // Bounded as the host's task table is: the lowest pids go first.
         while self.login_reaped.len() > REAPED_KEPT {
             let Some(lowest) = self.login_reaped.keys().min().copied() else {

@@ -436,6 +436,29 @@ impl SimEngine {
         (p.pid_in(own).unwrap_or(pid), parent)
     }
 
+    /// Reaps every child of `parent` that has ended: each one's pid as
+    /// the parent sees it, and its status as `$?` gives it.
+    pub(crate) fn reap_all(&mut self, parent: Pid) -> Vec<(Pid, i32)> {
+        let own = self.processes.get(&parent).map(|p| p.own_pid_ns());
+        let zombies: Vec<(Pid, Pid, i32)> = self
+            .zombies
+            .range((parent, 0)..=(parent, Pid::MAX))
+            .filter_map(|(_, child)| self.processes.get(child))
+            .map(|c| {
+                let inner = own.and_then(|ns| c.pid_in(ns)).unwrap_or(c.pid);
+                let status = c.exit.unwrap_or(ExitStatus::Code(0)).shell_code();
+                (c.pid, inner, status)
+            })
+            .collect();
+        zombies
+            .into_iter()
+            .map(|(host, inner, status)| {
+                self.release(host);
+                (inner, status)
+            })
+            .collect()
+    }
+
     /// A child's host pid from its pid as its parent sees it.
     fn child_by_inner(&self, parent: Pid, inner: Pid) -> Option<Pid> {
         let own = self.processes.get(&parent)?.own_pid_ns();
@@ -624,24 +647,8 @@ impl SimEngine {
             Request::Subshell(sub) => A(Answer::Forked(self.fork_shell(pid, *sub, events))),
             Request::Wait(inner) => {
                 // As `ash`: any child that ended is reaped, its status kept.
-                let own = self.processes.get(&pid).map(|p| p.own_pid_ns());
-                let zombies: Vec<(Pid, Pid, i32)> = self
-                    .zombies
-                    .range((pid, 0)..=(pid, Pid::MAX))
-                    .filter_map(|(_, child)| self.processes.get(child))
-                    .map(|c| {
-                        let inner = own.and_then(|ns| c.pid_in(ns)).unwrap_or(c.pid);
-                        (
-                            c.pid,
-                            inner,
-                            c.exit.unwrap_or(ExitStatus::Code(0)).shell_code(),
-                        )
-                    })
-                    .collect();
-                for (host, inner, status) in zombies {
-                    self.release(host);
-                    task.mail.borrow_mut().reaped.insert(inner, status);
-                }
+                let reaped = self.reap_all(pid);
+                task.mail.borrow_mut().reaped.extend(reaped);
                 if let Some(status) = task.mail.borrow_mut().reaped.remove(&inner) {
                     return A(Answer::Status(Some(status)));
                 }
