@@ -153,6 +153,11 @@ enum Commands {
         /// that.
         #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_line_timeout)]
         line_timeout: LineTimeout,
+        /// How the simulated host mounts its cgroups: v2 (one cgroup2
+        /// hierarchy), v1 (a hierarchy per controller) or hybrid (v1
+        /// controllers with cgroup2 at /sys/fs/cgroup/unified).
+        #[arg(long, value_name = "LAYOUT", default_value = "v2")]
+        cgroups: anchorage_shared::host::CgroupLayout,
     },
     #[command(flatten)]
     Container(Verb),
@@ -362,10 +367,14 @@ fn main() -> ExitCode {
             trace,
             hostname,
             line_timeout,
-        } => match anchorage::sim::run(&hostname, script.as_deref(), trace, line_timeout.0) {
-            Ok(status) => return ExitCode::from(status.clamp(0, 255) as u8),
-            Err(err) => Err(err),
-        },
+            cgroups,
+        } => {
+            match anchorage::sim::run(&hostname, script.as_deref(), trace, line_timeout.0, cgroups)
+            {
+                Ok(status) => return ExitCode::from(status.clamp(0, 255) as u8),
+                Err(err) => Err(err),
+            }
+        }
         Commands::Shim { dir } => {
             return ExitCode::from(anchorage::process::shim::main(&dir).clamp(0, 255) as u8);
         }

@@ -3,6 +3,7 @@
 //! prints what a real host would, so one script runs on the simulator and
 //! for real.
 
+use anchorage_shared::host::CgroupLayout;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -73,14 +74,16 @@ pub(crate) fn catch_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
 /// Runs the terminal; returns the exit status of the last command, as a
 /// shell does. A script runs as fast as the simulation can go, the same
 /// every time, each line waiting at most `line_timeout_ms` of simulated
-/// time (`None`: no limit).
+/// time (`None`: no limit), on a host whose cgroups are laid out as
+/// `cgroups` says.
 pub fn run(
     hostname: &str,
     script: Option<&Path>,
     trace: bool,
     line_timeout_ms: Option<u64>,
+    cgroups: CgroupLayout,
 ) -> anyhow::Result<i32> {
-    let engine = SimEngine::new(hostname);
+    let engine = SimEngine::with_cgroups(hostname, cgroups);
     let (input, interactive): (Box<dyn BufRead>, bool) = match script {
         Some(path) => {
             let file = std::fs::File::open(path).map_err(|err| {

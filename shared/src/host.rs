@@ -32,6 +32,32 @@ pub enum CgroupLayout {
     Hybrid,
 }
 
+impl CgroupLayout {
+    /// The short name a user gives it: `v2`, `v1` or `hybrid`.
+    pub fn short_name(self) -> &'static str {
+        match self {
+            CgroupLayout::Unified => "v2",
+            CgroupLayout::Legacy => "v1",
+            CgroupLayout::Hybrid => "hybrid",
+        }
+    }
+}
+
+impl std::str::FromStr for CgroupLayout {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "v2" | "unified" => Ok(CgroupLayout::Unified),
+            "v1" | "legacy" => Ok(CgroupLayout::Legacy),
+            "hybrid" => Ok(CgroupLayout::Hybrid),
+            _ => Err(format!(
+                "{text:?} is not a cgroup layout: give v2 (one cgroup2 hierarchy), v1 (a hierarchy per controller) or hybrid (v1 controllers with cgroup2 at /sys/fs/cgroup/unified)"
+            )),
+        }
+    }
+}
+
 /// What an engine can do. The page, the lessons and the server decide from
 /// these, never from which engine it is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

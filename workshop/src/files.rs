@@ -11,8 +11,20 @@ use anchorage_shared::userland::{flags_and_operands, human, ls_date, mode_string
 /// An I/O error as C's `strerror` words it: "No such file or directory".
 pub fn message(err: &io::Error) -> String {
     match err.raw_os_error() {
-        Some(code) => nix::errno::Errno::from_raw(code).desc().to_string(),
+        Some(code) => strerror(nix::errno::Errno::from_raw(code)),
         None => err.to_string(),
+    }
+}
+
+/// An errno as the C library's `strerror` words it ("Resource temporarily
+/// unavailable"), as BusyBox prints it: the standard library asks the C
+/// library, and adds " (os error N)", which is not part of the words.
+pub fn strerror(errno: nix::errno::Errno) -> String {
+    let code = errno as i32;
+    let text = io::Error::from_raw_os_error(code).to_string();
+    match text.strip_suffix(&format!(" (os error {code})")) {
+        Some(words) => words.to_string(),
+        None => text,
     }
 }
 

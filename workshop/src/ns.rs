@@ -15,21 +15,25 @@ use crate::files::write_stdout;
 pub fn hostname(args: &[String]) -> Result<i32, Failure> {
     match args.first() {
         None => {
-            let name =
-                nix::unistd::gethostname().map_err(|e| (format!("hostname: {}", e.desc()), 1))?;
+            let name = nix::unistd::gethostname()
+                .map_err(|e| (format!("hostname: {}", crate::files::strerror(e)), 1))?;
             Ok(write_stdout(
                 format!("{}\n", name.to_string_lossy()).as_bytes(),
             ))
         }
-        Some(name) => nix::unistd::sethostname(name)
-            .map(|()| 0)
-            .map_err(|e| (format!("hostname: sethostname: {}", e.desc()), 1)),
+        Some(name) => nix::unistd::sethostname(name).map(|()| 0).map_err(|e| {
+            (
+                format!("hostname: sethostname: {}", crate::files::strerror(e)),
+                1,
+            )
+        }),
     }
 }
 
 pub fn uname(args: &[String]) -> Result<i32, Failure> {
     let (flags, _) = anchorage_shared::userland::flags_and_operands(args);
-    let u = nix::sys::utsname::uname().map_err(|e| (format!("uname: {}", e.desc()), 1))?;
+    let u = nix::sys::utsname::uname()
+        .map_err(|e| (format!("uname: {}", crate::files::strerror(e)), 1))?;
     let all = flags.contains('a');
     let mut parts = Vec::new();
     if flags.is_empty() || all || flags.contains('s') {
@@ -111,7 +115,7 @@ pub fn mount(args: &[String]) -> Result<i32, Failure> {
         other => (
             format!(
                 "mount: mounting {source} on {target} failed: {}",
-                other.desc()
+                crate::files::strerror(other)
             ),
             255,
         ),
@@ -241,7 +245,7 @@ pub fn nsenter(args: &[String]) -> Result<i32, Failure> {
             (
                 format!(
                     "nsenter: reassociate to namespaces failed: {}",
-                    errno.desc()
+                    crate::files::strerror(errno)
                 ),
                 1,
             )
@@ -292,8 +296,12 @@ pub fn unshare(args: &[String]) -> Result<i32, Failure> {
     let all = kinds
         .iter()
         .fold(CloneFlags::empty(), |acc, (f, _)| acc | *f);
-    nix::sched::unshare(all)
-        .map_err(|errno| (format!("unshare: unshare failed: {}", errno.desc()), 1))?;
+    nix::sched::unshare(all).map_err(|errno| {
+        (
+            format!("unshare: unshare failed: {}", crate::files::strerror(errno)),
+            1,
+        )
+    })?;
     if flags.contains('r') {
         let write = |file: &str, text: String| {
             fs::write(format!("/proc/self/{file}"), text).map_err(|err| {
@@ -365,9 +373,17 @@ pub fn unshare(args: &[String]) -> Result<i32, Failure> {
                 Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => return Ok(code),
                 Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
                 Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-                Err(errno) => return Err((format!("unshare: wait: {}", errno.desc()), 1)),
+                Err(errno) => {
+                    return Err((
+                        format!("unshare: wait: {}", crate::files::strerror(errno)),
+                        1,
+                    ));
+                }
             }
         },
-        Err(errno) => Err((format!("unshare: fork failed: {}", errno.desc()), 1)),
+        Err(errno) => Err((
+            format!("unshare: fork failed: {}", crate::files::strerror(errno)),
+            1,
+        )),
     }
 }

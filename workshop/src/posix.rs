@@ -34,7 +34,7 @@ pub struct RealOs {
 }
 
 fn message(errno: Errno) -> String {
-    errno.desc().to_string()
+    crate::files::strerror(errno).to_string()
 }
 
 fn io_message(err: &io::Error) -> String {

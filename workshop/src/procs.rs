@@ -221,7 +221,10 @@ pub fn kill(args: &[String]) -> Result<i32, Failure> {
             .map_err(|_| nix::errno::Errno::ESRCH)
             .and_then(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), real));
         if let Err(errno) = result {
-            eprintln!("kill: can't kill pid {target}: {}", errno.desc());
+            eprintln!(
+                "kill: can't kill pid {target}: {}",
+                crate::files::strerror(errno)
+            );
             code = 1;
         }
     }

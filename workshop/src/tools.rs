@@ -112,7 +112,13 @@ pub fn keyctl(args: &[String]) -> Result<i32, Failure> {
             };
             if serial < 0 {
                 let errno = nix::errno::Errno::last();
-                return Err((format!("keyctl: join_session_keyring: {}", errno.desc()), 1));
+                return Err((
+                    format!(
+                        "keyctl: join_session_keyring: {}",
+                        crate::files::strerror(errno)
+                    ),
+                    1,
+                ));
             }
             println!("{serial}");
             Ok(0)
@@ -170,7 +176,7 @@ pub fn forkbomb() -> i32 {
             Err(errno) => {
                 if !complained {
                     complained = true;
-                    eprintln!("forkbomb: fork: {}", errno.desc());
+                    eprintln!("forkbomb: fork: {}", crate::files::strerror(errno));
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }

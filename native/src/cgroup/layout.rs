@@ -42,12 +42,18 @@ pub enum Layout {
     /// One v1 hierarchy per controller (`cpu` and `cpuacct` may share one).
     Legacy {
         controllers: BTreeMap<Controller, PathBuf>,
+        /// The other hierarchies (cpuset, devices, systemd's named one...):
+        /// a container gets its cgroup in each, as runc gives it, so its
+        /// `/proc/self/cgroup` names one path throughout.
+        others: Vec<PathBuf>,
     },
     /// v1 hierarchies for the controllers, plus a cgroup2 mount with no
     /// controllers of its own (systemd tracks processes there).
     Hybrid {
         controllers: BTreeMap<Controller, PathBuf>,
         unified: PathBuf,
+        /// The other v1 hierarchies, and the unified one.
+        others: Vec<PathBuf>,
     },
 }
 
@@ -71,16 +77,25 @@ impl Layout {
 pub fn detect(mountinfo: &str) -> Result<Layout, CgroupError> {
     let mut controllers = BTreeMap::new();
     let mut unified = None;
+    let mut others: Vec<PathBuf> = Vec::new();
     for (fstype, mount_point, super_options) in cgroup_mounts(mountinfo) {
         match fstype {
             "cgroup2" => {
                 unified.get_or_insert(mount_point);
             }
             "cgroup" => {
+                let mut used = false;
                 for option in super_options.split(',') {
                     if let Some(c) = Controller::ALL.into_iter().find(|c| c.name() == option) {
                         controllers.entry(c).or_insert_with(|| mount_point.clone());
+                        used = true;
                     }
+                }
+                // The same hierarchy may be mounted twice: once counts.
+                let known = controllers.values().any(|m| *m == mount_point)
+                    || others.contains(&mount_point);
+                if !used && !known {
+                    others.push(mount_point);
                 }
             }
             _ => {}
@@ -91,11 +106,18 @@ pub fn detect(mountinfo: &str) -> Result<Layout, CgroupError> {
         || controllers.contains_key(&Controller::Cpu);
     match (has_v1, unified) {
         (false, Some(root)) => Ok(Layout::Unified { root }),
-        (true, Some(unified)) => Ok(Layout::Hybrid {
+        (true, Some(unified)) => {
+            others.push(unified.clone());
+            Ok(Layout::Hybrid {
+                controllers,
+                unified,
+                others,
+            })
+        }
+        (true, None) => Ok(Layout::Legacy {
             controllers,
-            unified,
+            others,
         }),
-        (true, None) => Ok(Layout::Legacy { controllers }),
         (false, None) => Err(CgroupError::Layout(
             "no cgroup hierarchy is mounted: mount cgroup2 at /sys/fs/cgroup (most distributions do this at boot)"
                 .into(),

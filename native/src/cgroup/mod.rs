@@ -172,8 +172,10 @@ impl Cgroup {
                 if matches!(layout, Layout::Unified { .. }) {
                     v2::enable_controllers(&at)?;
                 }
+                let parent = at.clone();
                 at.push(part);
                 mkdir(&at)?;
+                inherit_cpuset(&parent, &at)?;
             }
         }
         Ok(cgroup)
@@ -305,9 +307,17 @@ impl Cgroup {
         let rel = self.path.trim_start_matches('/');
         match &self.layout {
             Layout::Unified { root } => vec![(root.as_path(), root.join(rel))],
-            Layout::Legacy { controllers } | Layout::Hybrid { controllers, .. } => {
+            Layout::Legacy {
+                controllers,
+                others,
+            }
+            | Layout::Hybrid {
+                controllers,
+                others,
+                ..
+            } => {
                 let mut dirs: Vec<(&Path, PathBuf)> = Vec::new();
-                for mount in controllers.values() {
+                for mount in controllers.values().chain(others) {
                     if !dirs.iter().any(|(m, _)| *m == mount.as_path()) {
                         dirs.push((mount.as_path(), mount.join(rel)));
                     }
@@ -320,7 +330,7 @@ impl Cgroup {
     /// Where a v1 controller's files for this cgroup are.
     fn v1_dir(&self, controller: Controller) -> Option<PathBuf> {
         match &self.layout {
-            Layout::Legacy { controllers } | Layout::Hybrid { controllers, .. } => {
+            Layout::Legacy { controllers, .. } | Layout::Hybrid { controllers, .. } => {
                 let path = self.v1_paths.get(&controller).unwrap_or(&self.path);
                 controllers
                     .get(&controller)
@@ -423,6 +433,20 @@ impl Cgroup {
         }
         Ok(())
     }
+}
+
+/// A new v1 cpuset cgroup starts with no CPUs and no memory nodes, and
+/// nothing can join it until it has some: it gets its parent's, as runc
+/// gives them (elsewhere there are no such files, and nothing to do).
+fn inherit_cpuset(parent: &Path, dir: &Path) -> Result<(), CgroupError> {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let own = dir.join(file);
+        if read_optional(&own)?.is_some_and(|v| v.trim().is_empty()) {
+            let inherited = read(&parent.join(file))?;
+            write(&own, inherited.trim())?;
+        }
+    }
+    Ok(())
 }
 
 /// SIGKILL, ignoring a process that is already gone.

@@ -80,10 +80,20 @@ fn layouts_are_read_from_mountinfo() {
     let Layout::Hybrid {
         controllers,
         unified,
+        others,
     } = &hybrid
     else {
         unreachable!()
     };
+    // A container's cgroup is made in every hierarchy: systemd's named
+    // one and the unified one too.
+    assert_eq!(
+        others,
+        &[
+            Path::new("/sys/fs/cgroup/systemd").to_path_buf(),
+            Path::new("/sys/fs/cgroup/unified").to_path_buf()
+        ]
+    );
     assert_eq!(
         controllers[&Controller::Memory],
         Path::new("/sys/fs/cgroup/memory")
@@ -100,7 +110,11 @@ fn layouts_are_read_from_mountinfo() {
             root: "/sys/fs/cgroup".into()
         }
     );
-    let Layout::Legacy { controllers } = detect(LEGACY).unwrap() else {
+    let Layout::Legacy {
+        controllers,
+        others,
+    } = detect(LEGACY).unwrap()
+    else {
         panic!("legacy")
     };
     assert_eq!(
@@ -111,6 +125,7 @@ fn layouts_are_read_from_mountinfo() {
         controllers[&Controller::Cpu],
         Path::new("/sys/fs/cgroup/cpu,cpuacct")
     );
+    assert!(others.is_empty(), "{others:?}");
 
     let err = detect("22 1 8:1 / / rw - ext4 /dev/sda1 rw\n").unwrap_err();
     assert!(err.to_string().contains("mount cgroup2"), "{err}");
@@ -222,6 +237,7 @@ fn v1_writes_limits_under_their_v1_names_in_each_hierarchy() {
     let layout = Layout::Hybrid {
         controllers,
         unified: r.join("unified"),
+        others: vec![],
     };
     let cgroup = Cgroup::create(&layout, "/anchorage/c1").unwrap();
     let memory = r.join("memory/anchorage/c1");
@@ -283,6 +299,7 @@ fn a_process_placed_elsewhere_in_each_hierarchy_is_read_where_it_is() {
     let layout = Layout::Hybrid {
         controllers,
         unified: r.join("unified"),
+        others: vec![],
     };
     // As runc placed a container: nested under the caller's memory cgroup,
     // at the root of the other hierarchies.
@@ -329,4 +346,42 @@ fn errors_name_the_file_and_what_to_do() {
     let err = Cgroup::create(&layout, "/anchorage/c1").unwrap_err();
     let text = err.to_string();
     assert!(text.contains("/nonexistent-cgroupfs/anchorage"), "{text}");
+}
+
+#[test]
+fn a_new_cpuset_cgroup_gets_its_parents_cpus_and_memory_nodes() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let mut controllers = BTreeMap::new();
+    for c in Controller::ALL {
+        fs::create_dir(r.join(c.name())).unwrap();
+        controllers.insert(c, r.join(c.name()));
+    }
+    let cpuset = r.join("cpuset");
+    fs::create_dir(&cpuset).unwrap();
+    fs::write(cpuset.join("cpuset.cpus"), "0-1\n").unwrap();
+    fs::write(cpuset.join("cpuset.mems"), "0\n").unwrap();
+    // The kernel makes the files, empty, with each new cgroup.
+    fs::create_dir(cpuset.join("anchorage")).unwrap();
+    fs::write(cpuset.join("anchorage/cpuset.cpus"), "\n").unwrap();
+    fs::write(cpuset.join("anchorage/cpuset.mems"), "\n").unwrap();
+    let layout = Layout::Legacy {
+        controllers,
+        others: vec![cpuset.clone()],
+    };
+    let cgroup = Cgroup::create(&layout, "/anchorage/c1").unwrap();
+    assert_eq!(
+        fs::read_to_string(cpuset.join("anchorage/cpuset.cpus")).unwrap(),
+        "0-1"
+    );
+    assert_eq!(
+        fs::read_to_string(cpuset.join("anchorage/cpuset.mems")).unwrap(),
+        "0"
+    );
+    assert!(cpuset.join("anchorage/c1").is_dir());
+    assert!(
+        cgroup
+            .procs_files()
+            .contains(&cpuset.join("anchorage/c1/cgroup.procs"))
+    );
 }

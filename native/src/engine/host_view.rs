@@ -255,7 +255,7 @@ pub fn read(layout: Option<&Layout>, own: &str) -> HostView {
 fn top_cgroups(layout: Option<&Layout>, seen: &[Seen]) -> Vec<HostCgroup> {
     let (root, memory_file): (PathBuf, &str) = match layout {
         Some(Layout::Unified { root }) => (root.clone(), "memory.current"),
-        Some(Layout::Legacy { controllers } | Layout::Hybrid { controllers, .. }) => {
+        Some(Layout::Legacy { controllers, .. } | Layout::Hybrid { controllers, .. }) => {
             match controllers.get(&Controller::Memory) {
                 Some(dir) => (dir.clone(), "memory.usage_in_bytes"),
                 None => return Vec::new(),

@@ -21,6 +21,20 @@ pub(crate) struct SimCgroup {
     throttled_in_period: bool,
     /// The last period it had runnable processes in.
     last_active_period: Option<u64>,
+    /// The `cpu.shares` last written on a v1 host, with the weight it
+    /// became: shown back as written while that weight holds.
+    pub v1_shares: Option<(u64, u32)>,
+}
+
+impl SimCgroup {
+    /// v1's `cpu.shares` for its weight: proportional, the default weight
+    /// (100) being the default share (1024), as the real engine writes it.
+    pub fn shares(&self) -> u64 {
+        match self.v1_shares {
+            Some((shares, weight)) if weight == self.limits.cpu_weight => shares,
+            _ => (u64::from(self.limits.cpu_weight) * 1024 / u64::from(DEFAULT_CPU_WEIGHT)).max(2),
+        }
+    }
 }
 
 /// A process that wants the CPU this quantum: its cgroup, and how much of

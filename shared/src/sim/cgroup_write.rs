@@ -6,10 +6,11 @@
 //! process moved to another cgroup is charged there. Inside a container
 //! cgroupfs is read-only, as Docker mounts it.
 
+use super::cgroupfs;
 use super::fs::Errno;
 use super::namespace::Backing;
 use super::*;
-use crate::cgroup::CpuMax;
+use crate::cgroup::{CpuMax, DEFAULT_CPU_WEIGHT};
 
 /// `pids.max` must be below this (`PIDS_MAX`, `PID_MAX_LIMIT + 1`).
 const PIDS_MAX: u64 = 4_194_305;
@@ -28,17 +29,14 @@ impl SimEngine {
         let abs = self.resolve(viewer, path, true).ok()?;
         let mnt = self.processes.get(&viewer)?.ns[&NamespaceKind::Mnt];
         let (mount, rel) = self.namespaces.mount_of(mnt, &abs)?;
-        let Backing::Cgroup2 { root } = &mount.backing else {
+        let Backing::Cgroup { hierarchy, root } = &mount.backing else {
             return None;
         };
         if mount.read_only() {
             return Some(Err(Errno::RoFs));
         }
-        Some(match self.cgroup_split(root, rel) {
-            Ok((cgroup, Some(file)))
-                if WRITABLE.contains(&file.as_str())
-                    && (cgroup != "/" || file == "cgroup.procs") =>
-            {
+        Some(match self.cgroup_split(*hierarchy, root, rel) {
+            Ok((cgroup, Some(file))) if cgroupfs::writable(&file, cgroup == "/") => {
                 Ok((cgroup, file))
             }
             Ok((_, Some(_))) => Err(Errno::Access),
@@ -116,9 +114,59 @@ impl SimEngine {
                 }
                 self.set_cgroup(cgroup, |l| l.cpu_weight = weight)
             }
-            "cgroup.procs" => {
+            "cgroup.procs" | "tasks" => {
                 let inner = text.parse::<Pid>().map_err(|_| Errno::Inval)?;
                 self.move_to_cgroup(writer, inner, cgroup, events)
+            }
+            // v1's names for the same limits, parsed as v1 parses them.
+            "memory.limit_in_bytes" => {
+                let max = match text {
+                    "-1" => None,
+                    _ => Some(memparse(text)? / PAGE * PAGE),
+                };
+                // v1 reclaims down to a lower limit, and refuses it
+                // (EBUSY) when what is charged cannot be reclaimed: it
+                // does not OOM-kill for it.
+                let current = self
+                    .cgroups
+                    .get(cgroup)
+                    .ok_or(Errno::NoEnt)?
+                    .usage
+                    .memory_current;
+                if max.is_some_and(|m| m < current) {
+                    return Err(Errno::Busy);
+                }
+                self.set_cgroup(cgroup, |l| l.memory_max = max)
+            }
+            "cpu.cfs_quota_us" => {
+                let quota = text.parse::<i64>().map_err(|_| Errno::Inval)?;
+                // Any negative quota is "no limit"; a limit is at least 1 ms.
+                let quota_usec = match u64::try_from(quota) {
+                    Err(_) => None,
+                    Ok(q) if q < 1_000 => return Err(Errno::Inval),
+                    Ok(q) => Some(q),
+                };
+                self.set_cgroup(cgroup, |l| l.cpu_max.quota_usec = quota_usec)
+            }
+            "cpu.cfs_period_us" => {
+                let period = text.parse::<u64>().map_err(|_| Errno::Inval)?;
+                if !(1_000..=1_000_000).contains(&period) {
+                    return Err(Errno::Inval);
+                }
+                self.set_cgroup(cgroup, |l| l.cpu_max.period_usec = period)
+            }
+            "cpu.shares" => {
+                // Clamped, never refused: 2 to 262144.
+                let shares = text
+                    .parse::<u64>()
+                    .map_err(|_| Errno::Inval)?
+                    .clamp(2, 262_144);
+                let weight =
+                    (shares * u64::from(DEFAULT_CPU_WEIGHT) / 1024).clamp(1, 10_000) as u32;
+                let cg = self.cgroups.get_mut(cgroup).ok_or(Errno::NoEnt)?;
+                cg.limits.cpu_weight = weight;
+                cg.v1_shares = Some((shares, weight));
+                Ok(())
             }
             _ => Err(Errno::Access),
         }
@@ -176,15 +224,6 @@ impl SimEngine {
         Ok(())
     }
 }
-
-/// The control files root may write, below the root cgroup.
-const WRITABLE: &[&str] = &[
-    "cgroup.procs",
-    "cpu.max",
-    "cpu.weight",
-    "memory.max",
-    "pids.max",
-];
 
 /// The kernel's `memparse`: a number with an optional `K`, `M`, `G`, `T`
 /// (either case) suffix.

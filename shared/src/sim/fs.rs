@@ -39,9 +39,9 @@ impl Errno {
             Errno::NotDir => "Not a directory",
             Errno::IsDir => "Is a directory",
             Errno::RoFs => "Read-only file system",
-            Errno::Loop => "Symbolic link loop",
+            Errno::Loop => "Too many levels of symbolic links",
             Errno::Inval => "Invalid argument",
-            Errno::Busy => "Resource busy",
+            Errno::Busy => "Device or resource busy",
             Errno::Access => "Permission denied",
             Errno::Again => "Resource temporarily unavailable",
             Errno::NoMem => "Cannot allocate memory",
@@ -201,7 +201,7 @@ impl SimEngine {
                 }
                 _ => Err(Errno::NoEnt),
             },
-            Backing::Cgroup2 { root } => self.cgroup_node(viewer, root, rel),
+            Backing::Cgroup { hierarchy, root } => self.cgroup_node(viewer, *hierarchy, root, rel),
         }
     }
 
@@ -245,7 +245,7 @@ impl SimEngine {
                 "fs" => vec!["cgroup".into()],
                 _ => vec![],
             },
-            Backing::Cgroup2 { root } => self.cgroup_list(viewer, root, rel)?,
+            Backing::Cgroup { hierarchy, root } => self.cgroup_list(*hierarchy, root, rel)?,
         }
         .into_iter()
         .collect();
@@ -279,7 +279,7 @@ impl SimEngine {
             Backing::Tmpfs(_) => WriteTarget::Tmpfs(mnt, mount.target.clone()),
             // procfs and cgroupfs files exist, but not for writing by
             // container root (Docker mounts cgroupfs read-only).
-            Backing::Proc { .. } | Backing::Sysfs | Backing::Cgroup2 { .. } => {
+            Backing::Proc { .. } | Backing::Sysfs | Backing::Cgroup { .. } => {
                 return Err(if rel.is_empty() || self.lookup(viewer, abs).is_ok() {
                     Errno::Access
                 } else {
@@ -438,7 +438,7 @@ impl SimEngine {
     pub(crate) fn mount_root(backing: &Backing) -> String {
         match backing {
             Backing::Host { path } => format!("/{path}"),
-            Backing::Cgroup2 { root } => root.clone(),
+            Backing::Cgroup { root, .. } => root.clone(),
             _ => "/".into(),
         }
     }

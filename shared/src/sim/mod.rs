@@ -15,6 +15,7 @@
 
 mod cgroup;
 mod cgroup_write;
+mod cgroupfs;
 mod fd;
 mod fs;
 mod login;
@@ -159,6 +160,8 @@ pub struct SimEngine {
     login_reaped: login::Reaped,
     created: u64,
     cache: Cached,
+    /// How the host mounts its cgroups.
+    cgroup_layout: CgroupLayout,
     /// Open file descriptions and pipes.
     files: fd::Files,
 }
@@ -170,8 +173,15 @@ impl Default for SimEngine {
 }
 
 impl SimEngine {
-    /// A freshly booted host with the built-in `workshop` image.
+    /// A freshly booted host with the built-in `workshop` image, its
+    /// cgroups in one cgroup2 hierarchy.
     pub fn new(hostname: &str) -> SimEngine {
+        SimEngine::with_cgroups(hostname, CgroupLayout::Unified)
+    }
+
+    /// A freshly booted host whose cgroups are mounted as `cgroup_layout`
+    /// says: what `anchorage sim --cgroups v1|v2|hybrid` shows.
+    pub fn with_cgroups(hostname: &str, cgroup_layout: CgroupLayout) -> SimEngine {
         let image = tarball::workshop_image();
         let lower = Arc::new(Tree::from_layers(&image.layers));
         let mut host_fs = (*lower).clone();
@@ -215,6 +225,7 @@ impl SimEngine {
             created: 0,
             cache: Cached::default(),
             files: fd::Files::default(),
+            cgroup_layout,
         };
         for cgroup in [
             "/init.scope",
@@ -222,6 +233,12 @@ impl SimEngine {
             "/system.slice/anchorage.service",
         ] {
             engine.cgroups.create(cgroup, CgroupLimits::default());
+        }
+        let host_mnt = engine.namespaces.host[&NamespaceKind::Mnt];
+        for (target, fstype, source, options, backing) in engine.host_cgroup_mounts() {
+            engine
+                .namespaces
+                .mount(host_mnt, &target, fstype, &source, &options, backing);
         }
         let host_ns = engine.namespaces.host.clone();
         let console = engine.std_fds(Sink::Console(Stream::Stdout), Sink::Console(Stream::Stderr));
@@ -1272,16 +1289,8 @@ impl SimEngine {
                 "ro,nosuid,nodev,noexec,relatime".into(),
                 Backing::Sysfs,
             ),
-            (
-                "/sys/fs/cgroup".into(),
-                "cgroup2",
-                "cgroup".into(),
-                "ro,nosuid,nodev,noexec,relatime,nsdelegate".into(),
-                Backing::Cgroup2 {
-                    root: cgroup.to_string(),
-                },
-            ),
         ];
+        mounts.extend(self.container_cgroup_mounts(cgroup));
         for (host_path, target) in binds {
             mounts.push((
                 target.clone(),
@@ -1424,7 +1433,7 @@ impl Engine for SimEngine {
             },
             hostname: self.hostname(),
             kernel: format!("Linux {KERNEL_RELEASE}"),
-            cgroup_layout: CgroupLayout::Unified,
+            cgroup_layout: self.cgroup_layout,
             rootless: false,
             cpus: HOST_CPUS as u32,
             memory_bytes: HOST_MEMORY_BYTES,

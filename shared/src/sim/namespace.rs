@@ -23,8 +23,12 @@ pub(crate) enum Backing {
     Proc { pid_ns: u64 },
     /// sysfs: only the mount point for cgroupfs.
     Sysfs,
-    /// cgroupfs (v2), rooted at a cgroup: a cgroup namespace's root.
-    Cgroup2 { root: String },
+    /// cgroupfs (one hierarchy of the host's layout), rooted at a cgroup:
+    /// a cgroup namespace's root.
+    Cgroup {
+        hierarchy: super::cgroupfs::Hierarchy,
+        root: String,
+    },
     /// A tmpfs and its files.
     Tmpfs(Tree),
 }
@@ -221,13 +225,6 @@ impl Namespaces {
                 "sysfs",
                 "rw,nosuid,nodev,noexec,relatime",
                 Backing::Sysfs,
-            ),
-            (
-                "/sys/fs/cgroup",
-                "cgroup2",
-                "cgroup2",
-                "rw,nosuid,nodev,noexec,relatime,nsdelegate",
-                Backing::Cgroup2 { root: "/".into() },
             ),
         ] {
             namespaces.mount(host_mnt, target, fstype, source, options, backing);

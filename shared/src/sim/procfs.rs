@@ -6,7 +6,6 @@
 
 use std::fmt::Write as _;
 
-use crate::cgroup::CgroupUsage;
 use crate::namespace::{IdMap, NamespaceKind};
 use crate::process::{Pid, ProcessState};
 
@@ -47,35 +46,6 @@ const NS_LINKS: &[(&str, NamespaceKind)] = &[
 /// The top-level files of `/proc`.
 const PROC_FILES: &[&str] = &["meminfo", "mounts", "self", "uptime", "version"];
 
-/// The interface files of a non-root cgroup.
-const CGROUP_FILES: &[&str] = &[
-    "cgroup.controllers",
-    "cgroup.procs",
-    "cpu.max",
-    "cpu.stat",
-    "cpu.weight",
-    "memory.current",
-    "memory.events",
-    "memory.max",
-    "memory.peak",
-    "pids.current",
-    "pids.events",
-    "pids.max",
-];
-
-/// The root cgroup has no limits of its own.
-const ROOT_CGROUP_FILES: &[&str] = &[
-    "cgroup.controllers",
-    "cgroup.procs",
-    "cpu.stat",
-    "memory.stat",
-    "pids.current",
-];
-
-fn max_or<T: ToString>(value: Option<T>) -> String {
-    value.map_or("max".to_string(), |v| v.to_string())
-}
-
 fn id_map_text(maps: &[IdMap]) -> String {
     maps.iter()
         .map(|m| format!("{:>10} {:>10} {:>10}\n", m.inside, m.outside, m.count))
@@ -112,7 +82,7 @@ impl SimEngine {
         }
     }
 
-    fn proc_file(&self, contents: String) -> Node {
+    pub(crate) fn proc_file(&self, contents: String) -> Node {
         Node {
             kind: NodeKind::File(contents.into_bytes()),
             mode: 0o444,
@@ -168,7 +138,7 @@ impl SimEngine {
                 let contents = match *file {
                     "ns" => return Ok(self.proc_dir()),
                     "status" => self.status(target, viewer_p, pid_ns),
-                    "cgroup" => format!("0::{}\n", self.cgroup_seen_by(target, viewer_p)),
+                    "cgroup" => self.proc_cgroup_text(target, viewer_p),
                     "cmdline" => {
                         if target.state == ProcessState::Zombie {
                             String::new()
@@ -357,115 +327,5 @@ impl SimEngine {
                 )
             })
             .collect()
-    }
-
-    /// A node of cgroupfs mounted at the cgroup `root`.
-    pub(crate) fn cgroup_node(&self, viewer: Pid, root: &str, rel: &str) -> Result<Node, Errno> {
-        let (dir, file) = self.cgroup_split(root, rel)?;
-        let Some(file) = file else {
-            return Ok(Node::dir(0o755, self.boot_epoch()));
-        };
-        let cg = self.cgroups.get(&dir).ok_or(Errno::NoEnt)?;
-        let u: CgroupUsage = cg.usage;
-        let l = cg.limits;
-        let viewer_ns = self.processes.get(&viewer).map(SimProcess::own_pid_ns);
-        let text = match file.as_str() {
-            "cgroup.controllers" => "cpu memory pids\n".to_string(),
-            "cgroup.procs" => {
-                let mut pids: Vec<Pid> = self
-                    .processes
-                    .values()
-                    .filter(|p| p.cgroup == dir && p.state != ProcessState::Zombie)
-                    .filter_map(|p| viewer_ns.and_then(|ns| p.pid_in(ns)))
-                    .collect();
-                pids.sort_unstable();
-                pids.iter().map(|p| format!("{p}\n")).collect()
-            }
-            "cpu.max" => format!("{}\n", l.cpu_max),
-            "cpu.weight" => format!("{}\n", l.cpu_weight),
-            "cpu.stat" => format!(
-                "usage_usec {}\nuser_usec {}\nsystem_usec {}\nnr_periods {}\nnr_throttled {}\nthrottled_usec {}\n",
-                u.cpu_usage_usec,
-                u.cpu_usage_usec * 9 / 10,
-                u.cpu_usage_usec - u.cpu_usage_usec * 9 / 10,
-                u.nr_periods,
-                u.nr_throttled,
-                u.throttled_usec
-            ),
-            "memory.current" => format!("{}\n", u.memory_current),
-            "memory.peak" => format!("{}\n", u.memory_peak),
-            "memory.max" => format!("{}\n", max_or(l.memory_max)),
-            "memory.events" => format!(
-                "low 0\nhigh 0\nmax {}\noom {}\noom_kill {}\noom_group_kill 0\n",
-                u.memory_events_max, u.oom, u.oom_kill
-            ),
-            "memory.stat" => format!("anon {}\nfile 0\n", u.memory_current),
-            "pids.current" => format!("{}\n", u.pids_current),
-            "pids.max" => format!("{}\n", max_or(l.pids_max)),
-            "pids.events" => format!("max {}\n", u.pids_events_max),
-            _ => return Err(Errno::NoEnt),
-        };
-        let mut node = self.proc_file(text);
-        node.mode = if file.ends_with(".max") || file.ends_with(".weight") || file == "cgroup.procs"
-        {
-            0o644
-        } else {
-            0o444
-        };
-        Ok(node)
-    }
-
-    pub(crate) fn cgroup_list(
-        &self,
-        _viewer: Pid,
-        root: &str,
-        rel: &str,
-    ) -> Result<Vec<String>, Errno> {
-        let (dir, file) = self.cgroup_split(root, rel)?;
-        if file.is_some() {
-            return Err(Errno::NotDir);
-        }
-        let mut names: Vec<String> = if dir == "/" {
-            ROOT_CGROUP_FILES
-        } else {
-            CGROUP_FILES
-        }
-        .iter()
-        .map(|f| f.to_string())
-        .collect();
-        names.extend(self.cgroups.children(&dir));
-        names.sort();
-        Ok(names)
-    }
-
-    /// Splits a cgroupfs path into the cgroup it is in and the interface
-    /// file it names, if any.
-    pub(crate) fn cgroup_split(
-        &self,
-        root: &str,
-        rel: &str,
-    ) -> Result<(String, Option<String>), Errno> {
-        let full = if rel.is_empty() {
-            root.to_string()
-        } else if root == "/" {
-            format!("/{rel}")
-        } else {
-            format!("{root}/{rel}")
-        };
-        if self.cgroups.get(&full).is_some() {
-            return Ok((full, None));
-        }
-        let (dir, file) = full.rsplit_once('/').ok_or(Errno::NoEnt)?;
-        let dir = if dir.is_empty() { "/" } else { dir };
-        let files = if dir == "/" {
-            ROOT_CGROUP_FILES
-        } else {
-            CGROUP_FILES
-        };
-        if self.cgroups.get(dir).is_some() && files.contains(&file) {
-            Ok((dir.to_string(), Some(file.to_string())))
-        } else {
-            Err(Errno::NoEnt)
-        }
     }
 }
