@@ -13,6 +13,18 @@ pub const DEFAULT_CPU_PERIOD_USEC: u64 = 100_000;
 /// The default `cpu.weight`.
 pub const DEFAULT_CPU_WEIGHT: u32 = 100;
 
+/// v1's `cpu.shares` for a `cpu.weight`: proportional, so the default
+/// weight (100) is the default share (1024); at least 2, v1's least.
+pub fn v1_shares(weight: u32) -> u64 {
+    (u64::from(weight) * 1024 / u64::from(DEFAULT_CPU_WEIGHT)).max(2)
+}
+
+/// The `cpu.weight` a v1 `cpu.shares` stands for (the inverse of
+/// [`v1_shares`], within the weight's 1 to 10000).
+pub fn weight_for_v1_shares(shares: u64) -> u32 {
+    (shares * u64::from(DEFAULT_CPU_WEIGHT) / 1024).clamp(1, 10_000) as u32
+}
+
 /// `cpu.max`: at most `quota_usec` of CPU time in every `period_usec`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CpuMax {

@@ -229,11 +229,7 @@ fn v2_enables_controllers_down_the_tree_and_writes_the_model_files() {
 fn v1_writes_limits_under_their_v1_names_in_each_hierarchy() {
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
-    let mut controllers = BTreeMap::new();
-    for c in Controller::ALL {
-        fs::create_dir(r.join(c.name())).unwrap();
-        controllers.insert(c, r.join(c.name()));
-    }
+    let controllers = v1_controllers(r);
     let layout = Layout::Hybrid {
         controllers,
         unified: r.join("unified"),
@@ -352,11 +348,7 @@ fn errors_name_the_file_and_what_to_do() {
 fn a_new_cpuset_cgroup_gets_its_parents_cpus_and_memory_nodes() {
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
-    let mut controllers = BTreeMap::new();
-    for c in Controller::ALL {
-        fs::create_dir(r.join(c.name())).unwrap();
-        controllers.insert(c, r.join(c.name()));
-    }
+    let controllers = v1_controllers(r);
     let cpuset = r.join("cpuset");
     fs::create_dir(&cpuset).unwrap();
     fs::write(cpuset.join("cpuset.cpus"), "0-1\n").unwrap();
@@ -384,4 +376,14 @@ fn a_new_cpuset_cgroup_gets_its_parents_cpus_and_memory_nodes() {
             .procs_files()
             .contains(&cpuset.join("anchorage/c1/cgroup.procs"))
     );
+}
+
+/// A directory per controller under `r`, as v1 hierarchies.
+fn v1_controllers(r: &Path) -> BTreeMap<Controller, std::path::PathBuf> {
+    let mut controllers = BTreeMap::new();
+    for c in Controller::ALL {
+        fs::create_dir(r.join(c.name())).unwrap();
+        controllers.insert(c, r.join(c.name()));
+    }
+    controllers
 }

@@ -1,15 +1,11 @@
 //! The cgroup v1 interface files: the model's v2 limits written under
 //! their v1 names, and v1 usage read back in v2 terms.
 
-use anchorage_shared::cgroup::{CgroupLimits, CgroupUsage, DEFAULT_CPU_WEIGHT};
+use anchorage_shared::cgroup::{CgroupLimits, CgroupUsage};
 
 use super::{Cgroup, CgroupError, Controller, keyed, number, read, read_optional, write};
 
-/// `cpu.shares` for a `cpu.weight`: proportional, so the default weight
-/// (100) is the default share (1024).
-pub(super) fn shares(weight: u32) -> u64 {
-    (u64::from(weight) * 1024 / u64::from(DEFAULT_CPU_WEIGHT)).max(2)
-}
+pub(super) use anchorage_shared::cgroup::v1_shares as shares;
 
 pub(super) fn apply(cgroup: &Cgroup, limits: &CgroupLimits) -> Result<(), CgroupError> {
     if let Some(dir) = cgroup.v1_dir(Controller::Memory) {

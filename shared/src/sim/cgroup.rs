@@ -27,12 +27,11 @@ pub(crate) struct SimCgroup {
 }
 
 impl SimCgroup {
-    /// v1's `cpu.shares` for its weight: proportional, the default weight
-    /// (100) being the default share (1024), as the real engine writes it.
+    /// v1's `cpu.shares` for its weight, as the real engine writes it.
     pub fn shares(&self) -> u64 {
         match self.v1_shares {
             Some((shares, weight)) if weight == self.limits.cpu_weight => shares,
-            _ => (u64::from(self.limits.cpu_weight) * 1024 / u64::from(DEFAULT_CPU_WEIGHT)).max(2),
+            _ => crate::cgroup::v1_shares(self.limits.cpu_weight),
         }
     }
 }

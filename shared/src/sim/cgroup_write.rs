@@ -10,7 +10,7 @@ use super::cgroupfs;
 use super::fs::Errno;
 use super::namespace::Backing;
 use super::*;
-use crate::cgroup::{CpuMax, DEFAULT_CPU_WEIGHT};
+use crate::cgroup::CpuMax;
 
 /// `pids.max` must be below this (`PIDS_MAX`, `PID_MAX_LIMIT + 1`).
 const PIDS_MAX: u64 = 4_194_305;
@@ -161,8 +161,7 @@ impl SimEngine {
                     .parse::<u64>()
                     .map_err(|_| Errno::Inval)?
                     .clamp(2, 262_144);
-                let weight =
-                    (shares * u64::from(DEFAULT_CPU_WEIGHT) / 1024).clamp(1, 10_000) as u32;
+                let weight = crate::cgroup::weight_for_v1_shares(shares);
                 let cg = self.cgroups.get_mut(cgroup).ok_or(Errno::NoEnt)?;
                 cg.limits.cpu_weight = weight;
                 cg.v1_shares = Some((shares, weight));
