@@ -145,6 +145,10 @@ pub struct CgroupUsage {
     pub memory_peak: u64,
     /// `pids.current`.
     pub pids_current: u64,
+    /// `pids.peak`: the most there have been (0 where the kernel has no
+    /// `pids.peak`).
+    #[serde(default)]
+    pub pids_peak: u64,
     /// `cpu.stat` `usage_usec`.
     pub cpu_usage_usec: u64,
     /// `cpu.stat` `nr_periods`.

@@ -60,6 +60,7 @@ pub(super) fn usage(dir: &Path) -> Result<CgroupUsage, CgroupError> {
         // memory.peak exists from Linux 5.19.
         memory_peak: read_optional(&dir.join("memory.peak"))?.map_or(current, |t| number(&t)),
         pids_current: number(&read(&dir.join("pids.current"))?),
+        pids_peak: read_optional(&dir.join("pids.peak"))?.map_or(0, |t| number(&t)),
         cpu_usage_usec: keyed(&cpu, "usage_usec"),
         nr_periods: keyed(&cpu, "nr_periods"),
         nr_throttled: keyed(&cpu, "nr_throttled"),

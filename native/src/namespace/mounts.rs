@@ -164,7 +164,15 @@ pub fn overlay(lower: &Path, upper: &Path, work: &Path) -> nix::Result<OwnedFd> 
     // SAFETY: fsopen reads the file system's name.
     let context =
         fd_result(unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), libc::FSOPEN_CLOEXEC) })?;
-    for (key, value) in [("lowerdir", lower), ("upperdir", upper), ("workdir", work)] {
+    // The source is what the mount table shows in its first field:
+    // `overlay`, as other runtimes name it (without it, `none`).
+    let source = Path::new("overlay");
+    for (key, value) in [
+        ("source", source),
+        ("lowerdir", lower),
+        ("upperdir", upper),
+        ("workdir", work),
+    ] {
         let key = CString::new(key).expect("no NUL in the key");
         let value = c_path(value)?;
         // SAFETY: fsconfig reads the key and value strings.

@@ -126,6 +126,20 @@ impl Cgroups {
     }
 
     /// The cgroups directly below `path`, as names.
+    /// How many cgroups are below a cgroup, at any depth.
+    pub fn descendants(&self, path: &str) -> usize {
+        let prefix = if path == "/" {
+            "/".to_string()
+        } else {
+            format!("{path}/")
+        };
+        self.tree
+            .range(prefix.clone()..)
+            .take_while(|(p, _)| p.starts_with(&prefix))
+            .filter(|(p, _)| p.len() > prefix.len())
+            .count()
+    }
+
     pub fn children(&self, path: &str) -> Vec<String> {
         let prefix = if path == "/" {
             "/".to_string()
@@ -312,6 +326,7 @@ impl Cgroups {
         for p in paths {
             if let Some(cg) = self.tree.get_mut(&p) {
                 f(&mut cg.usage);
+                cg.usage.pids_peak = cg.usage.pids_peak.max(cg.usage.pids_current);
             }
         }
     }

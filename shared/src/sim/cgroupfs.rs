@@ -116,21 +116,198 @@ pub(crate) const V1: &[V1Hierarchy] = &[
 /// shared one.
 const V1_LINKS: &[(&str, &str)] = &[("cpu", "cpu,cpuacct"), ("cpuacct", "cpu,cpuacct")];
 
-/// The interface files of a non-root cgroup2 cgroup.
+/// The interface files of a non-root cgroup2 cgroup with the cpu, memory
+/// and pids controllers, as Linux 6.1 lists them (booted with `psi=0`: no
+/// pressure files).
 const V2_FILES: &[&str] = &[
     "cgroup.controllers",
+    "cgroup.events",
+    "cgroup.freeze",
+    "cgroup.kill",
+    "cgroup.max.depth",
+    "cgroup.max.descendants",
     "cgroup.procs",
+    "cgroup.stat",
+    "cgroup.subtree_control",
+    "cgroup.threads",
+    "cgroup.type",
+    "cpu.idle",
     "cpu.max",
+    "cpu.max.burst",
     "cpu.stat",
     "cpu.weight",
+    "cpu.weight.nice",
     "memory.current",
     "memory.events",
+    "memory.events.local",
+    "memory.high",
+    "memory.low",
     "memory.max",
+    "memory.min",
+    "memory.numa_stat",
+    "memory.oom.group",
     "memory.peak",
+    "memory.reclaim",
+    "memory.stat",
+    "memory.swap.current",
+    "memory.swap.events",
+    "memory.swap.high",
+    "memory.swap.max",
+    "memory.zswap.current",
+    "memory.zswap.max",
     "pids.current",
     "pids.events",
     "pids.max",
+    "pids.peak",
 ];
+
+/// The keys of cgroup2's `memory.stat`, in Linux 6.1's order. The model's
+/// memory is anonymous and never reclaimed, so only `anon` (and the
+/// inactive list new anonymous pages join) carry its usage; the rest are
+/// 0.
+const MEMORY_STAT: &[&str] = &[
+    "anon",
+    "file",
+    "kernel",
+    "kernel_stack",
+    "pagetables",
+    "sec_pagetables",
+    "percpu",
+    "sock",
+    "vmalloc",
+    "shmem",
+    "zswap",
+    "zswapped",
+    "file_mapped",
+    "file_dirty",
+    "file_writeback",
+    "swapcached",
+    "anon_thp",
+    "file_thp",
+    "shmem_thp",
+    "inactive_anon",
+    "active_anon",
+    "inactive_file",
+    "active_file",
+    "unevictable",
+    "slab_reclaimable",
+    "slab_unreclaimable",
+    "slab",
+    "workingset_refault_anon",
+    "workingset_refault_file",
+    "workingset_activate_anon",
+    "workingset_activate_file",
+    "workingset_restore_anon",
+    "workingset_restore_file",
+    "workingset_nodereclaim",
+    "pgscan",
+    "pgsteal",
+    "pgscan_kswapd",
+    "pgscan_direct",
+    "pgsteal_kswapd",
+    "pgsteal_direct",
+    "pgfault",
+    "pgmajfault",
+    "pgrefill",
+    "pgactivate",
+    "pgdeactivate",
+    "pglazyfree",
+    "pglazyfreed",
+    "zswpin",
+    "zswpout",
+    "thp_fault_alloc",
+    "thp_collapse_alloc",
+];
+
+/// The keys of `memory.numa_stat`: those of `memory.stat` the kernel
+/// counts per node.
+const NUMA_STAT: &[&str] = &[
+    "anon",
+    "file",
+    "kernel_stack",
+    "pagetables",
+    "sec_pagetables",
+    "shmem",
+    "file_mapped",
+    "file_dirty",
+    "file_writeback",
+    "swapcached",
+    "anon_thp",
+    "file_thp",
+    "shmem_thp",
+    "inactive_anon",
+    "active_anon",
+    "inactive_file",
+    "active_file",
+    "unevictable",
+    "slab_reclaimable",
+    "slab_unreclaimable",
+    "workingset_refault_anon",
+    "workingset_refault_file",
+    "workingset_activate_anon",
+    "workingset_activate_file",
+    "workingset_restore_anon",
+    "workingset_restore_file",
+    "workingset_nodereclaim",
+];
+
+/// What a `memory.stat` key holds for a cgroup using `anon` bytes.
+fn memory_value(key: &str, anon: u64) -> u64 {
+    if matches!(key, "anon" | "inactive_anon") {
+        anon
+    } else {
+        0
+    }
+}
+
+/// `memory.stat` for a cgroup using `anon` bytes.
+fn memory_stat(anon: u64) -> String {
+    MEMORY_STAT
+        .iter()
+        .map(|key| format!("{key} {}\n", memory_value(key, anon)))
+        .collect()
+}
+
+/// `memory.numa_stat`: the same, per node (the simulated host has one).
+fn numa_stat(anon: u64) -> String {
+    NUMA_STAT
+        .iter()
+        .map(|key| format!("{key} N0={}\n", memory_value(key, anon)))
+        .collect()
+}
+
+/// The cgroup2 files that can only be written (reading them is refused).
+const WRITE_ONLY: &[&str] = &["cgroup.kill", "memory.reclaim"];
+
+/// The scheduler's weight for each nice level, -20 to 19 (the kernel's
+/// `sched_prio_to_weight`).
+const NICE_WEIGHTS: [u64; 40] = [
+    88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916, 9548, 7620, 6100, 4904,
+    3906, 3121, 2501, 1991, 1586, 1277, 1024, 820, 655, 526, 423, 335, 272, 215, 172, 137, 110, 87,
+    70, 56, 45, 36, 29, 23, 18, 15,
+];
+
+/// `cpu.weight.nice`: the nice level whose weight is nearest the group's
+/// (`cpu.weight` 100 is 1024, nice 0), found as the kernel searches.
+fn weight_nice(cpu_weight: u64) -> i64 {
+    let shares = (cpu_weight * 1024 + 50) / 100;
+    let mut last = u64::MAX;
+    let mut prio = 0;
+    while prio < NICE_WEIGHTS.len() {
+        let delta = NICE_WEIGHTS[prio].abs_diff(shares);
+        if delta >= last {
+            break;
+        }
+        last = delta;
+        prio += 1;
+    }
+    prio as i64 - 1 - 20
+}
+
+/// Whether reading a cgroupfs file is refused (it has no read side).
+pub(crate) fn write_only(file: &str) -> bool {
+    WRITE_ONLY.contains(&file)
+}
 
 /// The root cgroup2 cgroup has no limits of its own.
 const V2_ROOT_FILES: &[&str] = &[
@@ -360,10 +537,36 @@ impl SimEngine {
             pids.sort_unstable();
             pids.iter().map(|p| format!("{p}\n")).collect::<String>()
         };
+        let populated = self.processes.values().any(|p| {
+            p.state != ProcessState::Zombie
+                && (p.cgroup == dir || p.cgroup.starts_with(&format!("{dir}/")))
+        });
         let user = u.cpu_usage_usec * 9 / 10;
         let system = u.cpu_usage_usec - user;
         let text = match (hierarchy, file.as_str()) {
-            (_, "cgroup.procs" | "tasks") => members(),
+            (_, "cgroup.procs" | "tasks" | "cgroup.threads") => members(),
+            (_, "cgroup.events") => format!("populated {}\nfrozen 0\n", u8::from(populated)),
+            (_, "cgroup.type") => "domain\n".to_string(),
+            (_, "cgroup.max.depth" | "cgroup.max.descendants") => "max\n".to_string(),
+            (_, "cgroup.subtree_control") => "\n".to_string(),
+            (_, "cgroup.stat") => format!(
+                "nr_descendants {}\nnr_dying_descendants 0\n",
+                self.cgroups.descendants(&dir)
+            ),
+            (_, "cgroup.freeze" | "cpu.idle" | "cpu.max.burst" | "memory.oom.group") => {
+                "0\n".to_string()
+            }
+            (_, "cgroup.kill" | "memory.reclaim") => String::new(),
+            (_, "cpu.weight.nice") => format!("{}\n", weight_nice(u64::from(l.cpu_weight))),
+            (_, "memory.high" | "memory.swap.high" | "memory.swap.max" | "memory.zswap.max") => {
+                "max\n".to_string()
+            }
+            (_, "memory.low" | "memory.min" | "memory.swap.current" | "memory.zswap.current") => {
+                "0\n".to_string()
+            }
+            (_, "memory.swap.events") => "high 0\nmax 0\nfail 0\n".to_string(),
+            (_, "memory.numa_stat") => numa_stat(u.memory_current),
+            (_, "pids.peak") => format!("{}\n", u.pids_peak),
             (Hierarchy::Bare, "cgroup.controllers") => "\n".to_string(),
             (_, "cgroup.controllers") => "cpu memory pids\n".to_string(),
             (_, "cgroup.clone_children" | "notify_on_release" | "cgroup.sane_behavior") => {
@@ -373,17 +576,17 @@ impl SimEngine {
             (_, "cpu.max") => format!("{}\n", l.cpu_max),
             (_, "cpu.weight") => format!("{}\n", l.cpu_weight),
             (Hierarchy::Unified, "cpu.stat") => format!(
-                "usage_usec {}\nuser_usec {user}\nsystem_usec {system}\nnr_periods {}\nnr_throttled {}\nthrottled_usec {}\n",
+                "usage_usec {}\nuser_usec {user}\nsystem_usec {system}\nnr_periods {}\nnr_throttled {}\nthrottled_usec {}\nnr_bursts 0\nburst_usec 0\n",
                 u.cpu_usage_usec, u.nr_periods, u.nr_throttled, u.throttled_usec
             ),
             (_, "memory.current") => format!("{}\n", u.memory_current),
             (_, "memory.peak") => format!("{}\n", u.memory_peak),
             (_, "memory.max") => format!("{}\n", max_or(l.memory_max)),
-            (_, "memory.events") => format!(
+            (_, "memory.events" | "memory.events.local") => format!(
                 "low 0\nhigh 0\nmax {}\noom {}\noom_kill {}\noom_group_kill 0\n",
                 u.memory_events_max, u.oom, u.oom_kill
             ),
-            (_, "memory.stat") => format!("anon {}\nfile 0\n", u.memory_current),
+            (Hierarchy::Unified, "memory.stat") => memory_stat(u.memory_current),
             (_, "pids.current") => format!("{}\n", u.pids_current),
             (_, "pids.max") => format!("{}\n", max_or(l.pids_max)),
             (_, "pids.events") => format!("max {}\n", u.pids_events_max),
@@ -420,7 +623,9 @@ impl SimEngine {
             _ => return Err(Errno::NoEnt),
         };
         let mut node = self.proc_file(text);
-        node.mode = if writable(&file, false) || file == "cgroup.clone_children" {
+        node.mode = if write_only(&file) {
+            0o200
+        } else if writable(&file, false) || file == "cgroup.clone_children" {
             0o644
         } else {
             0o444

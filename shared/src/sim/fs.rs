@@ -194,7 +194,7 @@ impl SimEngine {
                 .cloned()
                 .ok_or(Errno::NoEnt),
             Backing::Tmpfs(tree) => tree.get(rel).cloned().ok_or(Errno::NoEnt),
-            Backing::Proc { pid_ns } => self.proc_node(viewer, *pid_ns, rel),
+            Backing::Proc { pid_ns, sub } => self.proc_node(viewer, *pid_ns, &join(sub, rel)),
             Backing::Sysfs => match rel {
                 "" | "fs" | "fs/cgroup" | "kernel" | "class" | "devices" => {
                     Ok(Node::dir(0o555, self.boot_epoch()))
@@ -234,7 +234,7 @@ impl SimEngine {
                 .unwrap_or_default(),
             Backing::Host { path } => self.host_fs.children(join(path, rel).trim_end_matches('/')),
             Backing::Tmpfs(tree) => tree.children(rel),
-            Backing::Proc { pid_ns } => self.proc_list(*pid_ns, rel)?,
+            Backing::Proc { pid_ns, sub } => self.proc_list(*pid_ns, &join(sub, rel))?,
             Backing::Sysfs => match rel {
                 "" => vec![
                     "class".into(),
@@ -253,9 +253,23 @@ impl SimEngine {
         Ok(names.into_iter().collect())
     }
 
+    /// Whether opening a file for reading is refused whoever asks: a
+    /// cgroupfs file with no read side (`cgroup.kill`), root or not.
+    pub(crate) fn read_refused(&self, viewer: Pid, abs: &str, node: &Node) -> bool {
+        node.mode & 0o444 == 0
+            && self.mnt_ns_of(viewer).is_ok_and(|mnt| {
+                self.namespaces
+                    .mount_of(mnt, abs)
+                    .is_some_and(|(mount, _)| matches!(mount.backing, Backing::Cgroup { .. }))
+            })
+    }
+
     /// Reads a regular file.
     pub(crate) fn read_file(&self, viewer: Pid, path: &str) -> Result<Vec<u8>, Errno> {
-        let (_, node) = self.stat(viewer, path)?;
+        let (abs, node) = self.stat(viewer, path)?;
+        if self.read_refused(viewer, &abs, &node) {
+            return Err(Errno::Access);
+        }
         match node.kind {
             NodeKind::File(data) => Ok(data),
             NodeKind::Dir => Err(Errno::IsDir),
@@ -342,7 +356,12 @@ impl SimEngine {
         let abs = self.resolve(viewer, path, true)?;
         self.with_tree(viewer, &abs.clone(), |tree, rel, now| {
             if rel.is_empty() {
-                return Err(Errno::IsDir);
+                // A device bound on its own (`/dev/null`) takes and drops
+                // what is written; a directory cannot be written.
+                return match tree.node("").map(|n| &n.kind) {
+                    Some(NodeKind::CharDevice(..)) => Ok(abs.clone()),
+                    _ => Err(Errno::IsDir),
+                };
             }
             match tree.node(parent_of(rel)) {
                 Some(parent) if parent.is_dir() => {}
@@ -439,6 +458,7 @@ impl SimEngine {
         match backing {
             Backing::Host { path } => format!("/{path}"),
             Backing::Cgroup { root, .. } => root.clone(),
+            Backing::Proc { sub, .. } if !sub.is_empty() => format!("/{sub}"),
             _ => "/".into(),
         }
     }

@@ -1213,20 +1213,15 @@ impl SimEngine {
             &id[..12]
         );
         // The container's /dev, as the runtime makes it: a tmpfs with the
-        // host's device nodes bound in (owned by the host's root, which the
-        // container's user namespace does not map: they show as the
-        // overflow ids, nobody and nogroup) and the usual links.
+        // host's device nodes bound onto empty files in it (the nodes are
+        // owned by the host's root, which the container's user namespace
+        // does not map: they show as the overflow ids, nobody and nogroup)
+        // and the usual links.
         let mut dev = Tree::empty(0o755, self.now_epoch());
-        for (name, major, minor) in [
-            ("full", 1, 7),
-            ("null", 1, 3),
-            ("zero", 1, 5),
-            ("random", 1, 8),
-            ("urandom", 1, 9),
-            ("tty", 5, 0),
-        ] {
-            dev.insert(
-                name,
+        let device = |major, minor| {
+            let mut tree = Tree::empty(0o755, self.boot_epoch());
+            tree.insert(
+                "",
                 Node {
                     kind: tarball::NodeKind::CharDevice(major, minor),
                     mode: 0o666,
@@ -1235,6 +1230,31 @@ impl SimEngine {
                     mtime: self.boot_epoch(),
                 },
             );
+            tree
+        };
+        // devtmpfs is sized as tmpfs is by default: half the memory.
+        let devtmpfs_options = format!(
+            "rw,relatime,size={}k,nr_inodes={},mode=755",
+            HOST_MEMORY_BYTES / 2 / 1024,
+            HOST_MEMORY_BYTES / 2 / 4096
+        );
+        let mut device_binds = Vec::new();
+        for (name, major, minor) in [
+            ("null", 1, 3),
+            ("zero", 1, 5),
+            ("full", 1, 7),
+            ("random", 1, 8),
+            ("urandom", 1, 9),
+            ("tty", 5, 0),
+        ] {
+            dev.insert(name, Node::file(Vec::new(), 0o644, self.now_epoch()));
+            device_binds.push((
+                format!("/dev/{name}"),
+                "devtmpfs",
+                "devtmpfs".to_string(),
+                devtmpfs_options.clone(),
+                Backing::Tmpfs(device(major, minor)),
+            ));
         }
         let links = [
             ("stdin", "/proc/self/fd/0"),
@@ -1255,9 +1275,54 @@ impl SimEngine {
                 },
             );
         }
-        dev.insert("shm", Node::dir(0o1777, self.now_epoch()));
+        dev.insert("shm", Node::dir(0o755, self.now_epoch()));
         dev.insert("pts", Node::dir(0o755, self.now_epoch()));
         let now = self.now_epoch();
+        // A devpts of the container's own (its `ptmx` owned by its root).
+        let mut pts = Tree::empty(0o755, now);
+        pts.insert(
+            "ptmx",
+            Node {
+                kind: tarball::NodeKind::CharDevice(5, 2),
+                mode: 0o666,
+                uid: 0,
+                gid: 0,
+                mtime: now,
+            },
+        );
+        // What the runtime hides: directories under an empty read-only
+        // tmpfs, files under the host's /dev/null; and what it makes
+        // read-only, bound onto itself.
+        let hidden_dir = |target: &str| {
+            (
+                target.to_string(),
+                "tmpfs",
+                "tmpfs".to_string(),
+                "ro,relatime".to_string(),
+                Backing::Tmpfs(Tree::empty(0o1777, now)),
+            )
+        };
+        let hidden_file = |target: &str| {
+            (
+                target.to_string(),
+                "devtmpfs",
+                "devtmpfs".to_string(),
+                devtmpfs_options.clone(),
+                Backing::Tmpfs(device(1, 3)),
+            )
+        };
+        let read_only = |sub: &str| {
+            (
+                format!("/proc/{sub}"),
+                "proc",
+                "proc".to_string(),
+                "ro,relatime".to_string(),
+                Backing::Proc {
+                    pid_ns,
+                    sub: sub.to_string(),
+                },
+            )
+        };
         let mut mounts: Vec<(String, &'static str, String, String, Backing)> = vec![
             (
                 "/".into(),
@@ -1273,7 +1338,10 @@ impl SimEngine {
                 "proc",
                 "proc".into(),
                 "rw,nosuid,nodev,noexec,relatime".into(),
-                Backing::Proc { pid_ns },
+                Backing::Proc {
+                    pid_ns,
+                    sub: String::new(),
+                },
             ),
             (
                 "/dev".into(),
@@ -1282,6 +1350,23 @@ impl SimEngine {
                 "rw,nosuid,size=65536k,mode=755".into(),
                 Backing::Tmpfs(dev),
             ),
+        ];
+        mounts.extend(device_binds);
+        mounts.extend([
+            (
+                "/dev/pts".into(),
+                "devpts",
+                "devpts".into(),
+                "rw,nosuid,noexec,relatime,mode=620,ptmxmode=666".into(),
+                Backing::Tmpfs(pts),
+            ),
+            (
+                "/dev/shm".into(),
+                "tmpfs",
+                "shm".into(),
+                "rw,nosuid,nodev,noexec,relatime,size=65536k".into(),
+                Backing::Tmpfs(Tree::empty(0o1777, now)),
+            ),
             (
                 "/sys".into(),
                 "sysfs",
@@ -1289,7 +1374,17 @@ impl SimEngine {
                 "ro,nosuid,nodev,noexec,relatime".into(),
                 Backing::Sysfs,
             ),
-        ];
+            hidden_dir("/proc/acpi"),
+            hidden_file("/proc/kcore"),
+            hidden_file("/proc/keys"),
+            hidden_file("/proc/timer_list"),
+            hidden_dir("/sys/firmware"),
+            read_only("bus"),
+            read_only("fs"),
+            read_only("irq"),
+            read_only("sys"),
+            read_only("sysrq-trigger"),
+        ]);
         mounts.extend(self.container_cgroup_mounts(cgroup));
         for (host_path, target) in binds {
             mounts.push((
@@ -1302,9 +1397,17 @@ impl SimEngine {
                 },
             ));
         }
+        let mut placed: Vec<String> = Vec::new();
         for (target, fstype, source, options, backing) in mounts {
             let rel = target.trim_start_matches('/');
-            if !rel.is_empty() && rootfs.get(rel).is_none_or(|n| !n.is_dir()) {
+            // A mount point in a file system mounted before (`/dev/null` in
+            // the /dev tmpfs) is that file system's; only those on the root
+            // are made in the writable layer.
+            let on_root = !placed
+                .iter()
+                .any(|p| p != "/" && target.starts_with(&format!("{p}/")));
+            placed.push(target.clone());
+            if on_root && !rel.is_empty() && rootfs.get(rel).is_none_or(|n| !n.is_dir()) {
                 let mut dir = String::new();
                 for part in rel.split('/') {
                     dir = tarball::join(&dir, part);

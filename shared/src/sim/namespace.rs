@@ -19,8 +19,9 @@ pub(crate) enum Backing {
     /// mount (a volume). The path is relative to the host's root.
     Host { path: String },
     /// procfs, rendered for whoever reads it, showing the pid namespace
-    /// it was mounted for.
-    Proc { pid_ns: u64 },
+    /// it was mounted for; `sub` is the directory of it a bind shows
+    /// (`sys` for `/proc/sys`), empty for the whole.
+    Proc { pid_ns: u64, sub: String },
     /// sysfs: only the mount point for cgroupfs.
     Sysfs,
     /// cgroupfs (one hierarchy of the host's layout), rooted at a cgroup:
@@ -217,7 +218,10 @@ impl Namespaces {
                 "proc",
                 "proc",
                 "rw,nosuid,nodev,noexec,relatime",
-                Backing::Proc { pid_ns: host_pid },
+                Backing::Proc {
+                    pid_ns: host_pid,
+                    sub: String::new(),
+                },
             ),
             (
                 "/sys",

@@ -24,6 +24,7 @@ const PID_FILES: &[&str] = &[
     "gid_map",
     "mountinfo",
     "mounts",
+    "net",
     "ns",
     "status",
     "uid_map",
@@ -44,7 +45,23 @@ const NS_LINKS: &[(&str, NamespaceKind)] = &[
 ];
 
 /// The top-level files of `/proc`.
-const PROC_FILES: &[&str] = &["meminfo", "mounts", "self", "uptime", "version"];
+const PROC_FILES: &[&str] = &[
+    "bus",
+    "fs",
+    "irq",
+    "meminfo",
+    "mounts",
+    "net",
+    "self",
+    "sys",
+    "sysrq-trigger",
+    "uptime",
+    "version",
+];
+
+/// The top-level directories of `/proc` whose contents are not modelled:
+/// they are there, for a runtime to bind read-only, and empty.
+const PROC_UNMODELLED_DIRS: &[&str] = &["bus", "fs", "irq", "sys"];
 
 fn id_map_text(maps: &[IdMap]) -> String {
     maps.iter()
@@ -75,7 +92,7 @@ impl SimEngine {
         let mnt = self.processes.get(&viewer)?.ns[&NamespaceKind::Mnt];
         match self.namespaces.mount_of(mnt, "/proc") {
             Some((mount, "")) if mount.target == "/proc" => match mount.backing {
-                Backing::Proc { pid_ns } => Some(pid_ns),
+                Backing::Proc { pid_ns, .. } => Some(pid_ns),
                 _ => None,
             },
             _ => None,
@@ -112,13 +129,20 @@ impl SimEngine {
                 node.mode = 0o777;
                 Ok(node)
             }
-            ["mounts"] => {
+            [link @ ("mounts" | "net")] => {
                 let mut node = self.proc_file(String::new());
-                node.kind = NodeKind::Symlink("self/mounts".into());
+                node.kind = NodeKind::Symlink(format!("self/{link}"));
                 node.mode = 0o777;
                 Ok(node)
             }
             ["meminfo"] => Ok(self.proc_file(self.meminfo())),
+            [dir] if PROC_UNMODELLED_DIRS.contains(dir) => Ok(self.proc_dir()),
+            ["sysrq-trigger"] => {
+                // Write-only: it takes a key, and reads as nothing.
+                let mut node = self.proc_file(String::new());
+                node.mode = 0o200;
+                Ok(node)
+            }
             ["uptime"] => {
                 let up = self.clock_ms as f64 / 1000.0;
                 let idle = up * HOST_CPUS as f64 * 0.9;
@@ -132,6 +156,14 @@ impl SimEngine {
                 .proc_target(viewer, pid_ns, pid)
                 .map(|_| self.proc_dir())
                 .ok_or(Errno::NoEnt),
+            [pid, "net"] => self
+                .proc_target(viewer, pid_ns, pid)
+                .map(|_| self.proc_dir())
+                .ok_or(Errno::NoEnt),
+            [pid, "net", "dev"] => {
+                let target = self.proc_target(viewer, pid_ns, pid).ok_or(Errno::NoEnt)?;
+                Ok(self.proc_file(self.net_dev(target)))
+            }
             [pid, file] => {
                 let target = self.proc_target(viewer, pid_ns, pid).ok_or(Errno::NoEnt)?;
                 let viewer_p = &self.processes[&viewer];
@@ -194,8 +226,10 @@ impl SimEngine {
                 names.extend(PROC_FILES.iter().map(|f| f.to_string()));
                 Ok(names)
             }
+            [dir] if PROC_UNMODELLED_DIRS.contains(dir) => Ok(vec![]),
             [_pid] => Ok(PID_FILES.iter().map(|f| f.to_string()).collect()),
             [_pid, "ns"] => Ok(NS_LINKS.iter().map(|(n, _)| n.to_string()).collect()),
+            [_pid, "net"] => Ok(vec!["dev".to_string()]),
             _ => Err(Errno::NotDir),
         }
     }
@@ -279,6 +313,22 @@ impl SimEngine {
         let mut path: Vec<&str> = vec![".."; root_parts.len() - common];
         path.extend(&parts[common..]);
         format!("/{}", path.join("/"))
+    }
+
+    /// `/proc/PID/net/dev`: the interfaces of the process's net namespace,
+    /// in the kernel's columns. No traffic is modelled: the counters are 0.
+    fn net_dev(&self, p: &SimProcess) -> String {
+        let mut text = String::from(
+            "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n",
+        );
+        for name in self.namespaces.interfaces(p.ns[&NamespaceKind::Net]) {
+            let _ = writeln!(
+                text,
+                "{name:>6}:{:>8} {:>7} {:>4} {:>4} {:>4} {:>5} {:>10} {:>9} {:>8} {:>7} {:>4} {:>4} {:>4} {:>5} {:>7} {:>10}",
+                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+            );
+        }
+        text
     }
 
     fn meminfo(&self) -> String {

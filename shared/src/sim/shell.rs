@@ -711,6 +711,9 @@ impl SimEngine {
         match how {
             How::Read => {
                 let (abs, node) = self.stat(pid, path).map_err(|e| e.message().to_string())?;
+                if self.read_refused(pid, &abs, &node) {
+                    return Err(Errno::Access.message().to_string());
+                }
                 match node.kind {
                     NodeKind::Dir => Ok(self.fd_install(
                         pid,

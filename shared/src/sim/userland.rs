@@ -1027,6 +1027,7 @@ impl SimEngine {
                 let backing = match (&m.backing, mount_proc) {
                     (Backing::Proc { .. }, true) if m.target == "/proc" => Backing::Proc {
                         pid_ns: ns[&NamespaceKind::Pid],
+                        sub: String::new(),
                     },
                     (other, _) => other.clone(),
                 };
