@@ -32,10 +32,11 @@ use std::sync::{Arc, Mutex};
 use crate::cgroup::Cgroup;
 use crate::cgroup::CgroupLimits;
 use crate::console::MemoryLog;
-use crate::container::{Container, ContainerSpec, ContainerState, validate_name};
+use crate::container::{Container, ContainerSpec, ContainerState};
 use crate::engine::{Command, Engine, EngineError, Event, LogBatch, LogQuery, Stream};
 use crate::host::{CgroupLayout, EngineInfo, EngineKind, HostSnapshot};
 use crate::namespace::{IdMap, Namespace, NamespaceDetail, NamespaceId, NamespaceKind};
+use crate::plan;
 use crate::process::{ExitStatus, Pid, Process, ProcessState, Signal};
 use crate::tarball::{Digest, Image, ImageInfo};
 
@@ -999,7 +1000,6 @@ impl SimEngine {
         &mut self,
         spec: ContainerSpec,
     ) -> Result<(usize, Vec<Event>), EngineError> {
-        spec.validate()?;
         let image = self
             .images
             .iter()
@@ -1008,69 +1008,67 @@ impl SimEngine {
             })
             .ok_or_else(|| EngineError::NoSuchImage(spec.image.clone()))?
             .clone();
-        let name = match &spec.name {
-            Some(name) => {
-                validate_name(name)?;
-                if self.containers.iter().any(|c| &c.info.name == name) {
-                    return Err(EngineError::NameInUse(name.clone()));
-                }
-                name.clone()
-            }
-            None => self.generate_name(),
+        let id = Digest::sha256(
+            format!("{}:{}:{}", self.created + 1, spec.image, self.clock_ms).as_bytes(),
+        )
+        .0
+        .trim_start_matches("sha256:")
+        .to_string();
+        let names: Vec<&str> = self
+            .containers
+            .iter()
+            .map(|c| c.info.name.as_str())
+            .collect();
+        let host = plan::HostFacts {
+            cpus: HOST_CPUS as u32,
+            cgroups: true,
         };
-        if let Some(cpus) = spec.limits.cpu_max.cpus()
-            && cpus > HOST_CPUS as f64
-        {
-            return Err(EngineError::InvalidSpec(format!(
-                "--cpus {cpus}: the host has {HOST_CPUS} CPUs; give from 0.01 to {HOST_CPUS}"
-            )));
-        }
-        let command = image.config.command_line(&spec.command);
-        if command.is_empty() {
-            return Err(EngineError::InvalidSpec(format!(
-                "image `{}` has no default command: give one, such as `sleep 60`",
-                spec.image
-            )));
-        }
+        let plan = plan::plan(&spec, &image.config, &id, &names, host)?;
         // Volumes first: a bad one must leave nothing behind.
         let mut binds = Vec::new();
-        for volume in &spec.volumes {
-            let host_path = if volume.source.starts_with('/') {
-                volume.source.trim_matches('/').to_string()
-            } else {
-                validate_name(&volume.source).map_err(|_| {
-                    EngineError::InvalidSpec(format!(
-                        "`{}` is not a volume name: use letters, digits, `_`, `.` and `-`, or an absolute host path",
-                        volume.source
-                    ))
-                })?;
-                format!("var/lib/anchorage/volumes/{}/_data", volume.source)
-            };
-            match self.host_fs.get(&host_path) {
-                Some(node) if !node.is_dir() => {
-                    return Err(EngineError::InvalidSpec(format!(
-                        "volume source `{}` is a file on the host, not a directory",
-                        volume.source
-                    )));
+        for volume in &plan.volumes {
+            let host_path = match &volume.source {
+                plan::VolumeSource::HostPath(given) => {
+                    let path = given.trim_matches('/').to_string();
+                    let problem = match self.host_fs.get(&path).map(|n| &n.kind) {
+                        None => Some(plan::HostPathProblem::Missing),
+                        Some(tarball::NodeKind::Symlink(to)) => {
+                            Some(plan::HostPathProblem::Symlink(Some(to.clone())))
+                        }
+                        // A directory, or a file bound on its own.
+                        Some(_) => None,
+                    };
+                    let inside =
+                        path == "var/lib/anchorage" || path.starts_with("var/lib/anchorage/");
+                    let problem = problem.or_else(|| {
+                        inside
+                            .then(|| plan::HostPathProblem::InsideData("/var/lib/anchorage".into()))
+                    });
+                    if let Some(problem) = problem {
+                        return Err(plan::host_path_error(given, problem));
+                    }
+                    path
                 }
-                _ => binds.push((host_path, volume.target.clone())),
-            }
+                plan::VolumeSource::Named(name) => {
+                    format!("var/lib/anchorage/volumes/{name}/_data")
+                }
+            };
+            binds.push((host_path, volume.target.clone()));
         }
         for (host_path, _) in &binds {
             self.host_mkdir_p(host_path);
         }
 
         self.created += 1;
-        let id = Digest::sha256(format!("{}:{}:{}", self.created, name, self.clock_ms).as_bytes())
-            .0
-            .trim_start_matches("sha256:")
-            .to_string();
-        let hostname = spec
-            .hostname
-            .clone()
-            .unwrap_or_else(|| id[..12].to_string());
+        let plan::RunPlan {
+            name,
+            hostname,
+            argv: command,
+            env,
+            limits,
+            ..
+        } = plan;
         let cgroup = format!("{CONTAINERS_CGROUP}/{}", &id);
-        let limits = spec.applied_limits(HOST_CPUS as u32);
         self.cgroups.create(&cgroup, limits);
 
         let host = self.namespaces.host.clone();
@@ -1135,13 +1133,6 @@ impl SimEngine {
             &mut rootfs,
         );
 
-        let mut env = image.config.env.clone();
-        env.push(format!("HOSTNAME={hostname}"));
-        for pair in &spec.env {
-            let key = pair.split('=').next().unwrap_or_default();
-            env.retain(|e| e.split('=').next() != Some(key));
-            env.push(pair.clone());
-        }
         let info = Container {
             id: id.clone(),
             name: name.clone(),
@@ -1438,12 +1429,6 @@ impl SimEngine {
         let (entries, bytes) = c.rootfs.upper_usage();
         c.info.writable_entries = entries;
         c.info.writable_bytes = bytes;
-    }
-
-    fn generate_name(&self) -> String {
-        crate::container::generate_name(self.created as usize, |name| {
-            self.containers.iter().any(|c| c.info.name == name)
-        })
     }
 
     fn start_container(&mut self, index: usize) -> Result<Vec<Event>, EngineError> {
