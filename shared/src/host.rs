@@ -41,6 +41,22 @@ impl CgroupLayout {
             CgroupLayout::Hybrid => "hybrid",
         }
     }
+
+    /// What it is, in a few words, for a choice on the page.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CgroupLayout::Unified => "v2: one cgroup2 hierarchy",
+            CgroupLayout::Legacy => "v1: a hierarchy per controller",
+            CgroupLayout::Hybrid => "hybrid: v1 controllers, cgroup2 at unified/",
+        }
+    }
+
+    /// Every layout, v2 first.
+    pub const ALL: [CgroupLayout; 3] = [
+        CgroupLayout::Unified,
+        CgroupLayout::Legacy,
+        CgroupLayout::Hybrid,
+    ];
 }
 
 impl std::str::FromStr for CgroupLayout {

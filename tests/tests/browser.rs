@@ -240,6 +240,38 @@ async fn the_exported_site_runs_the_simulation_from_disk() {
             let png = browser.client.screenshot().await?;
             std::fs::write(std::path::Path::new(&dir).join("terminal.png"), png)?;
         }
+
+        // A learner picks their own host's cgroup layout: a fresh host
+        // boots with it, and containers see v1 hierarchies.
+        browser
+            .wait_for("#cgroup-choice")
+            .await?
+            .select_by_value("hybrid")
+            .await?;
+        let log = browser.wait_for("#log").await?;
+        for _ in 0..50 {
+            if log.text().await?.contains("a fresh simulated host") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        ensure!(
+            browser.client.find_all(Locator::Css("article.container")).await?.is_empty(),
+            "the fresh host still shows the old containers"
+        );
+        let screen = type_line(
+            &browser,
+            "anchorage run --rm --memory 64m workshop sh -c 'ls /sys/fs/cgroup; cat /sys/fs/cgroup/memory/memory.limit_in_bytes'",
+            "67108864",
+        )
+        .await?;
+        for name in ["cpu,cpuacct", "memory", "pids", "unified", "67108864"] {
+            ensure!(screen.contains(name), "no {name} in a hybrid host's container:\n{screen}");
+        }
+        if let Some(dir) = std::env::var_os("ANCHORAGE_SCREENSHOTS") {
+            let png = browser.client.screenshot().await?;
+            std::fs::write(std::path::Path::new(&dir).join("hybrid.png"), png)?;
+        }
         Ok(())
     }
     .await;

@@ -5,6 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use anchorage_shared::engine::TerminalSize;
+use anchorage_shared::host::CgroupLayout;
 use anchorage_shared::lessons::Lesson;
 use anchorage_shared::protocol::ServerMessage;
 use anchorage_shared::{Command, Event, HostSnapshot};
@@ -60,6 +61,8 @@ pub enum Msg {
     Route,
     /// A question answered on the assessment page: its key, the answer.
     Answer(&'static str, String),
+    /// A fresh simulated host, its cgroups mounted as this layout says.
+    Cgroups(CgroupLayout),
 }
 
 /// Which page shows.
@@ -140,6 +143,9 @@ pub struct App {
     answers: Answers,
     /// Follows the address's `#hash` (the back button, a pasted link).
     _hash_listener: Option<gloo::events::EventListener>,
+    /// How the simulated host mounts its cgroups: v2 unless the learner
+    /// picks their own host's layout.
+    layout: CgroupLayout,
 }
 
 impl App {
@@ -184,7 +190,7 @@ impl App {
     }
 
     fn simulate(&mut self, ctx: &Context<Self>, why: String) {
-        let sim = Simulated::boot();
+        let sim = Simulated::boot(self.layout);
         self.snapshot = Some(sim.snapshot());
         let link = ctx.link().clone();
         let timer = Interval::new(SIM_TICK_MS, move || link.send_message(Msg::Tick));
@@ -275,6 +281,7 @@ impl Component for App {
             page: Page::Host,
             answers: Answers::default(),
             _hash_listener: None,
+            layout: CgroupLayout::Unified,
         };
         app.route();
         if let Some(window) = web_sys::window() {
@@ -482,6 +489,24 @@ impl Component for App {
                 address_answers(&self.answers);
                 true
             }
+            Msg::Cgroups(layout) => {
+                let Backend::Simulated { .. } = &self.backend else {
+                    return false;
+                };
+                let Mode::Simulated { why } = self.mode.clone() else {
+                    return false;
+                };
+                self.layout = layout;
+                self.terminal.clear();
+                self.log.clear();
+                self.error = None;
+                self.simulate(ctx, why);
+                self.log.push_front(format!(
+                    "a fresh simulated host, its cgroups mounted as on a {} host",
+                    layout.describe()
+                ));
+                true
+            }
             Msg::TerminalLine(line) => {
                 let Backend::Simulated { sim, .. } = &mut self.backend else {
                     return false;
@@ -541,6 +566,8 @@ impl Component for App {
                                         && snapshot.engine.capabilities.uploads)
                                         .then(|| ctx.link().callback(|(file, name)| Msg::Upload(file, name)))}
                                     upload={self.upload.clone()}
+                                    on_cgroups={matches!(self.backend, Backend::Simulated { .. })
+                                        .then(|| ctx.link().callback(Msg::Cgroups))}
                                 />
                             },
                             None => html! { <p class="waiting">{ "Connecting to the server…" }</p> },

@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use anchorage_shared::cli::{LINE_TIMEOUT_MS, LineResult, SimTerminal, SimulatedTime, Transcript};
 use anchorage_shared::engine::Stream;
+use anchorage_shared::host::CgroupLayout;
 use anchorage_shared::protocol::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
 use anchorage_shared::sim::SimEngine;
 use anchorage_shared::{Command, Engine, EngineError, Event, HostSnapshot};
@@ -166,10 +167,11 @@ pub struct Simulated {
 }
 
 impl Simulated {
-    pub fn boot() -> Simulated {
+    /// A fresh simulated host whose cgroups are mounted as `layout` says.
+    pub fn boot(layout: CgroupLayout) -> Simulated {
         // Waits fast-forward the simulated clock, up to a minute a line.
         let mut terminal = SimTerminal::new(
-            SimEngine::new("workshop-host"),
+            SimEngine::with_cgroups("workshop-host", layout),
             Box::new(SimulatedTime::new(Some(LINE_TIMEOUT_MS))),
         );
         let seen: Rc<RefCell<Vec<Event>>> = Rc::default();

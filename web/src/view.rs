@@ -11,11 +11,12 @@ use anchorage_shared::cgroup::{
 };
 use anchorage_shared::container::{Container, ContainerSpec, ContainerState};
 use anchorage_shared::engine::Stream;
+use anchorage_shared::host::CgroupLayout;
 use anchorage_shared::namespace::NamespaceId;
 use anchorage_shared::process::{Process, Signal, parse_command_line};
 use anchorage_shared::tarball::ImageInfo;
 use anchorage_shared::{Command, HostSnapshot};
-use web_sys::HtmlInputElement;
+use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use crate::app::Mode;
@@ -84,6 +85,10 @@ pub struct HostProps {
     /// The upload under way: what the server last said of it.
     #[prop_or_default]
     pub upload: Option<UploadState>,
+    /// A fresh host with another cgroup layout, where the host is
+    /// simulated in the page.
+    #[prop_or_default]
+    pub on_cgroups: Option<Callback<CgroupLayout>>,
 }
 
 /// An image upload under way, as the server reports it.
@@ -129,7 +134,9 @@ pub fn HostView(props: &HostProps) -> Html {
                     // Each term stays with its value when the line wraps.
                     <div><dt>{ "Engine" }</dt><dd id="engine-kind">{ kind }</dd></div>
                     <div><dt>{ "Kernel" }</dt><dd>{ &engine.kernel }</dd></div>
-                    <div><dt>{ "Cgroups" }</dt><dd>{ format!("{:?}", engine.cgroup_layout).to_lowercase() }</dd></div>
+                    <div><dt>{ "Cgroups" }</dt><dd id="cgroup-layout">
+                        <CgroupChoice layout={engine.cgroup_layout} on_choose={props.on_cgroups.clone()} />
+                    </dd></div>
                     <div><dt>{ "Processes" }</dt><dd>{ snap.processes.len() }</dd></div>
                     <div><dt>{ "Clock" }</dt><dd>{ format!("{:.1} s", snap.clock_ms as f64 / 1000.0) }</dd></div>
                 </dl>
@@ -160,6 +167,43 @@ pub fn HostView(props: &HostProps) -> Html {
                 }) }
             </section>
         </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct CgroupChoiceProps {
+    layout: CgroupLayout,
+    /// Where the host can be rebooted with another layout.
+    on_choose: Option<Callback<CgroupLayout>>,
+}
+
+/// The host's cgroup layout; on a simulated host, a choice of the three, so
+/// a learner can see what their own host mounts.
+#[function_component]
+fn CgroupChoice(props: &CgroupChoiceProps) -> Html {
+    let Some(on_choose) = &props.on_choose else {
+        return html! { { props.layout.describe() } };
+    };
+    let onchange = {
+        let on_choose = on_choose.clone();
+        Callback::from(move |event: Event| {
+            let chosen = event
+                .target_dyn_into::<HtmlSelectElement>()
+                .and_then(|select| select.value().parse::<CgroupLayout>().ok());
+            if let Some(layout) = chosen {
+                on_choose.emit(layout);
+            }
+        })
+    };
+    html! {
+        <select id="cgroup-choice" {onchange} aria-label="cgroup layout of the simulated host"
+            title="Reboots the simulated host with its cgroups mounted this way">
+            { for CgroupLayout::ALL.iter().map(|layout| html! {
+                <option value={layout.short_name()} selected={*layout == props.layout}>
+                    { layout.describe() }
+                </option>
+            }) }
+        </select>
     }
 }
 
