@@ -136,6 +136,12 @@ pub const APPLETS: &[(&str, &str, &str)] = &[
         "xargs [-tr0] [-n N] [-s SIZE] [-I TOKEN] [-E END] [COMMAND [ARG...]]",
         "runs a command with words read from standard input",
     ),
+    // Files.
+    (
+        "find",
+        "find [PATH...] [-maxdepth N] [-mindepth N] [EXPRESSION]",
+        "walks file trees: -name -iname -path -type -empty -size, -print -print0 -exec CMD {} ; or + -prune, ! -a -o ( )",
+    ),
     // The network.
     (
         "ip",

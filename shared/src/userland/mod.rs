@@ -3,7 +3,7 @@
 //! `workshop` crate), so both parse and print alike.
 //!
 //! - The portable applets ([`text`], [`grep`], [`sed`], [`sort`],
-//!   [`xargs`] and [`help`]) are written
+//!   [`xargs`], [`find`] and [`help`]) are written
 //!   once, over the shell's system-call seam ([`crate::shell::os::Os`]):
 //!   `toolbox` runs them over real system calls, the simulated kernel as
 //!   a process's program, so `ps | grep sleep` is the same code on both
@@ -12,6 +12,7 @@
 //!   multi-call binary picks its applet, flags, `sleep` durations, and
 //!   the way `ls` shows modes, sizes and dates.
 
+pub mod find;
 pub mod grep;
 pub mod help;
 pub mod io;
@@ -27,7 +28,7 @@ use crate::shell::os::Os;
 /// The applets written once over [`Os`], for both engines.
 pub const PORTABLE: &[&str] = &[
     "grep", "egrep", "fgrep", "wc", "head", "tail", "sort", "uniq", "cut", "tr", "seq", "yes",
-    "printf", "xargs", "sed", "help",
+    "printf", "xargs", "sed", "find", "help",
 ];
 
 /// Runs a portable applet as a process's program: its exit status, or
@@ -61,6 +62,7 @@ pub async fn run_portable<O: Os>(
         "printf" => text::printf(&mut io, args).await,
         "xargs" => xargs::xargs(&mut io, args).await,
         "sed" => sed::sed(&mut io, args).await,
+        "find" => find::find(&mut io, args).await,
         "help" => help::help(&mut io, args).await,
         _ => return None,
     };
