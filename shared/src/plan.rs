@@ -53,7 +53,7 @@ pub struct RunPlan {
     pub argv: Vec<String>,
     /// `KEY=value` pairs, in the order its init gets them.
     pub env: Vec<String>,
-    /// Its working directory (`/` when the image gives none).
+    /// Its working directory, absolute (`/` when the image gives none).
     pub cwd: String,
     /// The limits its cgroup gets (none where the host has no cgroups).
     pub limits: CgroupLimits,
@@ -87,6 +87,33 @@ pub fn host_path_error(given: &str, problem: HostPathProblem) -> EngineError {
     })
 }
 
+/// What can be checked before the image is looked up: the spec itself,
+/// its name against `names` (the containers'), and its limits against the
+/// host. An engine asks this first, so a mistake is named before a
+/// missing image is.
+pub fn check(spec: &ContainerSpec, names: &[&str], host: HostFacts) -> Result<(), EngineError> {
+    spec.validate()?;
+    if let Some(name) = &spec.name
+        && names.contains(&name.as_str())
+    {
+        return Err(EngineError::NameInUse(name.clone()));
+    }
+    if let Some(cpus) = spec.limits.cpu_max.cpus()
+        && cpus > f64::from(host.cpus)
+    {
+        return Err(EngineError::InvalidSpec(format!(
+            "--cpus {cpus}: the host has {} CPUs; give from 0.01 to {}",
+            host.cpus, host.cpus
+        )));
+    }
+    if !host.cgroups && spec.limits != CgroupLimits::default() {
+        return Err(EngineError::Refused(
+            "limits need cgroups, and this host gives them to root only: run anchorage as root (or without --memory, --pids-limit and --cpus)".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Plans a container: `spec` run from an image whose config is `config`,
 /// with the id `id`, on a host where `names` are the containers' names.
 pub fn plan(
@@ -96,28 +123,13 @@ pub fn plan(
     names: &[&str],
     host: HostFacts,
 ) -> Result<RunPlan, EngineError> {
-    spec.validate()?;
+    check(spec, names, host)?;
     let name = match &spec.name {
-        Some(name) if names.contains(&name.as_str()) => {
-            return Err(EngineError::NameInUse(name.clone()));
-        }
         Some(name) => name.clone(),
         None => crate::container::generate_name(names.len(), |n| names.contains(&n)),
     };
-    if let Some(cpus) = spec.limits.cpu_max.cpus()
-        && cpus > f64::from(host.cpus)
-    {
-        return Err(EngineError::InvalidSpec(format!(
-            "--cpus {cpus}: the host has {} CPUs; give from 0.01 to {}",
-            host.cpus, host.cpus
-        )));
-    }
     let limits = if host.cgroups {
         spec.applied_limits(host.cpus)
-    } else if spec.limits != CgroupLimits::default() {
-        return Err(EngineError::Refused(
-            "limits need cgroups, and this host gives them to root only: run anchorage as root (or without --memory, --pids-limit and --cpus)".into(),
-        ));
     } else {
         spec.limits
     };
@@ -133,11 +145,9 @@ pub fn plan(
         .clone()
         .unwrap_or_else(|| id[..12.min(id.len())].to_string());
     let env = environment(&hostname, &config.env, &spec.env);
-    let cwd = if config.working_dir.is_empty() {
-        "/".to_string()
-    } else {
-        config.working_dir.clone()
-    };
+    // An image's working directory is absolute; a relative one is taken
+    // from the root, and none is the root.
+    let cwd = format!("/{}", config.working_dir.trim_start_matches('/'));
     let volumes = spec
         .volumes
         .iter()

@@ -249,12 +249,15 @@ async fn the_exported_site_runs_the_simulation_from_disk() {
             .select_by_value("hybrid")
             .await?;
         let log = browser.wait_for("#log").await?;
+        let mut fresh = false;
         for _ in 0..50 {
             if log.text().await?.contains("a fresh simulated host") {
+                fresh = true;
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+        ensure!(fresh, "no fresh host after choosing hybrid");
         ensure!(
             browser.client.find_all(Locator::Css("article.container")).await?.is_empty(),
             "the fresh host still shows the old containers"

@@ -30,16 +30,17 @@ impl RealEngine {
         // are chosen against what exists.
         let _lock = self.lock_containers()?;
         let all = self.load();
-        let image = self
-            .store
-            .resolve(&spec.image)
-            .map_err(|_| EngineError::NoSuchImage(spec.image.clone()))?;
-        let id = new_id();
         let names: Vec<&str> = all.iter().map(|(_, c)| c.name.as_str()).collect();
         let host = plan::HostFacts {
             cpus: self.info.cpus,
             cgroups: self.layout.is_some(),
         };
+        plan::check(&spec, &names, host)?;
+        let image = self
+            .store
+            .resolve(&spec.image)
+            .map_err(|_| EngineError::NoSuchImage(spec.image.clone()))?;
+        let id = new_id();
         let plan = plan::plan(&spec, &image.image.config, &id, &names, host)?;
 
         let ids = self.container_ids()?;

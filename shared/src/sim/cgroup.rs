@@ -125,7 +125,6 @@ impl Cgroups {
         self.tree.get(path)
     }
 
-    /// The cgroups directly below `path`, as names.
     /// How many cgroups are below a cgroup, at any depth.
     pub fn descendants(&self, path: &str) -> usize {
         let prefix = if path == "/" {
@@ -140,6 +139,7 @@ impl Cgroups {
             .count()
     }
 
+    /// The cgroups directly below `path`, as names.
     pub fn children(&self, path: &str) -> Vec<String> {
         let prefix = if path == "/" {
             "/".to_string()

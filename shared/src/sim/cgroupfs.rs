@@ -309,6 +309,43 @@ pub(crate) fn write_only(file: &str) -> bool {
     WRITE_ONLY.contains(&file)
 }
 
+/// The files the kernel gives no write side: what they report is counted,
+/// not set.
+const READ_ONLY: &[&str] = &[
+    "cgroup.controllers",
+    "cgroup.events",
+    "cgroup.stat",
+    "cgroup.sane_behavior",
+    "cpu.stat",
+    "cpuacct.stat",
+    "cpuacct.usage_sys",
+    "cpuacct.usage_user",
+    "memory.current",
+    "memory.events",
+    "memory.events.local",
+    "memory.numa_stat",
+    "memory.peak",
+    "memory.stat",
+    "memory.swap.current",
+    "memory.swap.events",
+    "memory.usage_in_bytes",
+    "memory.zswap.current",
+    "pids.current",
+    "pids.events",
+    "pids.peak",
+];
+
+/// A cgroupfs file's mode, as the kernel gives it.
+fn mode_of(file: &str) -> u32 {
+    if write_only(file) {
+        0o200
+    } else if READ_ONLY.contains(&file) {
+        0o444
+    } else {
+        0o644
+    }
+}
+
 /// The root cgroup2 cgroup has no limits of its own.
 const V2_ROOT_FILES: &[&str] = &[
     "cgroup.controllers",
@@ -348,7 +385,7 @@ const V1_MEMORY: &[&str] = &[
     "memory.usage_in_bytes",
 ];
 /// The root of the pids hierarchy has none (it has no limit to keep).
-const V1_PIDS: &[&str] = &["pids.current", "pids.events", "pids.max"];
+const V1_PIDS: &[&str] = &["pids.current", "pids.events", "pids.max", "pids.peak"];
 
 /// v1's "no limit" for memory: `PAGE_COUNTER_MAX` pages, in bytes.
 pub(crate) const V1_MEMORY_UNLIMITED: u64 = 0x7FFF_FFFF_FFFF_F000;
@@ -541,6 +578,7 @@ impl SimEngine {
             p.state != ProcessState::Zombie
                 && (p.cgroup == dir || p.cgroup.starts_with(&format!("{dir}/")))
         });
+        let has_children = self.cgroups.descendants(&dir) > 0;
         let user = u.cpu_usage_usec * 9 / 10;
         let system = u.cpu_usage_usec - user;
         let text = match (hierarchy, file.as_str()) {
@@ -548,6 +586,9 @@ impl SimEngine {
             (_, "cgroup.events") => format!("populated {}\nfrozen 0\n", u8::from(populated)),
             (_, "cgroup.type") => "domain\n".to_string(),
             (_, "cgroup.max.depth" | "cgroup.max.descendants") => "max\n".to_string(),
+            // The runtime enables the three controllers for the cgroups
+            // it makes children in; a leaf enables none.
+            (_, "cgroup.subtree_control") if has_children => "cpu memory pids\n".to_string(),
             (_, "cgroup.subtree_control") => "\n".to_string(),
             (_, "cgroup.stat") => format!(
                 "nr_descendants {}\nnr_dying_descendants 0\n",
@@ -582,6 +623,11 @@ impl SimEngine {
             (_, "memory.current") => format!("{}\n", u.memory_current),
             (_, "memory.peak") => format!("{}\n", u.memory_peak),
             (_, "memory.max") => format!("{}\n", max_or(l.memory_max)),
+            // Local events are the cgroup's own: a parent's limits hold
+            // none here, so its own count is 0.
+            (_, "memory.events.local") if has_children => {
+                "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n".to_string()
+            }
             (_, "memory.events" | "memory.events.local") => format!(
                 "low 0\nhigh 0\nmax {}\noom {}\noom_kill {}\noom_group_kill 0\n",
                 u.memory_events_max, u.oom, u.oom_kill
@@ -623,13 +669,7 @@ impl SimEngine {
             _ => return Err(Errno::NoEnt),
         };
         let mut node = self.proc_file(text);
-        node.mode = if write_only(&file) {
-            0o200
-        } else if writable(&file, false) || file == "cgroup.clone_children" {
-            0o644
-        } else {
-            0o444
-        };
+        node.mode = mode_of(&file);
         Ok(node)
     }
 

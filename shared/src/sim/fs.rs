@@ -254,13 +254,16 @@ impl SimEngine {
     }
 
     /// Whether opening a file for reading is refused whoever asks: a
-    /// cgroupfs file with no read side (`cgroup.kill`), root or not.
+    /// cgroupfs or procfs file with no read side (`cgroup.kill`,
+    /// `/proc/sysrq-trigger`), root or not.
     pub(crate) fn read_refused(&self, viewer: Pid, abs: &str, node: &Node) -> bool {
         node.mode & 0o444 == 0
             && self.mnt_ns_of(viewer).is_ok_and(|mnt| {
                 self.namespaces
                     .mount_of(mnt, abs)
-                    .is_some_and(|(mount, _)| matches!(mount.backing, Backing::Cgroup { .. }))
+                    .is_some_and(|(mount, _)| {
+                        matches!(mount.backing, Backing::Cgroup { .. } | Backing::Proc { .. })
+                    })
             })
     }
 

@@ -91,6 +91,8 @@ struct SimContainer {
     rootfs: Overlay,
     /// Its console, kept as the real engine keeps it (`--log-opt`).
     logs: MemoryLog,
+    /// Where its init starts (the plan's working directory).
+    cwd: String,
 }
 
 /// The last snapshot's entities, reused while they do not change.
@@ -1000,6 +1002,16 @@ impl SimEngine {
         &mut self,
         spec: ContainerSpec,
     ) -> Result<(usize, Vec<Event>), EngineError> {
+        let names: Vec<&str> = self
+            .containers
+            .iter()
+            .map(|c| c.info.name.as_str())
+            .collect();
+        let host = plan::HostFacts {
+            cpus: HOST_CPUS as u32,
+            cgroups: true,
+        };
+        plan::check(&spec, &names, host)?;
         let image = self
             .images
             .iter()
@@ -1014,15 +1026,6 @@ impl SimEngine {
         .0
         .trim_start_matches("sha256:")
         .to_string();
-        let names: Vec<&str> = self
-            .containers
-            .iter()
-            .map(|c| c.info.name.as_str())
-            .collect();
-        let host = plan::HostFacts {
-            cpus: HOST_CPUS as u32,
-            cgroups: true,
-        };
         let plan = plan::plan(&spec, &image.config, &id, &names, host)?;
         // Volumes first: a bad one must leave nothing behind.
         let mut binds = Vec::new();
@@ -1066,6 +1069,7 @@ impl SimEngine {
             argv: command,
             env,
             limits,
+            cwd,
             ..
         } = plan;
         let cgroup = format!("{CONTAINERS_CGROUP}/{}", &id);
@@ -1171,6 +1175,7 @@ impl SimEngine {
             kill_at_ms: None,
             rootfs,
             logs: MemoryLog::new(spec.log),
+            cwd,
         });
         let index = self.containers.len() - 1;
         self.update_writable(index);
@@ -1365,6 +1370,21 @@ impl SimEngine {
                 "ro,nosuid,nodev,noexec,relatime".into(),
                 Backing::Sysfs,
             ),
+        ]);
+        // Volumes, then what is hidden and made read-only, as the runtime
+        // mounts them; cgroupfs last (after its pivot_root).
+        for (host_path, target) in binds {
+            mounts.push((
+                target.clone(),
+                "ext4",
+                "/dev/vda1".into(),
+                "rw,relatime".into(),
+                Backing::Host {
+                    path: host_path.clone(),
+                },
+            ));
+        }
+        mounts.extend([
             hidden_dir("/proc/acpi"),
             hidden_file("/proc/kcore"),
             hidden_file("/proc/keys"),
@@ -1377,17 +1397,6 @@ impl SimEngine {
             read_only("sysrq-trigger"),
         ]);
         mounts.extend(self.container_cgroup_mounts(cgroup));
-        for (host_path, target) in binds {
-            mounts.push((
-                target.clone(),
-                "ext4",
-                "/dev/vda1".into(),
-                "rw,relatime".into(),
-                Backing::Host {
-                    path: host_path.clone(),
-                },
-            ));
-        }
         let mut placed: Vec<String> = Vec::new();
         for (target, fstype, source, options, backing) in mounts {
             let rel = target.trim_start_matches('/');
@@ -1398,11 +1407,21 @@ impl SimEngine {
                 .iter()
                 .any(|p| p != "/" && target.starts_with(&format!("{p}/")));
             placed.push(target.clone());
+            // A file bound on its own gets a file to cover, not a
+            // directory.
+            let file_bind = matches!(&backing, Backing::Host { path }
+                if self.host_fs.get(path).is_some_and(|n| !n.is_dir()));
             if on_root && !rel.is_empty() && rootfs.get(rel).is_none_or(|n| !n.is_dir()) {
                 let mut dir = String::new();
-                for part in rel.split('/') {
+                let parts: Vec<&str> = rel.split('/').collect();
+                for (i, part) in parts.iter().enumerate() {
                     dir = tarball::join(&dir, part);
-                    if rootfs.get(&dir).is_none_or(|n| !n.is_dir()) {
+                    let last = i + 1 == parts.len();
+                    if last && file_bind {
+                        if rootfs.get(&dir).is_none() {
+                            rootfs.put(&dir, Node::file(Vec::new(), 0o644, now));
+                        }
+                    } else if rootfs.get(&dir).is_none_or(|n| !n.is_dir()) {
                         rootfs.put(&dir, Node::dir(0o755, now));
                     }
                 }
@@ -1449,13 +1468,7 @@ impl SimEngine {
             ppid: self.engine_pid,
             argv: c.info.command.clone(),
             env: c.info.env.clone(),
-            cwd: self
-                .images
-                .iter()
-                .find(|i| i.id.0 == c.info.image_id)
-                .map(|i| i.config.working_dir.clone())
-                .filter(|d| d.starts_with('/'))
-                .unwrap_or_else(|| "/".into()),
+            cwd: c.cwd.clone(),
             ns: c.ns.clone(),
             cgroup: c.info.cgroup.clone(),
             container: Some(c.info.id.clone()),
