@@ -207,6 +207,12 @@ impl Os for RealOs {
             .map_err(|e| io_message(&e))
     }
 
+    async fn readlink(&mut self, path: &str) -> Result<String, String> {
+        std::fs::read_link(path)
+            .map(|target| target.to_string_lossy().into_owned())
+            .map_err(|e| io_message(&e))
+    }
+
     async fn access(&mut self, path: &str, how: Access) -> bool {
         let mode = match how {
             Access::Read => nix::unistd::AccessFlags::R_OK,

@@ -109,6 +109,8 @@ pub trait Os {
 
     async fn stat(&mut self, path: &str) -> Result<Meta, String>;
     async fn lstat(&mut self, path: &str) -> Result<Meta, String>;
+    /// Where a symbolic link points (`readlink(2)`).
+    async fn readlink(&mut self, path: &str) -> Result<String, String>;
     async fn access(&mut self, path: &str, how: Access) -> bool;
     async fn read_dir(&mut self, path: &str) -> Option<Vec<String>>;
     /// Changes the working directory: the new one, absolute.

@@ -38,6 +38,7 @@ enum Request {
     Read(Fd, usize),
     Write(Fd, Vec<u8>),
     Stat(String, bool),
+    ReadLink(String),
     Access(String, Access),
     ReadDir(String),
     Chdir(String),
@@ -167,6 +168,9 @@ impl Os for SimOs {
     }
     async fn lstat(&mut self, path: &str) -> Result<Meta, String> {
         answer!(self, Request::Stat(path.into(), false), Meta)
+    }
+    async fn readlink(&mut self, path: &str) -> Result<String, String> {
+        answer!(self, Request::ReadLink(path.into()), Dir)
     }
     async fn access(&mut self, path: &str, how: Access) -> bool {
         answer!(self, Request::Access(path.into(), how), Yes)
@@ -597,6 +601,13 @@ impl SimEngine {
                         .map_err(|e| e.message().to_string()),
                 ))
             }
+            Request::ReadLink(path) => A(Answer::Dir(match self.lstat(pid, &path) {
+                Ok((_, node)) => match node.kind {
+                    NodeKind::Symlink(target) => Ok(target),
+                    _ => Err(Errno::Inval.message().into()),
+                },
+                Err(err) => Err(err.message().into()),
+            })),
             Request::Access(path, how) => {
                 let yes = match self.stat(pid, &path) {
                     Ok((_, node)) => match how {

@@ -347,7 +347,7 @@ pub const WORKSHOP_COMMANDS: &[&str] = &[
     "sh", "ps", "hostname", "id", "ls", "cat", "echo", "rm", "touch", "mkdir", "sleep", "kill",
     "mount", "ip", "true", "false", "uname", "env", "nsenter", "unshare", "memhog", "cpuburn",
     "forkbomb", "stty", "keyctl", "grep", "egrep", "fgrep", "wc", "head", "tail", "sort", "uniq",
-    "cut", "tr", "seq", "yes", "printf", "xargs", "sed", "find", "help",
+    "cut", "tr", "seq", "yes", "printf", "xargs", "sed", "find", "readlink", "help",
 ];
 
 /// How the multi-call binary's contents begin: an ELF header, so `execve`

@@ -1,8 +1,9 @@
 //! `find`: walks file trees as BusyBox's `find` does, with its expression
 //! language: tests (`-name`, `-iname`, `-path`, `-type`, `-empty`,
 //! `-size`), actions (`-print`, `-print0`, `-exec ... ;`, `-exec ... +`,
-//! `-prune`), operators (`!`, `-not`, `-a`, `-o`, `( )`) and the global
-//! `-maxdepth` and `-mindepth`. Directories are listed in the order the
+//! `-prune`), operators (`!`, `-not`, `-a`, `-o`, `( )`) and the options
+//! that hold for the whole walk wherever they stand (`-maxdepth`,
+//! `-mindepth`, `-depth`, `-xdev`, `-follow`). Directories are listed in the order the
 //! system gives them (sorted on the simulated kernel, as a real file
 //! system's own order elsewhere).
 
@@ -39,6 +40,13 @@ struct Walk {
     /// `-exec ... {} +`: the paths gathered for each such action.
     batches: Vec<(Vec<String>, Vec<String>)>,
     code: i32,
+    /// `-depth`: a directory after what it holds.
+    depth_first: bool,
+    /// `-xdev`: the device of the path the walk started at, not left.
+    xdev: bool,
+    root_dev: u64,
+    /// `-follow`: symbolic links are followed.
+    follow: bool,
 }
 
 pub async fn find<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
@@ -55,36 +63,13 @@ pub async fn find<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
         max_depth: None,
         batches: Vec::new(),
         code: 0,
+        depth_first: false,
+        xdev: false,
+        root_dev: 0,
+        follow: false,
     };
-    let mut words: Vec<String> = Vec::new();
-    let mut rest = args[start..].iter();
-    while let Some(word) = rest.next() {
-        match word.as_str() {
-            "-maxdepth" | "-mindepth" => {
-                let Some(text) = rest.next() else {
-                    io.say(&format!("{word} requires an argument")).await;
-                    return Ok(1);
-                };
-                let Ok(n) = text.parse::<usize>() else {
-                    io.say(&format!("invalid number '{text}'")).await;
-                    return Ok(1);
-                };
-                if word == "-maxdepth" {
-                    walk.max_depth = Some(n);
-                } else {
-                    walk.min_depth = n;
-                }
-            }
-            "-depth" | "-xdev" | "-follow" => {}
-            _ => words.push(word.clone()),
-        }
-    }
-    let mut parser = Parser {
-        words: &words,
-        at: 0,
-        acts: false,
-        batches: Vec::new(),
-    };
+    let words = &args[start..];
+    let mut parser = Parser::new(words);
     let expr = match parser.or() {
         Ok(_) if parser.at < words.len() => {
             return usage(io, &format!("unrecognized: {}", words[parser.at]), 1).await;
@@ -111,9 +96,20 @@ pub async fn find<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
         .into_iter()
         .map(|c| (c, Vec::new()))
         .collect();
+    walk.min_depth = parser.min_depth;
+    walk.max_depth = parser.max_depth;
+    walk.depth_first = parser.depth_first;
+    walk.xdev = parser.xdev;
+    walk.follow = parser.follow;
     for path in &paths {
-        match io.os.lstat(path).await {
+        let found = if walk.follow {
+            io.os.stat(path).await
+        } else {
+            io.os.lstat(path).await
+        };
+        match found {
             Ok(meta) => {
+                walk.root_dev = meta.dev;
                 if visit(io, &expr, &mut walk, path, meta, 0).await.is_err() {
                     return Ok(1);
                 }
@@ -124,6 +120,8 @@ pub async fn find<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
             }
         }
     }
+    // As BusyBox's stdio buffers it when it is not a terminal, what was
+    // printed comes out after what the batched commands print.
     for (command, paths) in std::mem::take(&mut walk.batches) {
         if !paths.is_empty() {
             let status = run(io, &command, &paths).await;
@@ -151,7 +149,7 @@ async fn visit<O: Os>(
     // A walk is a loop: let others run between entries.
     io.os.yield_now().await;
     let mut pruned = false;
-    if depth >= walk.min_depth {
+    if depth >= walk.min_depth && !walk.depth_first {
         let mut state = Eval {
             path,
             meta: &meta,
@@ -159,9 +157,33 @@ async fn visit<O: Os>(
         };
         eval(io, expr, walk, &mut state).await?;
     }
-    if meta.kind != Kind::Dir || pruned || walk.max_depth.is_some_and(|max| depth >= max) {
-        return Ok(());
+    let other_device = walk.xdev && meta.dev != walk.root_dev;
+    let descend = meta.kind == Kind::Dir
+        && !pruned
+        && walk.max_depth.is_none_or(|max| depth < max)
+        && !other_device;
+    if descend {
+        visit_children(io, expr, walk, path, depth).await?;
     }
+    if depth >= walk.min_depth && walk.depth_first {
+        let mut state = Eval {
+            path,
+            meta: &meta,
+            pruned: &mut pruned,
+        };
+        eval(io, expr, walk, &mut state).await?;
+    }
+    Ok(())
+}
+
+/// What a directory holds, each visited in turn.
+async fn visit_children<O: Os>(
+    io: &mut Io<'_, O>,
+    expr: &Expr,
+    walk: &mut Walk,
+    path: &str,
+    depth: usize,
+) -> Result<(), ()> {
     let Some(names) = io.os.read_dir(path).await else {
         io.say(&format!("{path}: Permission denied")).await;
         walk.code = 1;
@@ -176,7 +198,12 @@ async fn visit<O: Os>(
         } else {
             format!("{path}/{name}")
         };
-        match io.os.lstat(&child).await {
+        let found = if walk.follow {
+            io.os.stat(&child).await
+        } else {
+            io.os.lstat(&child).await
+        };
+        match found {
             Ok(child_meta) => {
                 Box::pin(visit(io, expr, walk, &child, child_meta, depth + 1)).await?;
             }
@@ -249,8 +276,11 @@ async fn eval<O: Os>(
         }
         Expr::Exec(command, None) => {
             let argv: Vec<String> = command.iter().map(|a| a.replace("{}", at.path)).collect();
+            // What was printed before comes out once the command is done,
+            // as BusyBox's buffered stdout is flushed after its child.
+            let ok = run(io, &argv, &[]).await == 0;
             io.flush().await.map_err(|_| ())?;
-            run(io, &argv, &[]).await == 0
+            ok
         }
         Expr::Exec(_, Some(n)) => {
             if let Some((_, paths)) = walk.batches.get_mut(*n) {
@@ -313,9 +343,29 @@ struct Parser<'a> {
     acts: bool,
     /// The commands of `-exec ... {} +`, by batch number.
     batches: Vec<Vec<String>>,
+    /// The options that apply to the whole walk, wherever they stand.
+    min_depth: usize,
+    max_depth: Option<usize>,
+    depth_first: bool,
+    xdev: bool,
+    follow: bool,
 }
 
 impl Parser<'_> {
+    fn new(words: &[String]) -> Parser<'_> {
+        Parser {
+            words,
+            at: 0,
+            acts: false,
+            batches: Vec::new(),
+            min_depth: 0,
+            max_depth: None,
+            depth_first: false,
+            xdev: false,
+            follow: false,
+        }
+    }
+
     fn peek(&self) -> Option<&str> {
         self.words.get(self.at).map(String::as_str)
     }
@@ -324,6 +374,10 @@ impl Parser<'_> {
         let mut left = self.and()?;
         while matches!(self.peek(), Some("-o" | "-or")) {
             self.at += 1;
+            // A dangling `-o` is ignored, as BusyBox ignores it.
+            if matches!(self.peek(), None | Some(")")) {
+                break;
+            }
             let right = self.and()?;
             left = Expr::Or(Box::new(left), Box::new(right));
         }
@@ -339,6 +393,9 @@ impl Parser<'_> {
             match self.peek() {
                 Some("-a" | "-and") => {
                     self.at += 1;
+                    if matches!(self.peek(), None | Some("-o" | "-or" | ")")) {
+                        return Ok(left);
+                    }
                 }
                 None | Some("-o" | "-or" | ")") => return Ok(left),
                 _ => {}
@@ -352,6 +409,10 @@ impl Parser<'_> {
         match self.peek() {
             Some("!" | "-not") => {
                 self.at += 1;
+                // A dangling `!` is ignored, as BusyBox ignores it.
+                if matches!(self.peek(), None | Some(")" | "-o" | "-or" | "-a" | "-and")) {
+                    return Ok(Expr::True);
+                }
                 Ok(Expr::Not(Box::new(self.unary()?)))
             }
             _ => self.primary(),
@@ -369,7 +430,9 @@ impl Parser<'_> {
     }
 
     fn primary(&mut self) -> Result<Expr, String> {
-        let word = self.words[self.at].clone();
+        let Some(word) = self.words.get(self.at).cloned() else {
+            return Ok(Expr::True);
+        };
         self.at += 1;
         Ok(match word.as_str() {
             "(" => {
@@ -394,6 +457,30 @@ impl Parser<'_> {
                     other => return Err(format!("invalid argument '{other}' to '-type'")),
                 };
                 Expr::Type(kind)
+            }
+            "-maxdepth" | "-mindepth" => {
+                let text = self.value(&word)?;
+                let n = text
+                    .parse::<usize>()
+                    .map_err(|_| format!("invalid number '{text}'"))?;
+                if word == "-maxdepth" {
+                    self.max_depth = Some(n);
+                } else {
+                    self.min_depth = n;
+                }
+                Expr::True
+            }
+            "-depth" => {
+                self.depth_first = true;
+                Expr::True
+            }
+            "-xdev" => {
+                self.xdev = true;
+                Expr::True
+            }
+            "-follow" => {
+                self.follow = true;
+                Expr::True
             }
             "-empty" => Expr::Empty,
             "-size" => {
@@ -435,7 +522,8 @@ impl Parser<'_> {
     }
 }
 
-/// `-size [+-]N[ckMG]`: blocks of 512 bytes unless a unit says otherwise.
+/// `-size [+-]N[cwbk]`: blocks of 512 bytes unless a unit says otherwise
+/// (BusyBox takes no `M` or `G`).
 fn size(text: &str) -> Option<Expr> {
     let (sign, rest) = match text.as_bytes().first() {
         Some(b'+') => (1, &text[1..]),
@@ -451,8 +539,6 @@ fn size(text: &str) -> Option<Expr> {
         'c' => 1,
         'w' => 2,
         'k' => 1024,
-        'M' => 1 << 20,
-        'G' => 1 << 30,
         _ => return None,
     };
     Some(Expr::Size(sign, digits.parse().ok()?, unit))
@@ -464,12 +550,7 @@ mod tests {
 
     fn parse(words: &[&str]) -> Result<(Expr, bool), String> {
         let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
-        let mut parser = Parser {
-            words: &words,
-            at: 0,
-            acts: false,
-            batches: Vec::new(),
-        };
+        let mut parser = Parser::new(&words);
         let expr = parser.or()?;
         Ok((expr, parser.acts))
     }

@@ -139,8 +139,13 @@ pub const APPLETS: &[(&str, &str, &str)] = &[
     // Files.
     (
         "find",
-        "find [PATH...] [-maxdepth N] [-mindepth N] [EXPRESSION]",
+        "find [PATH...] [-maxdepth N] [-mindepth N] [-depth] [-xdev] [-follow] [EXPRESSION]",
         "walks file trees: -name -iname -path -type -empty -size, -print -print0 -exec CMD {} ; or + -prune, ! -a -o ( )",
+    ),
+    (
+        "readlink",
+        "readlink [-fnv] FILE",
+        "where a symbolic link points; -f follows every link to the real path",
     ),
     // The network.
     (

@@ -3,7 +3,7 @@
 //! `workshop` crate), so both parse and print alike.
 //!
 //! - The portable applets ([`text`], [`grep`], [`sed`], [`sort`],
-//!   [`xargs`], [`find`] and [`help`]) are written
+//!   [`xargs`], [`find`], [`paths`] and [`help`]) are written
 //!   once, over the shell's system-call seam ([`crate::shell::os::Os`]):
 //!   `toolbox` runs them over real system calls, the simulated kernel as
 //!   a process's program, so `ps | grep sleep` is the same code on both
@@ -17,6 +17,7 @@ pub mod grep;
 pub mod help;
 pub mod io;
 pub mod opts;
+pub mod paths;
 pub mod posix_re;
 pub mod sed;
 pub mod sort;
@@ -28,7 +29,7 @@ use crate::shell::os::Os;
 /// The applets written once over [`Os`], for both engines.
 pub const PORTABLE: &[&str] = &[
     "grep", "egrep", "fgrep", "wc", "head", "tail", "sort", "uniq", "cut", "tr", "seq", "yes",
-    "printf", "xargs", "sed", "find", "help",
+    "printf", "xargs", "sed", "find", "readlink", "help",
 ];
 
 /// Runs a portable applet as a process's program: its exit status, or
@@ -63,6 +64,7 @@ pub async fn run_portable<O: Os>(
         "xargs" => xargs::xargs(&mut io, args).await,
         "sed" => sed::sed(&mut io, args).await,
         "find" => find::find(&mut io, args).await,
+        "readlink" => paths::readlink(&mut io, args).await,
         "help" => help::help(&mut io, args).await,
         _ => return None,
     };
