@@ -11,8 +11,9 @@
 //! words, on both.
 
 use crate::cgroup::CgroupLimits;
-use crate::container::ContainerSpec;
+use crate::container::{Container, ContainerSpec, ContainerState};
 use crate::engine::EngineError;
+use crate::namespace::NamespaceId;
 use crate::tarball::ImageConfig;
 
 /// The `PATH` a container gets when its image sets none (Docker's).
@@ -58,6 +59,45 @@ pub struct RunPlan {
     /// The limits its cgroup gets (none where the host has no cgroups).
     pub limits: CgroupLimits,
     pub volumes: Vec<PlannedVolume>,
+}
+
+impl RunPlan {
+    /// The container this plan makes, as just created from `spec`: its
+    /// id, image id, cgroup and namespaces are the engine's.
+    pub fn container(
+        &self,
+        spec: &ContainerSpec,
+        id: &str,
+        image_id: &str,
+        cgroup: String,
+        namespaces: Vec<NamespaceId>,
+        created_ms: u64,
+    ) -> Container {
+        Container {
+            id: id.to_string(),
+            name: self.name.clone(),
+            image: spec.image.clone(),
+            image_id: image_id.to_string(),
+            command: self.argv.clone(),
+            hostname: self.hostname.clone(),
+            env: self.env.clone(),
+            volumes: spec.volumes.clone(),
+            state: ContainerState::Created,
+            init_pid: None,
+            cgroup,
+            namespaces,
+            limits: self.limits,
+            created_ms,
+            started_ms: None,
+            finished_ms: None,
+            auto_remove: spec.auto_remove,
+            writable_entries: 0,
+            writable_bytes: 0,
+            log: spec.log,
+            security: spec.security,
+            reason: None,
+        }
+    }
 }
 
 /// Why a host path cannot be a volume, as the engine that looked found.

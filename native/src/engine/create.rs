@@ -132,30 +132,14 @@ impl RealEngine {
                 &serde_json::to_vec_pretty(&launch).expect("configs always encode"),
             )
             .map_err(io_refused("write launch.json"))?;
-            let container = Container {
-                id: id.clone(),
-                name: plan.name.clone(),
-                image: spec.image.clone(),
-                image_id: image.image.id.0.clone(),
-                command: plan.argv.clone(),
-                hostname: plan.hostname.clone(),
-                env: plan.env.clone(),
-                volumes: spec.volumes.clone(),
-                state: ContainerState::Created,
-                init_pid: None,
-                cgroup: cgroup_path,
-                namespaces: Vec::new(),
-                limits: plan.limits,
-                created_ms: shim::now_ms(),
-                started_ms: None,
-                finished_ms: None,
-                auto_remove: spec.auto_remove,
-                writable_entries: 0,
-                writable_bytes: 0,
-                log: spec.log,
-                security: spec.security,
-                reason: None,
-            };
+            let container = plan.container(
+                &spec,
+                &id,
+                &image.image.id.0,
+                cgroup_path,
+                Vec::new(),
+                shim::now_ms(),
+            );
             write_atomically(
                 &dir.join("container.json"),
                 &serde_json::to_vec_pretty(&container).expect("containers always encode"),

@@ -125,34 +125,31 @@ impl Cgroups {
         self.tree.get(path)
     }
 
-    /// How many cgroups are below a cgroup, at any depth.
-    pub fn descendants(&self, path: &str) -> usize {
+    /// The cgroups below `path`, at any depth: their paths from it.
+    fn below<'a>(&'a self, path: &str) -> impl Iterator<Item = &'a str> {
         let prefix = if path == "/" {
             "/".to_string()
         } else {
             format!("{path}/")
         };
+        let skip = prefix.len();
         self.tree
             .range(prefix.clone()..)
-            .take_while(|(p, _)| p.starts_with(&prefix))
-            .filter(|(p, _)| p.len() > prefix.len())
-            .count()
+            .take_while(move |(p, _)| p.starts_with(&prefix))
+            .map(move |(p, _)| &p[skip..])
+            .filter(|rest| !rest.is_empty())
+    }
+
+    /// How many cgroups are below a cgroup, at any depth.
+    pub fn descendants(&self, path: &str) -> usize {
+        self.below(path).count()
     }
 
     /// The cgroups directly below `path`, as names.
     pub fn children(&self, path: &str) -> Vec<String> {
-        let prefix = if path == "/" {
-            "/".to_string()
-        } else {
-            format!("{path}/")
-        };
-        self.tree
-            .range(prefix.clone()..)
-            .take_while(|(p, _)| p.starts_with(&prefix))
-            .filter_map(|(p, _)| {
-                let rest = &p[prefix.len()..];
-                (!rest.is_empty() && !rest.contains('/')).then(|| rest.to_string())
-            })
+        self.below(path)
+            .filter(|rest| !rest.contains('/'))
+            .map(str::to_string)
             .collect()
     }
 

@@ -219,36 +219,10 @@ const MEMORY_STAT: &[&str] = &[
     "thp_collapse_alloc",
 ];
 
-/// The keys of `memory.numa_stat`: those of `memory.stat` the kernel
-/// counts per node.
-const NUMA_STAT: &[&str] = &[
-    "anon",
-    "file",
-    "kernel_stack",
-    "pagetables",
-    "sec_pagetables",
-    "shmem",
-    "file_mapped",
-    "file_dirty",
-    "file_writeback",
-    "swapcached",
-    "anon_thp",
-    "file_thp",
-    "shmem_thp",
-    "inactive_anon",
-    "active_anon",
-    "inactive_file",
-    "active_file",
-    "unevictable",
-    "slab_reclaimable",
-    "slab_unreclaimable",
-    "workingset_refault_anon",
-    "workingset_refault_file",
-    "workingset_activate_anon",
-    "workingset_activate_file",
-    "workingset_restore_anon",
-    "workingset_restore_file",
-    "workingset_nodereclaim",
+/// The keys of `memory.stat` the kernel does not count per node: what
+/// `memory.numa_stat` leaves out.
+const NOT_PER_NODE: &[&str] = &[
+    "kernel", "percpu", "sock", "vmalloc", "zswap", "zswapped", "slab", "zswpin", "zswpout",
 ];
 
 /// What a `memory.stat` key holds for a cgroup using `anon` bytes.
@@ -270,8 +244,11 @@ fn memory_stat(anon: u64) -> String {
 
 /// `memory.numa_stat`: the same, per node (the simulated host has one).
 fn numa_stat(anon: u64) -> String {
-    NUMA_STAT
+    MEMORY_STAT
         .iter()
+        .filter(|key| {
+            !NOT_PER_NODE.contains(key) && !key.starts_with("pg") && !key.starts_with("thp_")
+        })
         .map(|key| format!("{key} N0={}\n", memory_value(key, anon)))
         .collect()
 }
@@ -574,16 +551,20 @@ impl SimEngine {
             pids.sort_unstable();
             pids.iter().map(|p| format!("{p}\n")).collect::<String>()
         };
-        let populated = self.processes.values().any(|p| {
-            p.state != ProcessState::Zombie
-                && (p.cgroup == dir || p.cgroup.starts_with(&format!("{dir}/")))
-        });
+        // Only `cgroup.events` asks: no scan for the other files.
+        let populated = || {
+            let inside = format!("{dir}/");
+            self.processes.values().any(|p| {
+                p.state != ProcessState::Zombie
+                    && (p.cgroup == dir || p.cgroup.starts_with(&inside))
+            })
+        };
         let has_children = self.cgroups.descendants(&dir) > 0;
         let user = u.cpu_usage_usec * 9 / 10;
         let system = u.cpu_usage_usec - user;
         let text = match (hierarchy, file.as_str()) {
             (_, "cgroup.procs" | "tasks" | "cgroup.threads") => members(),
-            (_, "cgroup.events") => format!("populated {}\nfrozen 0\n", u8::from(populated)),
+            (_, "cgroup.events") => format!("populated {}\nfrozen 0\n", u8::from(populated())),
             (_, "cgroup.type") => "domain\n".to_string(),
             (_, "cgroup.max.depth" | "cgroup.max.descendants") => "max\n".to_string(),
             // The runtime enables the three controllers for the cgroups

@@ -1063,17 +1063,8 @@ impl SimEngine {
         }
 
         self.created += 1;
-        let plan::RunPlan {
-            name,
-            hostname,
-            argv: command,
-            env,
-            limits,
-            cwd,
-            ..
-        } = plan;
         let cgroup = format!("{CONTAINERS_CGROUP}/{}", &id);
-        self.cgroups.create(&cgroup, limits);
+        self.cgroups.create(&cgroup, plan.limits);
 
         let host = self.namespaces.host.clone();
         let id_map = vec![IdMap {
@@ -1103,7 +1094,7 @@ impl SimEngine {
         ] {
             let detail = match kind {
                 NamespaceKind::Uts => NamespaceDetail::Uts {
-                    hostname: hostname.clone(),
+                    hostname: plan.hostname.clone(),
                 },
                 NamespaceKind::Net => NamespaceDetail::Net {
                     interfaces: vec!["lo".into()],
@@ -1137,36 +1128,14 @@ impl SimEngine {
             &mut rootfs,
         );
 
-        let info = Container {
-            id: id.clone(),
-            name: name.clone(),
-            image: spec.image.clone(),
-            image_id: image.id.0.clone(),
-            command,
-            hostname,
-            env,
-            volumes: spec.volumes.clone(),
-            state: ContainerState::Created,
-            init_pid: None,
-            cgroup,
-            namespaces: ns
-                .iter()
-                .map(|(kind, inode)| NamespaceId {
-                    kind: *kind,
-                    inode: *inode,
-                })
-                .collect(),
-            limits,
-            created_ms: self.clock_ms,
-            started_ms: None,
-            finished_ms: None,
-            auto_remove: spec.auto_remove,
-            writable_entries: 0,
-            writable_bytes: 0,
-            log: spec.log,
-            security: spec.security,
-            reason: None,
-        };
+        let namespaces = ns
+            .iter()
+            .map(|(kind, inode)| NamespaceId {
+                kind: *kind,
+                inode: *inode,
+            })
+            .collect();
+        let info = plan.container(&spec, &id, &image.id.0, cgroup, namespaces, self.clock_ms);
         // Created namespaces are held by the container until it starts.
         self.namespaces.enter(&ns);
         self.containers.push(SimContainer {
@@ -1175,11 +1144,17 @@ impl SimEngine {
             kill_at_ms: None,
             rootfs,
             logs: MemoryLog::new(spec.log),
-            cwd,
+            cwd: plan.cwd,
         });
         let index = self.containers.len() - 1;
         self.update_writable(index);
-        Ok((index, vec![Event::ContainerCreated { id, name }]))
+        Ok((
+            index,
+            vec![Event::ContainerCreated {
+                id,
+                name: plan.name,
+            }],
+        ))
     }
 
     /// The mount table a runtime sets up: the overlay root, `/proc`, a

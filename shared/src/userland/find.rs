@@ -102,12 +102,7 @@ pub async fn find<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
     walk.xdev = parser.xdev;
     walk.follow = parser.follow;
     for path in &paths {
-        let found = if walk.follow {
-            io.os.stat(path).await
-        } else {
-            io.os.lstat(path).await
-        };
-        match found {
+        match look(io, &walk, path).await {
             Ok(meta) => {
                 walk.root_dev = meta.dev;
                 if visit(io, &expr, &mut walk, path, meta, 0).await.is_err() {
@@ -149,13 +144,11 @@ async fn visit<O: Os>(
     // A walk is a loop: let others run between entries.
     io.os.yield_now().await;
     let mut pruned = false;
-    if depth >= walk.min_depth && !walk.depth_first {
-        let mut state = Eval {
-            path,
-            meta: &meta,
-            pruned: &mut pruned,
-        };
-        eval(io, expr, walk, &mut state).await?;
+    // The expression holds for a directory before what it holds, or
+    // after it with `-depth`.
+    let judged = depth >= walk.min_depth;
+    if judged && !walk.depth_first {
+        judge(io, expr, walk, path, &meta, &mut pruned).await?;
     }
     let other_device = walk.xdev && meta.dev != walk.root_dev;
     let descend = meta.kind == Kind::Dir
@@ -165,15 +158,32 @@ async fn visit<O: Os>(
     if descend {
         visit_children(io, expr, walk, path, depth).await?;
     }
-    if depth >= walk.min_depth && walk.depth_first {
-        let mut state = Eval {
-            path,
-            meta: &meta,
-            pruned: &mut pruned,
-        };
-        eval(io, expr, walk, &mut state).await?;
+    if judged && walk.depth_first {
+        judge(io, expr, walk, path, &meta, &mut pruned).await?;
     }
     Ok(())
+}
+
+/// The expression evaluated for one path.
+async fn judge<O: Os>(
+    io: &mut Io<'_, O>,
+    expr: &Expr,
+    walk: &mut Walk,
+    path: &str,
+    meta: &Meta,
+    pruned: &mut bool,
+) -> Result<(), ()> {
+    let mut state = Eval { path, meta, pruned };
+    eval(io, expr, walk, &mut state).await.map(|_| ())
+}
+
+/// A path's metadata, its links followed with `-follow`.
+async fn look<O: Os>(io: &mut Io<'_, O>, walk: &Walk, path: &str) -> Result<Meta, String> {
+    if walk.follow {
+        io.os.stat(path).await
+    } else {
+        io.os.lstat(path).await
+    }
 }
 
 /// What a directory holds, each visited in turn.
@@ -198,12 +208,7 @@ async fn visit_children<O: Os>(
         } else {
             format!("{path}/{name}")
         };
-        let found = if walk.follow {
-            io.os.stat(&child).await
-        } else {
-            io.os.lstat(&child).await
-        };
-        match found {
+        match look(io, walk, &child).await {
             Ok(child_meta) => {
                 Box::pin(visit(io, expr, walk, &child, child_meta, depth + 1)).await?;
             }
