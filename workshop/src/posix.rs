@@ -67,8 +67,22 @@ fn meta(m: &std::fs::Metadata) -> Meta {
         uid: m.uid(),
         gid: m.gid(),
         mtime: m.mtime(),
+        atime: m.atime(),
+        ctime: m.ctime(),
+        nanos: [
+            m.atime_nsec() as u32,
+            m.mtime_nsec() as u32,
+            m.ctime_nsec() as u32,
+        ],
+        blksize: m.blksize(),
         dev: m.dev(),
         ino: m.ino(),
+        nlink: m.nlink(),
+        blocks: m.blocks(),
+        rdev: (
+            nix::sys::stat::major(m.rdev()) as u32,
+            nix::sys::stat::minor(m.rdev()) as u32,
+        ),
     }
 }
 
@@ -220,6 +234,82 @@ impl Os for RealOs {
             Access::Execute => nix::unistd::AccessFlags::X_OK,
         };
         nix::unistd::access(path, mode).is_ok()
+    }
+
+    async fn mkdir(&mut self, path: &str, mode: u32) -> Result<(), String> {
+        nix::unistd::mkdir(path, Mode::from_bits_truncate(mode)).map_err(message)
+    }
+
+    async fn unlink(&mut self, path: &str) -> Result<(), String> {
+        nix::unistd::unlink(path).map_err(message)
+    }
+
+    async fn rmdir(&mut self, path: &str) -> Result<(), String> {
+        std::fs::remove_dir(path).map_err(|e| io_message(&e))
+    }
+
+    async fn symlink(&mut self, target: &str, link: &str) -> Result<(), String> {
+        std::os::unix::fs::symlink(target, link).map_err(|e| io_message(&e))
+    }
+
+    async fn link(&mut self, existing: &str, new: &str) -> Result<(), String> {
+        std::fs::hard_link(existing, new).map_err(|e| io_message(&e))
+    }
+
+    async fn rename(&mut self, from: &str, to: &str) -> Result<(), String> {
+        std::fs::rename(from, to).map_err(|e| io_message(&e))
+    }
+
+    async fn chmod(&mut self, path: &str, mode: u32) -> Result<(), String> {
+        nix::sys::stat::fchmodat(
+            nix::fcntl::AT_FDCWD,
+            path,
+            Mode::from_bits_truncate(mode),
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )
+        .map_err(message)
+    }
+
+    async fn ids(&mut self) -> (u32, u32) {
+        (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        )
+    }
+
+    async fn utime(&mut self, path: &str, atime: i64, mtime: i64) -> Result<(), String> {
+        let at = nix::sys::time::TimeSpec::new(atime, 0);
+        let mt = nix::sys::time::TimeSpec::new(mtime, 0);
+        nix::sys::stat::utimensat(
+            nix::fcntl::AT_FDCWD,
+            path,
+            &at,
+            &mt,
+            nix::sys::stat::UtimensatFlags::FollowSymlink,
+        )
+        .map_err(message)
+    }
+
+    async fn chown(
+        &mut self,
+        path: &str,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        follow: bool,
+    ) -> Result<(), String> {
+        let flag = if follow {
+            nix::fcntl::AtFlags::empty()
+        } else {
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW
+        };
+        nix::unistd::fchownat(
+            nix::fcntl::AT_FDCWD,
+            path,
+            uid.map(nix::unistd::Uid::from_raw),
+            gid.map(nix::unistd::Gid::from_raw),
+            flag,
+        )
+        .map_err(message)
     }
 
     async fn read_dir(&mut self, path: &str) -> Option<Vec<String>> {

@@ -1175,7 +1175,7 @@ fn spec(text: &str) -> Spec {
     }
 }
 
-fn pad(text_spec: &str, text: &str) -> String {
+pub(crate) fn pad(text_spec: &str, text: &str) -> String {
     let s = spec(text_spec);
     let len = text.chars().count();
     if len >= s.width {
@@ -1189,14 +1189,14 @@ fn pad(text_spec: &str, text: &str) -> String {
     }
 }
 
-fn precision_cut(text_spec: &str, text: &str) -> String {
+pub(crate) fn precision_cut(text_spec: &str, text: &str) -> String {
     match spec(text_spec).precision {
         Some(p) => text.chars().take(p).collect(),
         None => text.to_string(),
     }
 }
 
-fn format_integer(text_spec: &str, conversion: char, value: i64) -> String {
+pub(crate) fn format_integer(text_spec: &str, conversion: char, value: i64) -> String {
     let s = spec(text_spec);
     let mut digits = match conversion {
         'x' => format!("{:x}", value),

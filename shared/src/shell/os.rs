@@ -52,8 +52,22 @@ pub struct Meta {
     pub gid: u32,
     /// Modification time, Unix seconds.
     pub mtime: i64,
+    /// Last access and last status change, Unix seconds.
+    pub atime: i64,
+    pub ctime: i64,
+    /// The nanoseconds of the access, modification and change times.
+    pub nanos: [u32; 3],
+    /// The block size for I/O the file system prefers.
+    pub blksize: u64,
     pub dev: u64,
     pub ino: u64,
+    /// Hard links to it (a directory's count includes `.` and each
+    /// subdirectory's `..`).
+    pub nlink: u64,
+    /// The 512-byte blocks it takes.
+    pub blocks: u64,
+    /// A device file's major and minor numbers.
+    pub rdev: (u32, u32),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,6 +126,30 @@ pub trait Os {
     /// Where a symbolic link points (`readlink(2)`).
     async fn readlink(&mut self, path: &str) -> Result<String, String>;
     async fn access(&mut self, path: &str, how: Access) -> bool;
+    /// `mkdir(2)`: `mode` before the umask.
+    async fn mkdir(&mut self, path: &str, mode: u32) -> Result<(), String>;
+    /// `unlink(2)`: a file or a link, never a directory.
+    async fn unlink(&mut self, path: &str) -> Result<(), String>;
+    /// `rmdir(2)`: an empty directory.
+    async fn rmdir(&mut self, path: &str) -> Result<(), String>;
+    /// `symlink(2)`: `link` made, pointing at `target`.
+    async fn symlink(&mut self, target: &str, link: &str) -> Result<(), String>;
+    /// `link(2)`: `new` made, a second name for the file `existing`.
+    async fn link(&mut self, existing: &str, new: &str) -> Result<(), String>;
+    /// `rename(2)`.
+    async fn rename(&mut self, from: &str, to: &str) -> Result<(), String>;
+    /// `chmod(2)`: the permission, set-id and sticky bits.
+    async fn chmod(&mut self, path: &str, mode: u32) -> Result<(), String>;
+    /// `utimensat(2)`: the access and modification times, Unix seconds.
+    async fn utime(&mut self, path: &str, atime: i64, mtime: i64) -> Result<(), String>;
+    /// `chown(2)`, or `lchown(2)` when not `follow`: `None` keeps that id.
+    async fn chown(
+        &mut self,
+        path: &str,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        follow: bool,
+    ) -> Result<(), String>;
     async fn read_dir(&mut self, path: &str) -> Option<Vec<String>>;
     /// Changes the working directory: the new one, absolute.
     async fn chdir(&mut self, path: &str) -> Result<String, String>;
@@ -136,6 +174,9 @@ pub trait Os {
     /// the signal that killed it), or `None` if it is not a child.
     async fn wait(&mut self, pid: Pid) -> Option<i32>;
     async fn kill(&mut self, pid: Pid, signal: Signal) -> Result<(), String>;
+    /// The effective user and group ids, as the process's user namespace
+    /// maps them (`geteuid`, `getegid`).
+    async fn ids(&mut self) -> (u32, u32);
     /// The shell's own pid, as seen in its pid namespace (`$$`).
     fn pid(&self) -> Pid;
     fn ppid(&self) -> Pid;

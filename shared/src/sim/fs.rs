@@ -29,6 +29,9 @@ pub(crate) enum Errno {
     Again,
     NoMem,
     Srch,
+    NotEmpty,
+    Perm,
+    XDev,
 }
 
 impl Errno {
@@ -46,6 +49,9 @@ impl Errno {
             Errno::Again => "Resource temporarily unavailable",
             Errno::NoMem => "Cannot allocate memory",
             Errno::Srch => "No such process",
+            Errno::NotEmpty => "Directory not empty",
+            Errno::Perm => "Operation not permitted",
+            Errno::XDev => "Invalid cross-device link",
         }
     }
 }
@@ -60,6 +66,36 @@ pub(crate) trait FileTree {
     fn node_mut(&mut self, path: &str) -> Option<&mut Node>;
     fn put(&mut self, path: &str, node: Node);
     fn delete(&mut self, path: &str);
+    fn children(&self, dir: &str) -> Vec<String>;
+    /// Whether a directory may be renamed here: overlayfs without
+    /// `redirect_dir` (Debian's default) refuses to move a directory
+    /// that a lower layer has, with EXDEV, and `mv` copies it instead.
+    fn movable(&self, path: &str) -> bool {
+        let _ = path;
+        true
+    }
+
+    /// `rename(2)` within this tree: `from` and all below it, put at `to`
+    /// (whose old contents go).
+    fn rename(&mut self, from: &str, to: &str) {
+        let mut moving = Vec::new();
+        let mut pending = vec![from.to_string()];
+        while let Some(path) = pending.pop() {
+            let Some(node) = self.node(&path).cloned() else {
+                continue;
+            };
+            if node.is_dir() {
+                pending.extend(self.children(&path).iter().map(|name| join(&path, name)));
+            }
+            moving.push((path, node));
+        }
+        self.delete(to);
+        self.delete(from);
+        // Parents before children: `moving` is in walk order.
+        for (path, node) in moving {
+            self.put(&format!("{to}{}", &path[from.len()..]), node);
+        }
+    }
 }
 
 impl FileTree for Tree {
@@ -74,6 +110,9 @@ impl FileTree for Tree {
     }
     fn delete(&mut self, path: &str) {
         self.remove_all(path)
+    }
+    fn children(&self, dir: &str) -> Vec<String> {
+        Tree::children(self, dir)
     }
 }
 
@@ -90,6 +129,36 @@ impl FileTree for Overlay {
     fn delete(&mut self, path: &str) {
         self.remove(path)
     }
+    fn children(&self, dir: &str) -> Vec<String> {
+        Overlay::children(self, dir)
+    }
+    fn movable(&self, path: &str) -> bool {
+        !self.lower_dir_shows(path)
+    }
+}
+
+/// A change to the file system a program asks for, as the shell's
+/// system-call seam names it.
+pub(crate) enum FileOp {
+    /// A directory with these permission bits (the umask applied).
+    Mkdir(String, u32),
+    Unlink(String),
+    Rmdir(String),
+    Symlink {
+        target: String,
+        link: String,
+    },
+    Link(String, String),
+    Rename(String, String),
+    Chmod(String, u32),
+    /// The modification time (the simulator keeps one time per file).
+    SetTime(String, u64),
+    Chown {
+        path: String,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        follow: bool,
+    },
 }
 
 /// What a write goes to, found before borrowing it mutably.
@@ -340,6 +409,37 @@ impl SimEngine {
         }
     }
 
+    /// The hard links `stat` counts: one for a file (the simulated file
+    /// systems keep one name per file), for a directory its `.`, its
+    /// name and each subdirectory's `..`, except a merged overlay
+    /// directory, which overlayfs gives one.
+    pub(crate) fn links_of(&self, viewer: Pid, abs: &str, node: &Node) -> u64 {
+        if !node.is_dir() {
+            return 1;
+        }
+        let merged = self.mnt_ns_of(viewer).ok().and_then(|mnt| {
+            let (mount, rel) = self.namespaces.mount_of(mnt, abs)?;
+            match &mount.backing {
+                Backing::Overlay { container } => self
+                    .container_by_id(container)
+                    .map(|c| c.rootfs.is_merged_dir(rel)),
+                _ => None,
+            }
+        });
+        if merged == Some(true) {
+            return 1;
+        }
+        let children = self.read_dir(viewer, abs).unwrap_or_default();
+        let base = abs.trim_end_matches('/');
+        2 + children
+            .iter()
+            .filter(|name| {
+                self.lookup(viewer, &format!("{base}/{name}"))
+                    .is_ok_and(|node| node.is_dir())
+            })
+            .count() as u64
+    }
+
     fn is_mount_point(&self, viewer: Pid, abs: &str) -> bool {
         self.mnt_ns_of(viewer).is_ok_and(|mnt| {
             self.namespaces
@@ -411,7 +511,20 @@ impl SimEngine {
             }
             return Ok(());
         }
-        let abs = self.resolve(viewer, path.trim_end_matches('/'), false)?;
+        self.make_node(viewer, path.trim_end_matches('/'), |now| {
+            Node::dir(0o755, now)
+        })
+    }
+
+    /// Makes a new directory entry: `path` must not exist, its parent
+    /// must be a directory.
+    fn make_node(
+        &mut self,
+        viewer: Pid,
+        path: &str,
+        node: impl FnOnce(u64) -> Node,
+    ) -> Result<(), Errno> {
+        let abs = self.resolve(viewer, path, false)?;
         if self.lookup(viewer, &abs).is_ok() {
             return Err(Errno::Exist);
         }
@@ -421,7 +534,193 @@ impl SimEngine {
                 Some(_) => return Err(Errno::NotDir),
                 None => return Err(Errno::NoEnt),
             }
-            tree.put(rel, Node::dir(0o755, now));
+            tree.put(rel, node(now));
+            Ok(())
+        })
+    }
+
+    /// A change a program asks of the file system, as the system call
+    /// it names answers it.
+    pub(crate) fn file_op(&mut self, viewer: Pid, op: FileOp) -> Result<(), Errno> {
+        // Changing an inode's attributes where writing is refused (procfs,
+        // cgroupfs) is refused as the kernel refuses a file whose owner
+        // the process is not: EPERM.
+        let attributes = matches!(
+            op,
+            FileOp::Chmod(..) | FileOp::Chown { .. } | FileOp::SetTime(..)
+        );
+        self.apply(viewer, op).map_err(|err| match err {
+            Errno::Access if attributes => Errno::Perm,
+            other => other,
+        })
+    }
+
+    fn apply(&mut self, viewer: Pid, op: FileOp) -> Result<(), Errno> {
+        match op {
+            FileOp::Mkdir(path, mode) => {
+                self.make_node(viewer, path.trim_end_matches('/'), |now| {
+                    Node::dir(mode & 0o7777, now)
+                })
+            }
+            FileOp::Symlink { target, link } => self.make_node(viewer, &link, |now| Node {
+                kind: NodeKind::Symlink(target),
+                mode: 0o777,
+                uid: 0,
+                gid: 0,
+                mtime: now,
+            }),
+            FileOp::Unlink(path) => {
+                let abs = self.resolve(viewer, &path, false)?;
+                if self.lookup(viewer, &abs)?.is_dir() {
+                    return Err(Errno::IsDir);
+                }
+                if self.is_mount_point(viewer, &abs) {
+                    return Err(Errno::Busy);
+                }
+                self.with_tree(viewer, &abs, |tree, rel, _| {
+                    tree.delete(rel);
+                    Ok(())
+                })
+            }
+            FileOp::Rmdir(path) => {
+                let abs = self.resolve(viewer, path.trim_end_matches('/'), false)?;
+                if !self.lookup(viewer, &abs)?.is_dir() {
+                    return Err(Errno::NotDir);
+                }
+                if abs == "/" || self.is_mount_point(viewer, &abs) {
+                    return Err(Errno::Busy);
+                }
+                if !self.read_dir(viewer, &abs)?.is_empty() {
+                    return Err(Errno::NotEmpty);
+                }
+                self.with_tree(viewer, &abs, |tree, rel, _| {
+                    tree.delete(rel);
+                    Ok(())
+                })
+            }
+            // The simulated file systems keep one name per file: as a
+            // file system without hard links, they refuse `link(2)`.
+            FileOp::Link(existing, new) => {
+                self.lstat(viewer, &existing)?;
+                let abs = self.resolve(viewer, &new, false)?;
+                if self.lookup(viewer, &abs).is_ok() {
+                    return Err(Errno::Exist);
+                }
+                Err(Errno::Perm)
+            }
+            FileOp::Rename(from, to) => self.rename(viewer, &from, &to),
+            FileOp::Chmod(path, mode) => {
+                let abs = self.resolve(viewer, &path, true)?;
+                self.lookup(viewer, &abs)?;
+                self.with_tree(viewer, &abs, |tree, rel, _| {
+                    let node = tree.node_mut(rel).ok_or(Errno::NoEnt)?;
+                    node.mode = mode & 0o7777;
+                    Ok(())
+                })
+            }
+            FileOp::SetTime(path, mtime) => {
+                let abs = self.resolve(viewer, &path, true)?;
+                self.lookup(viewer, &abs)?;
+                self.with_tree(viewer, &abs, |tree, rel, _| {
+                    tree.node_mut(rel).ok_or(Errno::NoEnt)?.mtime = mtime;
+                    Ok(())
+                })
+            }
+            FileOp::Chown {
+                path,
+                uid,
+                gid,
+                follow,
+            } => {
+                let abs = self.resolve(viewer, &path, follow)?;
+                self.lookup(viewer, &abs)?;
+                // An id the user namespace does not map cannot be given.
+                let user_ns = self
+                    .processes
+                    .get(&viewer)
+                    .map(|p| p.ns[&NamespaceKind::User])
+                    .ok_or(Errno::NoEnt)?;
+                let (uid_map, gid_map) = self.namespaces.id_maps(user_ns);
+                let mapped = |maps: &[crate::namespace::IdMap], id: Option<u32>| {
+                    id.is_none_or(|id| {
+                        maps.is_empty()
+                            || maps
+                                .iter()
+                                .any(|m| id >= m.inside && id - m.inside < m.count)
+                    })
+                };
+                if !mapped(&uid_map, uid) || !mapped(&gid_map, gid) {
+                    return Err(Errno::Inval);
+                }
+                self.with_tree(viewer, &abs, |tree, rel, _| {
+                    let node = tree.node_mut(rel).ok_or(Errno::NoEnt)?;
+                    node.uid = uid.unwrap_or(node.uid);
+                    node.gid = gid.unwrap_or(node.gid);
+                    // As `chown(2)`: a changed owner drops set-user-id, and
+                    // set-group-id where the group may execute.
+                    if !node.is_dir() {
+                        node.mode &= !0o4000;
+                        if node.mode & 0o010 != 0 {
+                            node.mode &= !0o2000;
+                        }
+                    }
+                    Ok(())
+                })
+            }
+        }
+    }
+
+    /// `rename(2)`: within one mount, a directory only onto an empty one,
+    /// never into itself.
+    fn rename(&mut self, viewer: Pid, from: &str, to: &str) -> Result<(), Errno> {
+        let from_abs = self.resolve(viewer, from.trim_end_matches('/'), false)?;
+        let node = self.lookup(viewer, &from_abs)?;
+        let to_abs = self.resolve(viewer, to.trim_end_matches('/'), false)?;
+        if from_abs == to_abs {
+            return Ok(());
+        }
+        if to_abs.starts_with(&format!("{}/", from_abs.trim_end_matches('/'))) {
+            return Err(Errno::Inval);
+        }
+        if from_abs == "/"
+            || self.is_mount_point(viewer, &from_abs)
+            || self.is_mount_point(viewer, &to_abs)
+        {
+            return Err(Errno::Busy);
+        }
+        match self.lookup(viewer, &to_abs) {
+            Ok(there) if there.is_dir() => {
+                if !node.is_dir() {
+                    return Err(Errno::IsDir);
+                }
+                if !self.read_dir(viewer, &to_abs)?.is_empty() {
+                    return Err(Errno::NotEmpty);
+                }
+            }
+            Ok(_) if node.is_dir() => return Err(Errno::NotDir),
+            _ => {}
+        }
+        let mnt = self.mnt_ns_of(viewer)?;
+        let mount = |abs: &str| {
+            self.namespaces
+                .mount_of(mnt, abs)
+                .map(|(m, _)| m.target.clone())
+        };
+        if mount(&from_abs) != mount(&to_abs) {
+            return Err(Errno::XDev);
+        }
+        let from_rel = self.write_target(viewer, &from_abs)?.1;
+        let to_rel = self.write_target(viewer, &to_abs)?.1;
+        self.with_tree(viewer, &from_abs, |tree, _, _| {
+            match tree.node(parent_of(&to_rel)) {
+                Some(parent) if parent.is_dir() => {}
+                Some(_) => return Err(Errno::NotDir),
+                None => return Err(Errno::NoEnt),
+            }
+            if node.is_dir() && !tree.movable(&from_rel) {
+                return Err(Errno::XDev);
+            }
+            tree.rename(&from_rel, &to_rel);
             Ok(())
         })
     }

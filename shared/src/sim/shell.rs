@@ -21,7 +21,7 @@ use crate::shell::{Shell, State};
 
 use super::SimEngine;
 use super::fd::{Open, ReadResult, WriteResult};
-use super::fs::Errno;
+use super::fs::{Errno, FileOp};
 use super::process::{Program, Sink};
 use super::tarball::{Node, NodeKind};
 
@@ -39,6 +39,7 @@ enum Request {
     Write(Fd, Vec<u8>),
     Stat(String, bool),
     ReadLink(String),
+    File(FileOp),
     Access(String, Access),
     ReadDir(String),
     Chdir(String),
@@ -48,6 +49,7 @@ enum Request {
     Wait(Pid),
     Kill(Pid, Signal),
     Hold(i64),
+    Ids,
     Yield,
 }
 
@@ -60,10 +62,11 @@ enum Answer {
     Wrote(Result<(), WriteError>),
     Meta(Result<Meta, String>),
     Names(Option<Vec<String>>),
-    Dir(Result<String, String>),
+    Path(Result<String, String>),
     Spawned(Result<Pid, SpawnError>),
     Forked(Result<Pid, String>),
     Status(Option<i32>),
+    Ids((u32, u32)),
 }
 
 struct Mailbox {
@@ -170,16 +173,73 @@ impl Os for SimOs {
         answer!(self, Request::Stat(path.into(), false), Meta)
     }
     async fn readlink(&mut self, path: &str) -> Result<String, String> {
-        answer!(self, Request::ReadLink(path.into()), Dir)
+        answer!(self, Request::ReadLink(path.into()), Path)
     }
     async fn access(&mut self, path: &str, how: Access) -> bool {
         answer!(self, Request::Access(path.into(), how), Yes)
+    }
+    async fn mkdir(&mut self, path: &str, mode: u32) -> Result<(), String> {
+        let mode = mode & !self.mail.borrow().umask;
+        answer!(self, Request::File(FileOp::Mkdir(path.into(), mode)), Done)
+    }
+    async fn unlink(&mut self, path: &str) -> Result<(), String> {
+        answer!(self, Request::File(FileOp::Unlink(path.into())), Done)
+    }
+    async fn rmdir(&mut self, path: &str) -> Result<(), String> {
+        answer!(self, Request::File(FileOp::Rmdir(path.into())), Done)
+    }
+    async fn symlink(&mut self, target: &str, link: &str) -> Result<(), String> {
+        let op = FileOp::Symlink {
+            target: target.into(),
+            link: link.into(),
+        };
+        answer!(self, Request::File(op), Done)
+    }
+    async fn link(&mut self, existing: &str, new: &str) -> Result<(), String> {
+        answer!(
+            self,
+            Request::File(FileOp::Link(existing.into(), new.into())),
+            Done
+        )
+    }
+    async fn rename(&mut self, from: &str, to: &str) -> Result<(), String> {
+        answer!(
+            self,
+            Request::File(FileOp::Rename(from.into(), to.into())),
+            Done
+        )
+    }
+    async fn chmod(&mut self, path: &str, mode: u32) -> Result<(), String> {
+        answer!(self, Request::File(FileOp::Chmod(path.into(), mode)), Done)
+    }
+    async fn ids(&mut self) -> (u32, u32) {
+        answer!(self, Request::Ids, Ids)
+    }
+    async fn utime(&mut self, path: &str, atime: i64, mtime: i64) -> Result<(), String> {
+        let _ = atime;
+        let op = FileOp::SetTime(path.into(), mtime.max(0) as u64);
+        answer!(self, Request::File(op), Done)
+    }
+    async fn chown(
+        &mut self,
+        path: &str,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        follow: bool,
+    ) -> Result<(), String> {
+        let op = FileOp::Chown {
+            path: path.into(),
+            uid,
+            gid,
+            follow,
+        };
+        answer!(self, Request::File(op), Done)
     }
     async fn read_dir(&mut self, path: &str) -> Option<Vec<String>> {
         answer!(self, Request::ReadDir(path.into()), Names)
     }
     async fn chdir(&mut self, path: &str) -> Result<String, String> {
-        answer!(self, Request::Chdir(path.into()), Dir)
+        answer!(self, Request::Chdir(path.into()), Path)
     }
     async fn umask(&mut self, mask: Option<u32>) -> u32 {
         let mut mail = self.mail.borrow_mut();
@@ -352,12 +412,19 @@ impl ShellTask {
     }
 }
 
-fn meta(node: &Node, ino: u64) -> Meta {
-    let (kind, size) = match &node.kind {
-        NodeKind::File(data) => (Kind::File, data.len() as u64),
-        NodeKind::Dir => (Kind::Dir, 0),
-        NodeKind::Symlink(target) => (Kind::Symlink, target.len() as u64),
-        NodeKind::CharDevice(..) => (Kind::CharDevice, 0),
+/// What `stat(2)` gives for a node. The simulated host keeps its files in
+/// memory, as tmpfs does: a file takes whole 4 KiB pages, a directory or
+/// a link none.
+fn meta(node: &Node, ino: u64, nlink: u64) -> Meta {
+    let (kind, size, rdev) = match &node.kind {
+        NodeKind::File(data) => (Kind::File, data.len() as u64, (0, 0)),
+        NodeKind::Dir => (Kind::Dir, 0, (0, 0)),
+        NodeKind::Symlink(target) => (Kind::Symlink, target.len() as u64, (0, 0)),
+        NodeKind::CharDevice(major, minor) => (Kind::CharDevice, 0, (*major, *minor)),
+    };
+    let blocks = match node.kind {
+        NodeKind::File(_) => size.div_ceil(4096) * 8,
+        _ => 0,
     };
     Meta {
         kind,
@@ -366,8 +433,15 @@ fn meta(node: &Node, ino: u64) -> Meta {
         uid: node.uid,
         gid: node.gid,
         mtime: node.mtime as i64,
+        atime: node.mtime as i64,
+        ctime: node.mtime as i64,
+        nanos: [0; 3],
+        blksize: 4096,
         dev: 0,
         ino,
+        nlink,
+        blocks,
+        rdev,
     }
 }
 
@@ -597,17 +671,23 @@ impl SimEngine {
                 };
                 A(Answer::Meta(
                     found
-                        .map(|(abs, node)| meta(&node, inode_of(&abs)))
+                        .map(|(abs, node)| {
+                            let links = self.links_of(pid, &abs, &node);
+                            meta(&node, inode_of(&abs), links)
+                        })
                         .map_err(|e| e.message().to_string()),
                 ))
             }
-            Request::ReadLink(path) => A(Answer::Dir(match self.lstat(pid, &path) {
+            Request::ReadLink(path) => A(Answer::Path(match self.lstat(pid, &path) {
                 Ok((_, node)) => match node.kind {
                     NodeKind::Symlink(target) => Ok(target),
                     _ => Err(Errno::Inval.message().into()),
                 },
                 Err(err) => Err(err.message().into()),
             })),
+            Request::File(op) => A(Answer::Done(
+                self.file_op(pid, op).map_err(|e| e.message().to_string()),
+            )),
             Request::Access(path, how) => {
                 let yes = match self.stat(pid, &path) {
                     Ok((_, node)) => match how {
@@ -625,7 +705,7 @@ impl SimEngine {
                     .and_then(|(abs, _)| self.read_dir(pid, &abs).ok());
                 A(Answer::Names(names))
             }
-            Request::Chdir(path) => A(Answer::Dir(match self.stat(pid, &path) {
+            Request::Chdir(path) => A(Answer::Path(match self.stat(pid, &path) {
                 Ok((abs, node)) if node.is_dir() => {
                     if let Some(p) = self.processes.get_mut(&pid) {
                         p.cwd = abs.clone();
@@ -672,6 +752,11 @@ impl SimEngine {
                 }
             }
             Request::Yield => A(Answer::Done(Ok(()))),
+            Request::Ids => A(Answer::Ids(
+                self.processes
+                    .get(&pid)
+                    .map_or((65534, 65534), |p| self.ids_seen_by(p, p)),
+            )),
             Request::Hold(bytes) if bytes < 0 => {
                 self.uncharge_memory(pid, bytes.unsigned_abs());
                 A(Answer::Done(Ok(())))

@@ -308,6 +308,52 @@ impl Overlay {
         }
     }
 
+    /// Whether a lower layer's directory shows at `path` (a merged or a
+    /// lower directory, in overlayfs's words), not hidden by an opaque
+    /// directory, a whiteout or a file above it.
+    pub fn lower_dir_shows(&self, path: &str) -> bool {
+        if !self.lower.get(path).is_some_and(Node::is_dir) || self.opaque.contains(path) {
+            return false;
+        }
+        if matches!(self.upper.get(path), Some(Upper::Whiteout))
+            || matches!(self.upper.get(path), Some(Upper::Node(n)) if !n.is_dir())
+        {
+            return false;
+        }
+        let mut dir = path;
+        while !dir.is_empty() {
+            dir = parent_of(dir);
+            if self.opaque.contains(dir) {
+                return false;
+            }
+            match self.upper.get(dir) {
+                Some(Upper::Whiteout) => return false,
+                Some(Upper::Node(node)) if !node.is_dir() => return false,
+                _ => {}
+            }
+        }
+        true
+    }
+
+    /// A directory both layers hold, merged: overlayfs counts one link
+    /// for it, not knowing the lower layers' subdirectories.
+    /// The upper layer holds it once anything below it was written (a
+    /// copy-up brings up every parent).
+    pub fn is_merged_dir(&self, path: &str) -> bool {
+        if path.is_empty() {
+            // The root always has its upper directory.
+            return true;
+        }
+        let prefix = format!("{path}/");
+        let upper = matches!(self.upper.get(path), Some(Upper::Node(n)) if n.is_dir())
+            || self
+                .upper
+                .range(prefix.clone()..)
+                .next()
+                .is_some_and(|(p, _)| p.starts_with(&prefix) && p.len() > prefix.len());
+        upper && self.lower_dir_shows(path)
+    }
+
     /// A copy of a node for modification: from the upper layer, or copied
     /// up from below.
     pub fn get_for_write(&mut self, path: &str) -> Option<&mut Node> {
@@ -347,7 +393,8 @@ pub const WORKSHOP_COMMANDS: &[&str] = &[
     "sh", "ps", "hostname", "id", "ls", "cat", "echo", "rm", "touch", "mkdir", "sleep", "kill",
     "mount", "ip", "true", "false", "uname", "env", "nsenter", "unshare", "memhog", "cpuburn",
     "forkbomb", "stty", "keyctl", "grep", "egrep", "fgrep", "wc", "head", "tail", "sort", "uniq",
-    "cut", "tr", "seq", "yes", "printf", "xargs", "sed", "find", "readlink", "help",
+    "cut", "tr", "seq", "yes", "printf", "xargs", "sed", "find", "readlink", "help", "ln", "cp",
+    "mv", "stat", "chmod", "chown", "whoami",
 ];
 
 /// How the multi-call binary's contents begin: an ELF header, so `execve`

@@ -548,18 +548,6 @@ impl SimEngine {
 
     /// A directory's link count, as the kernel keeps it: its entry in its
     /// parent, its own `.`, and each subdirectory's `..`.
-    fn dir_links(&self, pid: Pid, abs: &str) -> usize {
-        let children = self.read_dir(pid, abs).unwrap_or_default();
-        let base = abs.trim_end_matches('/');
-        2 + children
-            .iter()
-            .filter(|name| {
-                self.lookup(pid, &format!("{base}/{name}"))
-                    .is_ok_and(|node| node.is_dir())
-            })
-            .count()
-    }
-
     fn long_entry(
         &self,
         pid: Pid,
@@ -580,9 +568,9 @@ impl SimEngine {
             _ => node.size().to_string(),
         };
         let links = match abs {
-            Some(abs) if node.is_dir() => self.dir_links(pid, abs),
-            _ if node.is_dir() => 2,
-            _ => 1,
+            Some(abs) => self.links_of(pid, abs, node),
+            None if node.is_dir() => 2,
+            None => 1,
         };
         let mut line = format!(
             "{} {links:>4} {user:<8} {group:<8} {size:>9} {} {name}",

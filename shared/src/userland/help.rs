@@ -39,6 +39,7 @@ pub const APPLETS: &[(&str, &str, &str)] = &[
         "runs a command in new namespaces",
     ),
     ("env", "env", "the environment"),
+    ("whoami", "whoami", "the effective user's name"),
     (
         "id",
         "id",
@@ -146,6 +147,36 @@ pub const APPLETS: &[(&str, &str, &str)] = &[
         "readlink",
         "readlink [-fnv] FILE",
         "where a symbolic link points; -f follows every link to the real path",
+    ),
+    (
+        "stat",
+        "stat [-Lt] [-c FORMAT] FILE...",
+        "what an inode holds: FORMAT takes %n %N %s %b %B %o %a %A %f %F %h %i %d %D %u %U %g %G %t %T %x %X %y %Y %z %Z, with widths",
+    ),
+    (
+        "ln",
+        "ln [-sfnbvT] [-S SUFFIX] TARGET... LINK|DIR",
+        "makes links: -s symbolic, -f replacing what is there, -b keeping it as LINK~",
+    ),
+    (
+        "cp",
+        "cp [-arRPdLHpfinlsTuv] [-t DIR] SOURCE... DEST",
+        "copies files (-r trees, -a keeping links, modes, owners and times; -d links as links, -L followed)",
+    ),
+    (
+        "mv",
+        "mv [-finTv] [-t DIR] SOURCE... DEST",
+        "renames or moves files; a directory the image holds is copied, then removed",
+    ),
+    (
+        "chmod",
+        "chmod [-Rcvf] MODE[,MODE]... FILE...",
+        "changes permissions: MODE is octal (4755) or [ugoa][+-=][rwxXst] or [ugo]",
+    ),
+    (
+        "chown",
+        "chown [-RhLHPcvf] USER[:GROUP] FILE...",
+        "changes the owner and group (names from /etc/passwd and /etc/group, or numbers)",
     ),
     // The network.
     (

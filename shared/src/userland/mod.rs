@@ -12,9 +12,11 @@
 //!   multi-call binary picks its applet, flags, `sleep` durations, and
 //!   the way `ls` shows modes, sizes and dates.
 
+pub mod copy;
 pub mod find;
 pub mod grep;
 pub mod help;
+pub mod inode;
 pub mod io;
 pub mod opts;
 pub mod paths;
@@ -29,7 +31,8 @@ use crate::shell::os::Os;
 /// The applets written once over [`Os`], for both engines.
 pub const PORTABLE: &[&str] = &[
     "grep", "egrep", "fgrep", "wc", "head", "tail", "sort", "uniq", "cut", "tr", "seq", "yes",
-    "printf", "xargs", "sed", "find", "readlink", "help",
+    "printf", "xargs", "sed", "find", "readlink", "help", "ln", "cp", "mv", "stat", "chmod",
+    "chown", "whoami",
 ];
 
 /// Runs a portable applet as a process's program: its exit status, or
@@ -66,6 +69,13 @@ pub async fn run_portable<O: Os>(
         "find" => find::find(&mut io, args).await,
         "readlink" => paths::readlink(&mut io, args).await,
         "help" => help::help(&mut io, args).await,
+        "ln" => copy::ln(&mut io, args).await,
+        "cp" => copy::cp(&mut io, args).await,
+        "mv" => copy::mv(&mut io, args).await,
+        "stat" => inode::stat(&mut io, args).await,
+        "chmod" => inode::chmod(&mut io, args).await,
+        "chown" => inode::chown(&mut io, args).await,
+        "whoami" => inode::whoami(&mut io, args).await,
         _ => return None,
     };
     Some(result.unwrap_or(1))
