@@ -209,6 +209,20 @@ impl Os for RealOs {
         Ok(())
     }
 
+    async fn seek(&mut self, fd: Fd, offset: i64) -> Result<u64, String> {
+        // SAFETY: the descriptor is the program's own; borrowed for one call.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        nix::unistd::lseek(fd, offset, nix::unistd::Whence::SeekSet)
+            .map(|at| at as u64)
+            .map_err(message)
+    }
+
+    async fn truncate(&mut self, fd: Fd, len: u64) -> Result<(), String> {
+        // SAFETY: as in `seek`.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        nix::unistd::ftruncate(fd, len as i64).map_err(message)
+    }
+
     async fn stat(&mut self, path: &str) -> Result<Meta, String> {
         std::fs::metadata(path)
             .map(|m| meta(&m))
@@ -275,6 +289,23 @@ impl Os for RealOs {
             nix::unistd::geteuid().as_raw(),
             nix::unistd::getegid().as_raw(),
         )
+    }
+
+    async fn now(&mut self) -> (i64, u32) {
+        match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            Ok(since) => (since.as_secs() as i64, since.subsec_nanos()),
+            Err(_) => (0, 0),
+        }
+    }
+
+    async fn cpus(&mut self) -> u32 {
+        nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+            .map(|set| {
+                (0..nix::sched::CpuSet::count())
+                    .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
+                    .count() as u32
+            })
+            .unwrap_or(1)
     }
 
     async fn utime(&mut self, path: &str, atime: i64, mtime: i64) -> Result<(), String> {

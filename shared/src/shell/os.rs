@@ -120,6 +120,10 @@ pub trait Os {
     /// Up to `max` bytes; empty at end of file.
     async fn read(&mut self, fd: Fd, max: usize) -> Result<Vec<u8>, String>;
     async fn write(&mut self, fd: Fd, data: &[u8]) -> Result<(), WriteError>;
+    /// `lseek(fd, offset, SEEK_SET)`: the new offset.
+    async fn seek(&mut self, fd: Fd, offset: i64) -> Result<u64, String>;
+    /// `ftruncate(2)`.
+    async fn truncate(&mut self, fd: Fd, len: u64) -> Result<(), String>;
 
     async fn stat(&mut self, path: &str) -> Result<Meta, String>;
     async fn lstat(&mut self, path: &str) -> Result<Meta, String>;
@@ -177,6 +181,10 @@ pub trait Os {
     /// The effective user and group ids, as the process's user namespace
     /// maps them (`geteuid`, `getegid`).
     async fn ids(&mut self) -> (u32, u32);
+    /// The wall clock (`CLOCK_REALTIME`): Unix seconds and nanoseconds.
+    async fn now(&mut self) -> (i64, u32);
+    /// How many CPUs the process may run on (`sched_getaffinity`).
+    async fn cpus(&mut self) -> u32;
     /// The shell's own pid, as seen in its pid namespace (`$$`).
     fn pid(&self) -> Pid;
     fn ppid(&self) -> Pid;

@@ -473,7 +473,7 @@ impl SimEngine {
         let tmpfs_options = if root == "/" {
             "ro,nosuid,nodev,noexec,size=4096k,nr_inodes=1024,mode=755".to_string()
         } else {
-            format!("{flags},size=64k,mode=755")
+            format!("{flags},size=64k,mode=755,{}", super::tmpfs_owner())
         };
         let mut mounts: Vec<MountEntry> = vec![(
             base.into(),

@@ -10,6 +10,8 @@ use crate::engine::{Event, Stream};
 use crate::process::{ExitStatus, Pid, Signal};
 
 use super::SimEngine;
+use super::files::Place;
+use super::fs::Errno;
 use super::process::Sink;
 
 /// What a pipe holds before its writer waits (Linux's default).
@@ -30,7 +32,53 @@ pub(crate) enum Open {
     },
     PipeRead(u64),
     PipeWrite(u64),
+    /// A character device of the memory class: `/dev/zero` and
+    /// `/dev/full` read as zeros, `/dev/random` and `/dev/urandom` as
+    /// the simulator's own pseudo-random bytes (`read` counts what came,
+    /// so each read differs); `/dev/full` refuses writes.
+    Device {
+        major: u32,
+        minor: u32,
+        read: u64,
+    },
 }
+
+/// A device the simulator can open: the memory devices.
+pub(crate) fn device_open(major: u32, minor: u32) -> Result<Open, Errno> {
+    match (major, minor) {
+        (1, 3) => Ok(Open::Null),
+        (1, 5 | 7 | 8 | 9) => Ok(Open::Device {
+            major,
+            minor,
+            read: 0,
+        }),
+        // `/dev/tty` with no controlling terminal.
+        (5, 0) => Err(Errno::NxIo),
+        _ => Err(Errno::NoDev),
+    }
+}
+
+/// splitmix64: the simulator's pseudo-random bytes, the same for the
+/// same description and position (the simulation stays reproducible).
+fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    let mut state = seed;
+    while out.len() < len {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        out.extend_from_slice(&z.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// The most a read of a memory device gives at once: Linux gives all a
+/// read asks; the simulator, which holds it in the page's memory, up to
+/// 16 MiB (a bigger read returns short, as a read may).
+const DEVICE_READ: usize = 16 << 20;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Description {
@@ -310,6 +358,23 @@ impl SimEngine {
         };
         match open {
             Open::Null => ReadResult::End,
+            Open::Device { major, minor, read } => {
+                let len = max.min(DEVICE_READ);
+                let data = if minor == 8 || minor == 9 {
+                    random_bytes(id.wrapping_mul(0x1000_0000_01b3) ^ read, len)
+                } else {
+                    vec![0; len]
+                };
+                let _ = major;
+                if let Some(Description {
+                    open: Open::Device { read, .. },
+                    ..
+                }) = self.files.get_mut(id)
+                {
+                    *read += len as u64;
+                }
+                ReadResult::Data(data)
+            }
             Open::Sink(_) | Open::PipeWrite(_) => ReadResult::Error("Bad file descriptor".into()),
             Open::PipeRead(pipe) => {
                 let Some(p) = self.files.pipe_mut(pipe) else {
@@ -325,25 +390,56 @@ impl SimEngine {
                 let take = max.min(p.buffer.len());
                 ReadResult::Data(p.buffer.drain(..take).collect())
             }
-            Open::Read { path, offset } => match self.read_file(pid, &path) {
+            Open::Read { path, offset } => match self.read_at(pid, &path, offset, max) {
+                Ok(bytes) if bytes.is_empty() => ReadResult::End,
                 Ok(bytes) => {
-                    let end = bytes.len().min(offset + max);
-                    let start = offset.min(end);
                     if let Some(Description {
                         open: Open::Read { offset, .. },
                         ..
                     }) = self.files.get_mut(id)
                     {
-                        *offset = end;
+                        *offset += bytes.len();
                     }
-                    if start == end {
-                        ReadResult::End
-                    } else {
-                        ReadResult::Data(bytes[start..end].to_vec())
-                    }
+                    ReadResult::Data(bytes)
                 }
                 Err(err) => ReadResult::Error(err.message().into()),
             },
+        }
+    }
+
+    /// `lseek(SEEK_SET)`: files move, devices stay at 0, pipes and
+    /// terminals cannot seek.
+    pub(crate) fn fd_seek(&mut self, pid: Pid, n: i32, to: i64) -> Result<u64, Errno> {
+        let id = self.description_of(pid, n).ok_or(Errno::BadF)?;
+        let description = self.files.get_mut(id).ok_or(Errno::BadF)?;
+        let to = usize::try_from(to).map_err(|_| Errno::Inval)?;
+        match &mut description.open {
+            Open::Read { offset, .. } => *offset = to,
+            Open::Sink(Sink::File { at, .. }) => {
+                if let Some(at) = at {
+                    *at = to;
+                }
+            }
+            Open::Null | Open::Device { .. } => return Ok(0),
+            Open::PipeRead(_)
+            | Open::PipeWrite(_)
+            | Open::Sink(Sink::Console(_) | Sink::Terminal(_)) => return Err(Errno::SPipe),
+            Open::Sink(Sink::Control { .. }) => {}
+        }
+        Ok(to as u64)
+    }
+
+    /// `ftruncate`: a file open for writing, cut or grown with zeros.
+    pub(crate) fn fd_truncate(&mut self, pid: Pid, n: i32, len: u64) -> Result<(), Errno> {
+        let id = self.description_of(pid, n).ok_or(Errno::BadF)?;
+        let open = self
+            .files
+            .get(id)
+            .map(|d| d.open.clone())
+            .ok_or(Errno::BadF)?;
+        match open {
+            Open::Sink(Sink::File { path, .. }) => self.truncate_file(pid, &path, len),
+            _ => Err(Errno::Inval),
         }
     }
 
@@ -366,6 +462,27 @@ impl SimEngine {
         };
         match open {
             Open::Null => WriteResult::Wrote(data.len()),
+            Open::Device { minor: 7, .. } => WriteResult::Error(Errno::NoSpc.message().into()),
+            Open::Device { .. } => WriteResult::Wrote(data.len()),
+            Open::Sink(Sink::File { path, at }) => {
+                let place = match at {
+                    Some(at) => Place::At(at),
+                    None => Place::Append,
+                };
+                match self.store(pid, &path, data, place) {
+                    Ok(end) => {
+                        if let Some(Description {
+                            open: Open::Sink(Sink::File { at: Some(at), .. }),
+                            ..
+                        }) = self.files.get_mut(id)
+                        {
+                            *at = end;
+                        }
+                        WriteResult::Wrote(data.len())
+                    }
+                    Err(err) => WriteResult::Error(err.message().into()),
+                }
+            }
             Open::Read { .. } | Open::PipeRead(_) => {
                 WriteResult::Error("Bad file descriptor".into())
             }
@@ -375,8 +492,12 @@ impl SimEngine {
                     Err(err) => WriteResult::Error(err.message().into()),
                 }
             }
-            Open::Sink(sink) => {
-                self.write_sink(pid, &sink, data, events);
+            Open::Sink(Sink::Console(stream)) => {
+                self.write_stream(pid, stream, true, data, events);
+                WriteResult::Wrote(data.len())
+            }
+            Open::Sink(Sink::Terminal(stream)) => {
+                self.write_stream(pid, stream, false, data, events);
                 WriteResult::Wrote(data.len())
             }
             Open::PipeWrite(pipe) => {
@@ -421,34 +542,30 @@ impl SimEngine {
         }
     }
 
-    fn write_sink(&mut self, pid: Pid, sink: &Sink, data: &[u8], events: &mut Vec<Event>) {
+    /// Output to a terminal, or to the container's console, which is
+    /// also its log.
+    fn write_stream(
+        &mut self,
+        pid: Pid,
+        stream: Stream,
+        console: bool,
+        data: &[u8],
+        events: &mut Vec<Event>,
+    ) {
         let container = self.processes.get(&pid).and_then(|p| p.container.clone());
-        match sink {
-            Sink::Terminal(stream) | Sink::Console(stream) => {
-                // The container's console is also its log.
-                if matches!(sink, Sink::Console(_))
-                    && let Some(c) = container
-                        .as_deref()
-                        .and_then(|id| self.containers.iter_mut().find(|c| c.info.id == id))
-                {
-                    c.logs.write(self.clock_ms, *stream, data);
-                }
-                events.push(Event::Output {
-                    container,
-                    pid,
-                    stream: *stream,
-                    data: data.to_vec().into(),
-                });
-            }
-            Sink::File(path) => {
-                // A write to a file removed since it was opened is lost,
-                // as it would be for an unlinked file.
-                let _ = self.write_file(pid, path, data, true);
-            }
-            Sink::Control { cgroup, file } => {
-                let _ = self.write_control(pid, cgroup, file, data, events);
-            }
+        if console
+            && let Some(c) = container
+                .as_deref()
+                .and_then(|id| self.containers.iter_mut().find(|c| c.info.id == id))
+        {
+            c.logs.write(self.clock_ms, stream, data);
         }
+        events.push(Event::Output {
+            container,
+            pid,
+            stream,
+            data: data.to_vec().into(),
+        });
     }
 
     /// The pipe behind a descriptor, and whether it is the read end.

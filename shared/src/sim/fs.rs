@@ -5,14 +5,15 @@
 //! the overlay root, a host directory (volumes), a tmpfs, or procfs,
 //! sysfs and cgroupfs, which are rendered on read.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, VecDeque};
 
 use crate::namespace::NamespaceKind;
 use crate::process::Pid;
 
-use super::SimEngine;
 use super::namespace::Backing;
-use super::tarball::{Node, NodeKind, Overlay, Tree, join, parent_of};
+use super::tarball::{Node, NodeKind, Overlay, Tree, join};
+use super::{HOST_CPUS, SimEngine};
 
 /// The errors the file system returns, with the text `strerror` gives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +33,12 @@ pub(crate) enum Errno {
     NotEmpty,
     Perm,
     XDev,
+    NoSpc,
+    NxIo,
+    NoDev,
+    BadF,
+    SPipe,
+    FBig,
 }
 
 impl Errno {
@@ -52,6 +59,12 @@ impl Errno {
             Errno::NotEmpty => "Directory not empty",
             Errno::Perm => "Operation not permitted",
             Errno::XDev => "Invalid cross-device link",
+            Errno::NoSpc => "No space left on device",
+            Errno::NxIo => "No such device or address",
+            Errno::NoDev => "No such device",
+            Errno::BadF => "Bad file descriptor",
+            Errno::SPipe => "Illegal seek",
+            Errno::FBig => "File too large",
         }
     }
 }
@@ -137,39 +150,21 @@ impl FileTree for Overlay {
     }
 }
 
-/// A change to the file system a program asks for, as the shell's
-/// system-call seam names it.
-pub(crate) enum FileOp {
-    /// A directory with these permission bits (the umask applied).
-    Mkdir(String, u32),
-    Unlink(String),
-    Rmdir(String),
-    Symlink {
-        target: String,
-        link: String,
-    },
-    Link(String, String),
-    Rename(String, String),
-    Chmod(String, u32),
-    /// The modification time (the simulator keeps one time per file).
-    SetTime(String, u64),
-    Chown {
-        path: String,
-        uid: Option<u32>,
-        gid: Option<u32>,
-        follow: bool,
-    },
-}
-
 /// What a write goes to, found before borrowing it mutably.
-enum WriteTarget {
+pub(super) enum WriteTarget {
     Overlay(String),
     Host,
     Tmpfs(u64, String),
 }
 
+/// `devices/system/cpu/cpuN` of sysfs: N, for each CPU of the host.
+fn sys_cpu(rel: &str) -> Option<u64> {
+    let n: u64 = rel.strip_prefix("devices/system/cpu/cpu")?.parse().ok()?;
+    (n < HOST_CPUS).then_some(n)
+}
+
 /// Splits a path into its components.
-fn components(path: &str) -> impl DoubleEndedIterator<Item = &str> {
+pub(super) fn components(path: &str) -> impl DoubleEndedIterator<Item = &str> {
     path.split('/').filter(|c| !c.is_empty())
 }
 
@@ -179,7 +174,7 @@ fn absolute(parts: &[String]) -> String {
 }
 
 impl SimEngine {
-    fn mnt_ns_of(&self, viewer: Pid) -> Result<u64, Errno> {
+    pub(super) fn mnt_ns_of(&self, viewer: Pid) -> Result<u64, Errno> {
         self.processes
             .get(&viewer)
             .map(|p| p.ns[&NamespaceKind::Mnt])
@@ -221,9 +216,11 @@ impl SimEngine {
             }
             let is_last = pending.iter().all(|p| p == ".");
             current.push(part);
-            match self.lookup(viewer, &absolute(&current)) {
-                Ok(node) => match node.kind {
+            let here = absolute(&current);
+            match self.lookup_ref(viewer, &here) {
+                Ok(node) => match &node.kind {
                     NodeKind::Symlink(target) if !is_last || follow_last || must_be_dir => {
+                        let target = target.clone();
                         hops += 1;
                         if hops > MAX_SYMLINKS {
                             return Err(Errno::Loop);
@@ -249,28 +246,53 @@ impl SimEngine {
 
     /// The node at a resolved absolute path.
     pub(crate) fn lookup(&self, viewer: Pid, abs: &str) -> Result<Node, Errno> {
+        self.lookup_ref(viewer, abs).map(Cow::into_owned)
+    }
+
+    /// The node at a resolved absolute path, borrowed where it is stored
+    /// (a file's contents are not copied to look at it), made where it
+    /// is rendered (procfs, sysfs, cgroupfs).
+    pub(crate) fn lookup_ref<'a>(
+        &'a self,
+        viewer: Pid,
+        abs: &'a str,
+    ) -> Result<Cow<'a, Node>, Errno> {
         let mnt = self.mnt_ns_of(viewer)?;
         let (mount, rel) = self.namespaces.mount_of(mnt, abs).ok_or(Errno::NoEnt)?;
         match &mount.backing {
             Backing::Overlay { container } => self
                 .container_by_id(container)
                 .and_then(|c| c.rootfs.get(rel))
-                .cloned()
+                .map(Cow::Borrowed)
                 .ok_or(Errno::NoEnt),
             Backing::Host { path } => self
                 .host_fs
                 .get(join(path, rel).trim_end_matches('/'))
-                .cloned()
+                .map(Cow::Borrowed)
                 .ok_or(Errno::NoEnt),
-            Backing::Tmpfs(tree) => tree.get(rel).cloned().ok_or(Errno::NoEnt),
-            Backing::Proc { pid_ns, sub } => self.proc_node(viewer, *pid_ns, &join(sub, rel)),
+            Backing::Tmpfs(tree) => tree.get(rel).map(Cow::Borrowed).ok_or(Errno::NoEnt),
+            Backing::Proc { pid_ns, sub } => self
+                .proc_node(viewer, *pid_ns, &join(sub, rel))
+                .map(Cow::Owned),
             Backing::Sysfs => match rel {
-                "" | "fs" | "fs/cgroup" | "kernel" | "class" | "devices" => {
-                    Ok(Node::dir(0o555, self.boot_epoch()))
+                "" => Ok(Cow::Owned(Node::dir(0o555, self.boot_epoch()))),
+                "fs" | "fs/cgroup" | "kernel" | "class" | "devices" | "devices/system"
+                | "devices/system/cpu" => Ok(Cow::Owned(Node::dir(0o755, self.boot_epoch()))),
+                "devices/system/cpu/online"
+                | "devices/system/cpu/possible"
+                | "devices/system/cpu/present" => Ok(Cow::Owned(Node::file(
+                    format!("0-{}\n", HOST_CPUS - 1).into_bytes(),
+                    0o444,
+                    self.boot_epoch(),
+                ))),
+                cpu if sys_cpu(cpu).is_some() => {
+                    Ok(Cow::Owned(Node::dir(0o755, self.boot_epoch())))
                 }
                 _ => Err(Errno::NoEnt),
             },
-            Backing::Cgroup { hierarchy, root } => self.cgroup_node(viewer, *hierarchy, root, rel),
+            Backing::Cgroup { hierarchy, root } => self
+                .cgroup_node(viewer, *hierarchy, root, rel)
+                .map(Cow::Owned),
         }
     }
 
@@ -312,6 +334,12 @@ impl SimEngine {
                     "kernel".into(),
                 ],
                 "fs" => vec!["cgroup".into()],
+                "devices" => vec!["system".into()],
+                "devices/system" => vec!["cpu".into()],
+                "devices/system/cpu" => (0..HOST_CPUS)
+                    .map(|n| format!("cpu{n}"))
+                    .chain(["online", "possible", "present"].map(String::from))
+                    .collect(),
                 _ => vec![],
             },
             Backing::Cgroup { hierarchy, root } => self.cgroup_list(*hierarchy, root, rel)?,
@@ -336,6 +364,34 @@ impl SimEngine {
             })
     }
 
+    /// Up to `max` bytes of a file from `offset` (none past its end),
+    /// copying only those.
+    pub(crate) fn read_at(
+        &self,
+        viewer: Pid,
+        path: &str,
+        offset: usize,
+        max: usize,
+    ) -> Result<Vec<u8>, Errno> {
+        let abs = self.resolve(viewer, path, true)?;
+        let node = self.lookup_ref(viewer, &abs)?;
+        if self.read_refused(viewer, &abs, &node) {
+            return Err(Errno::Access);
+        }
+        match &node.kind {
+            NodeKind::File(data) => {
+                let start = offset.min(data.len());
+                let end = offset.saturating_add(max).min(data.len());
+                Ok(data[start..end].to_vec())
+            }
+            NodeKind::Dir => Err(Errno::IsDir),
+            NodeKind::CharDevice(1, 3) => Ok(vec![]),
+            NodeKind::CharDevice(5, 0) => Err(Errno::NxIo),
+            NodeKind::CharDevice(..) => Err(Errno::Inval),
+            NodeKind::Symlink(_) => Err(Errno::Loop),
+        }
+    }
+
     /// Reads a regular file.
     pub(crate) fn read_file(&self, viewer: Pid, path: &str) -> Result<Vec<u8>, Errno> {
         let (abs, node) = self.stat(viewer, path)?;
@@ -346,12 +402,17 @@ impl SimEngine {
             NodeKind::File(data) => Ok(data),
             NodeKind::Dir => Err(Errno::IsDir),
             NodeKind::CharDevice(1, 3) => Ok(vec![]),
+            NodeKind::CharDevice(5, 0) => Err(Errno::NxIo),
             NodeKind::CharDevice(..) => Err(Errno::Inval),
             NodeKind::Symlink(_) => Err(Errno::Loop),
         }
     }
 
-    fn write_target(&self, viewer: Pid, abs: &str) -> Result<(WriteTarget, String), Errno> {
+    pub(super) fn write_target(
+        &self,
+        viewer: Pid,
+        abs: &str,
+    ) -> Result<(WriteTarget, String), Errno> {
         let mnt = self.mnt_ns_of(viewer)?;
         let (mount, rel) = self.namespaces.mount_of(mnt, abs).ok_or(Errno::NoEnt)?;
         let rel = rel.to_string();
@@ -378,7 +439,7 @@ impl SimEngine {
 
     /// Runs `f` on the tree a path is written to, with the path relative
     /// to that tree. Mount points cannot be replaced or removed.
-    fn with_tree<R>(
+    pub(super) fn with_tree<R>(
         &mut self,
         viewer: Pid,
         abs: &str,
@@ -434,325 +495,76 @@ impl SimEngine {
         2 + children
             .iter()
             .filter(|name| {
-                self.lookup(viewer, &format!("{base}/{name}"))
+                self.lookup_ref(viewer, &format!("{base}/{name}"))
                     .is_ok_and(|node| node.is_dir())
             })
             .count() as u64
     }
 
-    fn is_mount_point(&self, viewer: Pid, abs: &str) -> bool {
+    /// What `stat` says of a file of a pseudo file system: procfs and
+    /// cgroupfs files are 0 bytes, sysfs attributes a page, and none
+    /// takes a block. `None` for a file that is stored.
+    pub(crate) fn pseudo_size(&self, viewer: Pid, abs: &str, node: &Node) -> Option<u64> {
+        let mnt = self.mnt_ns_of(viewer).ok()?;
+        let (mount, _) = self.namespaces.mount_of(mnt, abs)?;
+        match mount.backing {
+            Backing::Proc { .. } | Backing::Cgroup { .. } => Some(0),
+            Backing::Sysfs if matches!(node.kind, NodeKind::File(_)) => Some(4096),
+            Backing::Sysfs => Some(0),
+            _ => None,
+        }
+    }
+
+    /// The size `stat` gives. The simulated host keeps its files as
+    /// tmpfs does, where a directory counts 20 bytes for itself, its
+    /// parent and each entry; an overlay directory is the size of the
+    /// directory that holds it (upper once made, else lower).
+    pub(crate) fn size_of(&self, viewer: Pid, abs: &str, node: &Node) -> u64 {
+        if let Some(size) = self.pseudo_size(viewer, abs, node) {
+            return size;
+        }
+        match &node.kind {
+            NodeKind::File(data) => data.len() as u64,
+            NodeKind::Symlink(target) => target.len() as u64,
+            NodeKind::CharDevice(..) => 0,
+            NodeKind::Dir => {
+                let entries = self.mnt_ns_of(viewer).ok().and_then(|mnt| {
+                    let (mount, rel) = self.namespaces.mount_of(mnt, abs)?;
+                    Some(match &mount.backing {
+                        Backing::Overlay { container } => self
+                            .container_by_id(container)
+                            .map_or(0, |c| c.rootfs.stored_entries(rel)),
+                        Backing::Host { path } => self
+                            .host_fs
+                            .children(join(path, rel).trim_end_matches('/'))
+                            .len(),
+                        Backing::Tmpfs(tree) => tree.children(rel).len(),
+                        _ => 0,
+                    })
+                });
+                20 * (2 + entries.unwrap_or(0) as u64)
+            }
+        }
+    }
+
+    /// The device number `stat` gives, as `mountinfo` shows it: the
+    /// host's disk `254:1`, each other mount its own `0:N`.
+    pub(crate) fn device_of(&self, viewer: Pid, abs: &str) -> u64 {
+        self.mnt_ns_of(viewer)
+            .ok()
+            .and_then(|mnt| self.namespaces.mount_of(mnt, abs))
+            .map_or(0, |(mount, _)| match mount.backing {
+                Backing::Host { .. } => (254 << 8) | 1,
+                _ => u64::from(mount.id) + 20,
+            })
+    }
+
+    pub(super) fn is_mount_point(&self, viewer: Pid, abs: &str) -> bool {
         self.mnt_ns_of(viewer).is_ok_and(|mnt| {
             self.namespaces
                 .mount_of(mnt, abs)
                 .is_some_and(|(m, _)| m.target == abs)
         })
-    }
-
-    /// Writes (or with `append`, appends to) a regular file, creating it.
-    pub(crate) fn write_file(
-        &mut self,
-        viewer: Pid,
-        path: &str,
-        data: &[u8],
-        append: bool,
-    ) -> Result<String, Errno> {
-        let abs = self.resolve(viewer, path, true)?;
-        self.with_tree(viewer, &abs.clone(), |tree, rel, now| {
-            if rel.is_empty() {
-                // A device bound on its own (`/dev/null`) takes and drops
-                // what is written; a directory cannot be written.
-                return match tree.node("").map(|n| &n.kind) {
-                    Some(NodeKind::CharDevice(..)) => Ok(abs.clone()),
-                    _ => Err(Errno::IsDir),
-                };
-            }
-            match tree.node(parent_of(rel)) {
-                Some(parent) if parent.is_dir() => {}
-                Some(_) => return Err(Errno::NotDir),
-                None => return Err(Errno::NoEnt),
-            }
-            match tree.node_mut(rel) {
-                Some(node) => match &mut node.kind {
-                    NodeKind::File(contents) => {
-                        if !append {
-                            contents.clear();
-                        }
-                        contents.extend_from_slice(data);
-                        node.mtime = now;
-                    }
-                    NodeKind::Dir => return Err(Errno::IsDir),
-                    NodeKind::CharDevice(..) => {}
-                    NodeKind::Symlink(_) => return Err(Errno::Loop),
-                },
-                None => tree.put(rel, Node::file(data.to_vec(), 0o644, now)),
-            }
-            Ok(abs)
-        })
-    }
-
-    /// Creates a directory; with `parents`, its missing parents too and no
-    /// error if it exists.
-    pub(crate) fn mkdir(&mut self, viewer: Pid, path: &str, parents: bool) -> Result<(), Errno> {
-        if parents {
-            let mut prefix = if path.starts_with('/') {
-                "/".to_string()
-            } else {
-                String::new()
-            };
-            for part in components(path) {
-                prefix.push_str(part);
-                match self.stat(viewer, &prefix) {
-                    Ok((_, node)) if node.is_dir() => {}
-                    Ok(_) => return Err(Errno::NotDir),
-                    Err(Errno::NoEnt) => self.mkdir(viewer, &prefix, false)?,
-                    Err(err) => return Err(err),
-                }
-                prefix.push('/');
-            }
-            return Ok(());
-        }
-        self.make_node(viewer, path.trim_end_matches('/'), |now| {
-            Node::dir(0o755, now)
-        })
-    }
-
-    /// Makes a new directory entry: `path` must not exist, its parent
-    /// must be a directory.
-    fn make_node(
-        &mut self,
-        viewer: Pid,
-        path: &str,
-        node: impl FnOnce(u64) -> Node,
-    ) -> Result<(), Errno> {
-        let abs = self.resolve(viewer, path, false)?;
-        if self.lookup(viewer, &abs).is_ok() {
-            return Err(Errno::Exist);
-        }
-        self.with_tree(viewer, &abs, |tree, rel, now| {
-            match tree.node(parent_of(rel)) {
-                Some(parent) if parent.is_dir() => {}
-                Some(_) => return Err(Errno::NotDir),
-                None => return Err(Errno::NoEnt),
-            }
-            tree.put(rel, node(now));
-            Ok(())
-        })
-    }
-
-    /// A change a program asks of the file system, as the system call
-    /// it names answers it.
-    pub(crate) fn file_op(&mut self, viewer: Pid, op: FileOp) -> Result<(), Errno> {
-        // Changing an inode's attributes where writing is refused (procfs,
-        // cgroupfs) is refused as the kernel refuses a file whose owner
-        // the process is not: EPERM.
-        let attributes = matches!(
-            op,
-            FileOp::Chmod(..) | FileOp::Chown { .. } | FileOp::SetTime(..)
-        );
-        self.apply(viewer, op).map_err(|err| match err {
-            Errno::Access if attributes => Errno::Perm,
-            other => other,
-        })
-    }
-
-    fn apply(&mut self, viewer: Pid, op: FileOp) -> Result<(), Errno> {
-        match op {
-            FileOp::Mkdir(path, mode) => {
-                self.make_node(viewer, path.trim_end_matches('/'), |now| {
-                    Node::dir(mode & 0o7777, now)
-                })
-            }
-            FileOp::Symlink { target, link } => self.make_node(viewer, &link, |now| Node {
-                kind: NodeKind::Symlink(target),
-                mode: 0o777,
-                uid: 0,
-                gid: 0,
-                mtime: now,
-            }),
-            FileOp::Unlink(path) => {
-                let abs = self.resolve(viewer, &path, false)?;
-                if self.lookup(viewer, &abs)?.is_dir() {
-                    return Err(Errno::IsDir);
-                }
-                if self.is_mount_point(viewer, &abs) {
-                    return Err(Errno::Busy);
-                }
-                self.with_tree(viewer, &abs, |tree, rel, _| {
-                    tree.delete(rel);
-                    Ok(())
-                })
-            }
-            FileOp::Rmdir(path) => {
-                let abs = self.resolve(viewer, path.trim_end_matches('/'), false)?;
-                if !self.lookup(viewer, &abs)?.is_dir() {
-                    return Err(Errno::NotDir);
-                }
-                if abs == "/" || self.is_mount_point(viewer, &abs) {
-                    return Err(Errno::Busy);
-                }
-                if !self.read_dir(viewer, &abs)?.is_empty() {
-                    return Err(Errno::NotEmpty);
-                }
-                self.with_tree(viewer, &abs, |tree, rel, _| {
-                    tree.delete(rel);
-                    Ok(())
-                })
-            }
-            // The simulated file systems keep one name per file: as a
-            // file system without hard links, they refuse `link(2)`.
-            FileOp::Link(existing, new) => {
-                self.lstat(viewer, &existing)?;
-                let abs = self.resolve(viewer, &new, false)?;
-                if self.lookup(viewer, &abs).is_ok() {
-                    return Err(Errno::Exist);
-                }
-                Err(Errno::Perm)
-            }
-            FileOp::Rename(from, to) => self.rename(viewer, &from, &to),
-            FileOp::Chmod(path, mode) => {
-                let abs = self.resolve(viewer, &path, true)?;
-                self.lookup(viewer, &abs)?;
-                self.with_tree(viewer, &abs, |tree, rel, _| {
-                    let node = tree.node_mut(rel).ok_or(Errno::NoEnt)?;
-                    node.mode = mode & 0o7777;
-                    Ok(())
-                })
-            }
-            FileOp::SetTime(path, mtime) => {
-                let abs = self.resolve(viewer, &path, true)?;
-                self.lookup(viewer, &abs)?;
-                self.with_tree(viewer, &abs, |tree, rel, _| {
-                    tree.node_mut(rel).ok_or(Errno::NoEnt)?.mtime = mtime;
-                    Ok(())
-                })
-            }
-            FileOp::Chown {
-                path,
-                uid,
-                gid,
-                follow,
-            } => {
-                let abs = self.resolve(viewer, &path, follow)?;
-                self.lookup(viewer, &abs)?;
-                // An id the user namespace does not map cannot be given.
-                let user_ns = self
-                    .processes
-                    .get(&viewer)
-                    .map(|p| p.ns[&NamespaceKind::User])
-                    .ok_or(Errno::NoEnt)?;
-                let (uid_map, gid_map) = self.namespaces.id_maps(user_ns);
-                let mapped = |maps: &[crate::namespace::IdMap], id: Option<u32>| {
-                    id.is_none_or(|id| {
-                        maps.is_empty()
-                            || maps
-                                .iter()
-                                .any(|m| id >= m.inside && id - m.inside < m.count)
-                    })
-                };
-                if !mapped(&uid_map, uid) || !mapped(&gid_map, gid) {
-                    return Err(Errno::Inval);
-                }
-                self.with_tree(viewer, &abs, |tree, rel, _| {
-                    let node = tree.node_mut(rel).ok_or(Errno::NoEnt)?;
-                    node.uid = uid.unwrap_or(node.uid);
-                    node.gid = gid.unwrap_or(node.gid);
-                    // As `chown(2)`: a changed owner drops set-user-id, and
-                    // set-group-id where the group may execute.
-                    if !node.is_dir() {
-                        node.mode &= !0o4000;
-                        if node.mode & 0o010 != 0 {
-                            node.mode &= !0o2000;
-                        }
-                    }
-                    Ok(())
-                })
-            }
-        }
-    }
-
-    /// `rename(2)`: within one mount, a directory only onto an empty one,
-    /// never into itself.
-    fn rename(&mut self, viewer: Pid, from: &str, to: &str) -> Result<(), Errno> {
-        let from_abs = self.resolve(viewer, from.trim_end_matches('/'), false)?;
-        let node = self.lookup(viewer, &from_abs)?;
-        let to_abs = self.resolve(viewer, to.trim_end_matches('/'), false)?;
-        if from_abs == to_abs {
-            return Ok(());
-        }
-        if to_abs.starts_with(&format!("{}/", from_abs.trim_end_matches('/'))) {
-            return Err(Errno::Inval);
-        }
-        if from_abs == "/"
-            || self.is_mount_point(viewer, &from_abs)
-            || self.is_mount_point(viewer, &to_abs)
-        {
-            return Err(Errno::Busy);
-        }
-        match self.lookup(viewer, &to_abs) {
-            Ok(there) if there.is_dir() => {
-                if !node.is_dir() {
-                    return Err(Errno::IsDir);
-                }
-                if !self.read_dir(viewer, &to_abs)?.is_empty() {
-                    return Err(Errno::NotEmpty);
-                }
-            }
-            Ok(_) if node.is_dir() => return Err(Errno::NotDir),
-            _ => {}
-        }
-        let mnt = self.mnt_ns_of(viewer)?;
-        let mount = |abs: &str| {
-            self.namespaces
-                .mount_of(mnt, abs)
-                .map(|(m, _)| m.target.clone())
-        };
-        if mount(&from_abs) != mount(&to_abs) {
-            return Err(Errno::XDev);
-        }
-        let from_rel = self.write_target(viewer, &from_abs)?.1;
-        let to_rel = self.write_target(viewer, &to_abs)?.1;
-        self.with_tree(viewer, &from_abs, |tree, _, _| {
-            match tree.node(parent_of(&to_rel)) {
-                Some(parent) if parent.is_dir() => {}
-                Some(_) => return Err(Errno::NotDir),
-                None => return Err(Errno::NoEnt),
-            }
-            if node.is_dir() && !tree.movable(&from_rel) {
-                return Err(Errno::XDev);
-            }
-            tree.rename(&from_rel, &to_rel);
-            Ok(())
-        })
-    }
-
-    /// Removes a file, a symlink, or with `recursive` a directory tree.
-    pub(crate) fn remove(&mut self, viewer: Pid, path: &str, recursive: bool) -> Result<(), Errno> {
-        let abs = self.resolve(viewer, path.trim_end_matches('/'), false)?;
-        let node = self.lookup(viewer, &abs)?;
-        if abs == "/" || self.is_mount_point(viewer, &abs) {
-            return Err(Errno::Busy);
-        }
-        if node.is_dir() && !recursive {
-            return Err(Errno::IsDir);
-        }
-        self.with_tree(viewer, &abs, |tree, rel, _| {
-            tree.delete(rel);
-            Ok(())
-        })
-    }
-
-    /// Updates a file's time, creating it empty if it does not exist.
-    pub(crate) fn touch(&mut self, viewer: Pid, path: &str) -> Result<(), Errno> {
-        let abs = self.resolve(viewer, path, true)?;
-        if self.lookup(viewer, &abs).is_ok() {
-            return self.with_tree(viewer, &abs, |tree, rel, now| {
-                if let Some(node) = tree.node_mut(rel) {
-                    node.mtime = now;
-                }
-                Ok(())
-            });
-        }
-        self.write_file(viewer, &abs, b"", true).map(|_| ())
     }
 
     /// The mount's root, relative to what backs it, for `mountinfo`.

@@ -17,12 +17,14 @@ mod cgroup;
 mod cgroup_write;
 mod cgroupfs;
 mod fd;
+mod files;
 mod fs;
 mod login;
 mod namespace;
 mod process;
 mod procfs;
 mod shell;
+mod syscall;
 pub mod tarball;
 mod userland;
 
@@ -54,6 +56,13 @@ pub const CONTAINERS_CGROUP: &str = "/anchorage";
 
 /// The first uid and gid of the range container root maps to.
 pub const SUBID_BASE: u32 = 100_000;
+
+/// The end of the options of a tmpfs a container's root mounts: it owns
+/// it, and the kernel shows that owner by its id on the host, then
+/// `inode64` (Debian builds tmpfs with 64-bit inode numbers).
+pub(crate) fn tmpfs_owner() -> String {
+    format!("uid={SUBID_BASE},gid={SUBID_BASE},inode64")
+}
 /// How many ids a container's user namespace maps.
 pub const SUBID_COUNT: u32 = 65_536;
 
@@ -153,6 +162,9 @@ pub struct SimEngine {
     containers: Vec<SimContainer>,
     /// The host's own file system: volumes live in it.
     host_fs: Tree,
+    /// What the disk holds, as last counted plus what was written since
+    /// (see `fs::HOST_DISK_BYTES`).
+    disk_used: u64,
     engine_pid: Pid,
     login_shell: Option<Pid>,
     /// How the terminal's last line ended, until the terminal looks.
@@ -220,6 +232,7 @@ impl SimEngine {
             images: vec![image],
             containers: Vec::new(),
             host_fs,
+            disk_used: 0,
             engine_pid: 0,
             login_shell: None,
             line_end: None,
@@ -1269,7 +1282,7 @@ impl SimEngine {
                 target.to_string(),
                 "tmpfs",
                 "tmpfs".to_string(),
-                "ro,relatime".to_string(),
+                format!("ro,relatime,{}", tmpfs_owner()),
                 Backing::Tmpfs(Tree::empty(0o1777, now)),
             )
         };
@@ -1318,7 +1331,7 @@ impl SimEngine {
                 "/dev".into(),
                 "tmpfs",
                 "tmpfs".into(),
-                "rw,nosuid,size=65536k,mode=755".into(),
+                format!("rw,nosuid,size=65536k,mode=755,{}", tmpfs_owner()),
                 Backing::Tmpfs(dev),
             ),
         ];
@@ -1335,7 +1348,10 @@ impl SimEngine {
                 "/dev/shm".into(),
                 "tmpfs",
                 "shm".into(),
-                "rw,nosuid,nodev,noexec,relatime,size=65536k".into(),
+                format!(
+                    "rw,nosuid,nodev,noexec,relatime,size=65536k,{}",
+                    tmpfs_owner()
+                ),
                 Backing::Tmpfs(Tree::empty(0o1777, now)),
             ),
             (

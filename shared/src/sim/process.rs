@@ -31,9 +31,9 @@ pub(crate) enum Sink {
     /// the host's terminal), one of its two streams: shown there, not
     /// logged.
     Terminal(Stream),
-    /// A file, by absolute path in the process's mount namespace: the shell
-    /// opened it for `>` or `>>`, so writes append.
-    File(String),
+    /// A file, by absolute path in the process's mount namespace, and
+    /// where the next write goes: `None` for `O_APPEND` (`>>`), the end.
+    File { path: String, at: Option<usize> },
     /// A cgroup's control file (`cpu.max`...): each write is parsed and
     /// takes effect.
     Control { cgroup: String, file: String },

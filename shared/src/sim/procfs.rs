@@ -331,6 +331,8 @@ impl SimEngine {
         text
     }
 
+    /// The simulator keeps no page cache, buffers or shared memory: those
+    /// lines say 0.
     fn meminfo(&self) -> String {
         let used = self
             .cgroups
@@ -339,7 +341,7 @@ impl SimEngine {
         let total = HOST_MEMORY_BYTES / 1024;
         let free = total.saturating_sub(used / 1024);
         format!(
-            "MemTotal:       {total:>8} kB\nMemFree:        {free:>8} kB\nMemAvailable:   {free:>8} kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\n"
+            "MemTotal:       {total:>8} kB\nMemFree:        {free:>8} kB\nMemAvailable:   {free:>8} kB\nBuffers:               0 kB\nCached:                0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\nShmem:                 0 kB\nSReclaimable:          0 kB\n"
         )
     }
 

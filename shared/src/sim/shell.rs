@@ -20,279 +20,14 @@ use crate::shell::os::{
 use crate::shell::{Shell, State};
 
 use super::SimEngine;
-use super::fd::{Open, ReadResult, WriteResult};
-use super::fs::{Errno, FileOp};
+use super::fd::{Open, ReadResult, WriteResult, device_open};
+use super::fs::Errno;
 use super::process::{Program, Sink};
+use super::syscall::{Answer, Mailbox, Request, SimOs};
 use super::tarball::{Node, NodeKind};
 
 /// How many calls a shell makes in one step (a quantum of its CPU).
 const CALLS_PER_STEP: u32 = 64;
-
-enum Request {
-    Open(String, How),
-    Close(Fd),
-    DupPrivate(Fd),
-    Dup2(Fd, Fd),
-    IsOpen(Fd),
-    Pipe,
-    Read(Fd, usize),
-    Write(Fd, Vec<u8>),
-    Stat(String, bool),
-    ReadLink(String),
-    File(FileOp),
-    Access(String, Access),
-    ReadDir(String),
-    Chdir(String),
-    Spawn(String, Vec<String>, Vec<String>),
-    Exec(String, Vec<String>, Vec<String>),
-    Subshell(Box<Subshell>),
-    Wait(Pid),
-    Kill(Pid, Signal),
-    Hold(i64),
-    Ids,
-    Yield,
-}
-
-enum Answer {
-    Fd(Result<Fd, String>),
-    Done(Result<(), String>),
-    Yes(bool),
-    Pipe(Result<(Fd, Fd), String>),
-    Data(Result<Vec<u8>, String>),
-    Wrote(Result<(), WriteError>),
-    Meta(Result<Meta, String>),
-    Names(Option<Vec<String>>),
-    Path(Result<String, String>),
-    Spawned(Result<Pid, SpawnError>),
-    Forked(Result<Pid, String>),
-    Status(Option<i32>),
-    Ids((u32, u32)),
-}
-
-struct Mailbox {
-    request: Option<Request>,
-    answer: Option<Answer>,
-    /// Its pid and its parent's, in its own pid namespace.
-    pid: Pid,
-    ppid: Pid,
-    umask: u32,
-    /// Children reaped while it waited for another, by inner pid.
-    reaped: std::collections::HashMap<Pid, i32>,
-    /// A login shell's line, ended: its state, and `exit`'s status.
-    finished: Option<(State, Option<i32>)>,
-}
-
-impl Mailbox {
-    fn new(pid: Pid, ppid: Pid) -> Mailbox {
-        Mailbox {
-            request: None,
-            answer: None,
-            pid,
-            ppid,
-            umask: 0o022,
-            reaped: std::collections::HashMap::new(),
-            finished: None,
-        }
-    }
-}
-
-/// The simulated kernel, as the interpreter sees it.
-pub(crate) struct SimOs {
-    mail: Rc<RefCell<Mailbox>>,
-}
-
-/// A system call in flight: left in the mailbox at the first poll, its
-/// answer taken at a later one.
-struct Call {
-    mail: Rc<RefCell<Mailbox>>,
-    request: Option<Request>,
-}
-
-impl Future for Call {
-    type Output = Answer;
-
-    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Answer> {
-        if let Some(request) = self.request.take() {
-            self.mail.borrow_mut().request = Some(request);
-            return Poll::Pending;
-        }
-        match self.mail.borrow_mut().answer.take() {
-            Some(answer) => Poll::Ready(answer),
-            None => Poll::Pending,
-        }
-    }
-}
-
-impl SimOs {
-    fn call(&self, request: Request) -> Call {
-        Call {
-            mail: self.mail.clone(),
-            request: Some(request),
-        }
-    }
-}
-
-macro_rules! answer {
-    ($self:ident, $request:expr, $variant:ident) => {
-        match $self.call($request).await {
-            Answer::$variant(value) => value,
-            _ => unreachable!("the kernel answers each call in kind"),
-        }
-    };
-}
-
-impl Os for SimOs {
-    async fn open(&mut self, path: &str, how: How) -> Result<Fd, String> {
-        answer!(self, Request::Open(path.into(), how), Fd)
-    }
-    async fn close(&mut self, fd: Fd) {
-        let _ = answer!(self, Request::Close(fd), Done);
-    }
-    async fn dup_private(&mut self, fd: Fd) -> Result<Fd, String> {
-        answer!(self, Request::DupPrivate(fd), Fd)
-    }
-    async fn dup2(&mut self, from: Fd, to: Fd) -> Result<(), String> {
-        answer!(self, Request::Dup2(from, to), Done)
-    }
-    async fn is_open(&mut self, fd: Fd) -> bool {
-        answer!(self, Request::IsOpen(fd), Yes)
-    }
-    async fn pipe(&mut self) -> Result<(Fd, Fd), String> {
-        answer!(self, Request::Pipe, Pipe)
-    }
-    async fn read(&mut self, fd: Fd, max: usize) -> Result<Vec<u8>, String> {
-        answer!(self, Request::Read(fd, max), Data)
-    }
-    async fn write(&mut self, fd: Fd, data: &[u8]) -> Result<(), WriteError> {
-        answer!(self, Request::Write(fd, data.to_vec()), Wrote)
-    }
-    async fn stat(&mut self, path: &str) -> Result<Meta, String> {
-        answer!(self, Request::Stat(path.into(), true), Meta)
-    }
-    async fn lstat(&mut self, path: &str) -> Result<Meta, String> {
-        answer!(self, Request::Stat(path.into(), false), Meta)
-    }
-    async fn readlink(&mut self, path: &str) -> Result<String, String> {
-        answer!(self, Request::ReadLink(path.into()), Path)
-    }
-    async fn access(&mut self, path: &str, how: Access) -> bool {
-        answer!(self, Request::Access(path.into(), how), Yes)
-    }
-    async fn mkdir(&mut self, path: &str, mode: u32) -> Result<(), String> {
-        let mode = mode & !self.mail.borrow().umask;
-        answer!(self, Request::File(FileOp::Mkdir(path.into(), mode)), Done)
-    }
-    async fn unlink(&mut self, path: &str) -> Result<(), String> {
-        answer!(self, Request::File(FileOp::Unlink(path.into())), Done)
-    }
-    async fn rmdir(&mut self, path: &str) -> Result<(), String> {
-        answer!(self, Request::File(FileOp::Rmdir(path.into())), Done)
-    }
-    async fn symlink(&mut self, target: &str, link: &str) -> Result<(), String> {
-        let op = FileOp::Symlink {
-            target: target.into(),
-            link: link.into(),
-        };
-        answer!(self, Request::File(op), Done)
-    }
-    async fn link(&mut self, existing: &str, new: &str) -> Result<(), String> {
-        answer!(
-            self,
-            Request::File(FileOp::Link(existing.into(), new.into())),
-            Done
-        )
-    }
-    async fn rename(&mut self, from: &str, to: &str) -> Result<(), String> {
-        answer!(
-            self,
-            Request::File(FileOp::Rename(from.into(), to.into())),
-            Done
-        )
-    }
-    async fn chmod(&mut self, path: &str, mode: u32) -> Result<(), String> {
-        answer!(self, Request::File(FileOp::Chmod(path.into(), mode)), Done)
-    }
-    async fn ids(&mut self) -> (u32, u32) {
-        answer!(self, Request::Ids, Ids)
-    }
-    async fn utime(&mut self, path: &str, atime: i64, mtime: i64) -> Result<(), String> {
-        let _ = atime;
-        let op = FileOp::SetTime(path.into(), mtime.max(0) as u64);
-        answer!(self, Request::File(op), Done)
-    }
-    async fn chown(
-        &mut self,
-        path: &str,
-        uid: Option<u32>,
-        gid: Option<u32>,
-        follow: bool,
-    ) -> Result<(), String> {
-        let op = FileOp::Chown {
-            path: path.into(),
-            uid,
-            gid,
-            follow,
-        };
-        answer!(self, Request::File(op), Done)
-    }
-    async fn read_dir(&mut self, path: &str) -> Option<Vec<String>> {
-        answer!(self, Request::ReadDir(path.into()), Names)
-    }
-    async fn chdir(&mut self, path: &str) -> Result<String, String> {
-        answer!(self, Request::Chdir(path.into()), Path)
-    }
-    async fn umask(&mut self, mask: Option<u32>) -> u32 {
-        let mut mail = self.mail.borrow_mut();
-        let old = mail.umask;
-        if let Some(mask) = mask {
-            mail.umask = mask;
-        }
-        old
-    }
-    async fn spawn(
-        &mut self,
-        path: &str,
-        argv: &[String],
-        env: &[String],
-    ) -> Result<Pid, SpawnError> {
-        answer!(
-            self,
-            Request::Spawn(path.into(), argv.to_vec(), env.to_vec()),
-            Spawned
-        )
-    }
-    async fn exec(&mut self, path: &str, argv: &[String], env: &[String]) -> (String, i32) {
-        // The kernel replaces the program: this call never returns.
-        let _ = self
-            .call(Request::Exec(path.into(), argv.to_vec(), env.to_vec()))
-            .await;
-        ("exec failed".into(), 126)
-    }
-    async fn subshell(&mut self, sub: Subshell) -> Result<Pid, String> {
-        answer!(self, Request::Subshell(Box::new(sub)), Forked)
-    }
-    async fn wait(&mut self, pid: Pid) -> Option<i32> {
-        answer!(self, Request::Wait(pid), Status)
-    }
-    async fn kill(&mut self, pid: Pid, signal: Signal) -> Result<(), String> {
-        answer!(self, Request::Kill(pid, signal), Done)
-    }
-    fn ppid(&self) -> Pid {
-        self.mail.borrow().ppid
-    }
-    async fn hold(&mut self, bytes: i64) {
-        answer!(self, Request::Hold(bytes), Done).unwrap_or_default()
-    }
-    async fn yield_now(&mut self) {
-        answer!(self, Request::Yield, Done).unwrap_or_default()
-    }
-    fn pid(&self) -> Pid {
-        self.mail.borrow().pid
-    }
-    fn interrupted(&mut self) -> bool {
-        false
-    }
-}
 
 /// A running shell: the interpreter's future and its mailbox.
 pub(crate) struct ShellTask {
@@ -442,6 +177,23 @@ fn meta(node: &Node, ino: u64, nlink: u64) -> Meta {
         nlink,
         blocks,
         rdev,
+    }
+}
+
+impl SimEngine {
+    /// `stat(2)` (or `lstat`): the node looked at where it is stored,
+    /// its device the mount it is on.
+    fn stat_meta(&self, pid: Pid, path: &str, follow: bool) -> Result<Meta, Errno> {
+        let abs = self.resolve(pid, path, follow)?;
+        let node = self.lookup_ref(pid, &abs)?;
+        let links = self.links_of(pid, &abs, &node);
+        let mut meta = meta(&node, inode_of(&abs), links);
+        meta.dev = self.device_of(pid, &abs);
+        meta.size = self.size_of(pid, &abs, &node);
+        if self.pseudo_size(pid, &abs, &node).is_some() {
+            meta.blocks = 0;
+        }
+        Ok(meta)
     }
 }
 
@@ -663,21 +415,18 @@ impl SimEngine {
                 }
                 WriteResult::Error(message) => A(Answer::Wrote(Err(WriteError::Other(message)))),
             },
-            Request::Stat(path, follow) => {
-                let found = if follow {
-                    self.stat(pid, &path)
-                } else {
-                    self.lstat(pid, &path)
-                };
-                A(Answer::Meta(
-                    found
-                        .map(|(abs, node)| {
-                            let links = self.links_of(pid, &abs, &node);
-                            meta(&node, inode_of(&abs), links)
-                        })
-                        .map_err(|e| e.message().to_string()),
-                ))
-            }
+            Request::Seek(fd, offset) => A(Answer::Offset(
+                self.fd_seek(pid, fd, offset)
+                    .map_err(|e| e.message().to_string()),
+            )),
+            Request::Truncate(fd, len) => A(Answer::Done(
+                self.fd_truncate(pid, fd, len)
+                    .map_err(|e| e.message().to_string()),
+            )),
+            Request::Stat(path, follow) => A(Answer::Meta(
+                self.stat_meta(pid, &path, follow)
+                    .map_err(|e| e.message().to_string()),
+            )),
             Request::ReadLink(path) => A(Answer::Path(match self.lstat(pid, &path) {
                 Ok((_, node)) => match node.kind {
                     NodeKind::Symlink(target) => Ok(target),
@@ -752,6 +501,10 @@ impl SimEngine {
                 }
             }
             Request::Yield => A(Answer::Done(Ok(()))),
+            Request::Now => A(Answer::Now((
+                self.now_epoch() as i64,
+                (self.clock_ms % 1000) as u32 * 1_000_000,
+            ))),
             Request::Ids => A(Answer::Ids(
                 self.processes
                     .get(&pid)
@@ -820,8 +573,10 @@ impl SimEngine {
                         lowest,
                         true,
                     )),
-                    NodeKind::CharDevice(1, 3) => {
-                        Ok(self.fd_install(pid, Open::Null, lowest, true))
+                    NodeKind::CharDevice(major, minor) => {
+                        let open =
+                            device_open(major, minor).map_err(|e| e.message().to_string())?;
+                        Ok(self.fd_install(pid, open, lowest, true))
                     }
                     _ => Ok(self.fd_install(
                         pid,
@@ -840,11 +595,20 @@ impl SimEngine {
                     let sink = Sink::Control { cgroup, file };
                     return Ok(self.fd_install(pid, Open::Sink(sink), lowest, true));
                 }
+                if let Ok((_, node)) = self.stat(pid, path)
+                    && let NodeKind::CharDevice(major, minor) = node.kind
+                {
+                    let open = device_open(major, minor).map_err(|e| e.message().to_string())?;
+                    return Ok(self.fd_install(pid, open, lowest, true));
+                }
                 let append = how != How::Write;
                 let abs = self
                     .write_file(pid, path, b"", append)
                     .map_err(|e| e.message().to_string())?;
-                Ok(self.fd_install(pid, Open::Sink(Sink::File(abs)), lowest, true))
+                // `>` and `<>` write from the start, `>>` at the end.
+                let at = (how != How::Append).then_some(0);
+                let sink = Sink::File { path: abs, at };
+                Ok(self.fd_install(pid, Open::Sink(sink), lowest, true))
             }
         }
     }

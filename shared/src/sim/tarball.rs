@@ -196,6 +196,17 @@ impl Tree {
         self.nodes.insert(path.to_string(), node);
     }
 
+    /// The bytes its regular files hold.
+    pub fn file_bytes(&self) -> u64 {
+        self.nodes
+            .values()
+            .map(|n| match &n.kind {
+                NodeKind::File(data) => data.len() as u64,
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// Removes a path and everything under it.
     pub fn remove_all(&mut self, path: &str) {
         self.nodes.remove(path);
@@ -354,6 +365,28 @@ impl Overlay {
         upper && self.lower_dir_shows(path)
     }
 
+    /// The entries of the directory that holds `dir` on disk: the upper
+    /// one once it exists (whiteouts count), else the lower one.
+    pub fn stored_entries(&self, dir: &str) -> usize {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        let upper_exists = dir.is_empty()
+            || matches!(self.upper.get(dir), Some(Upper::Node(n)) if n.is_dir())
+            || self
+                .upper
+                .range(prefix.clone()..)
+                .next()
+                .is_some_and(|(p, _)| p.starts_with(&prefix));
+        if upper_exists {
+            direct_children(&self.upper, dir).count()
+        } else {
+            self.lower.children(dir).len()
+        }
+    }
+
     /// A copy of a node for modification: from the upper layer, or copied
     /// up from below.
     pub fn get_for_write(&mut self, path: &str) -> Option<&mut Node> {
@@ -394,7 +427,7 @@ pub const WORKSHOP_COMMANDS: &[&str] = &[
     "mount", "ip", "true", "false", "uname", "env", "nsenter", "unshare", "memhog", "cpuburn",
     "forkbomb", "stty", "keyctl", "grep", "egrep", "fgrep", "wc", "head", "tail", "sort", "uniq",
     "cut", "tr", "seq", "yes", "printf", "xargs", "sed", "find", "readlink", "help", "ln", "cp",
-    "mv", "stat", "chmod", "chown", "whoami",
+    "mv", "stat", "chmod", "chown", "whoami", "date", "nproc", "free", "du", "dd",
 ];
 
 /// How the multi-call binary's contents begin: an ELF header, so `execve`

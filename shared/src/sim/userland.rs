@@ -562,10 +562,11 @@ impl SimEngine {
         let group = self
             .name_of(pid, "/etc/group", node.gid)
             .unwrap_or_else(|| node.gid.to_string());
+        let bytes = abs.map_or(node.size(), |abs| self.size_of(pid, abs, node));
         let size = match node.kind {
             NodeKind::CharDevice(major, minor) => format!("{major}, {minor}"),
-            _ if human_sizes => human(node.size()),
-            _ => node.size().to_string(),
+            _ if human_sizes => human(bytes),
+            _ => bytes.to_string(),
         };
         let links = match abs {
             Some(abs) => self.links_of(pid, abs, node),
@@ -1215,7 +1216,7 @@ mod tests {
         node.mode = 0o644;
         assert_eq!(mode_string(&node), "-rw-r--r--");
         assert_eq!(human(1536), "1.5K");
-        assert_eq!(human(100 << 20), "100M");
+        assert_eq!(human(100 << 20), "100.0M");
     }
 
     #[test]

@@ -7,21 +7,13 @@
 
 use std::collections::HashSet;
 
+use super::find::base_name;
 use super::io::Io;
 use super::opts::Opts;
 use super::text::{Status, usage};
 use crate::shell::os::{Kind, Meta, Open, Os};
 
 const NO_ENTRY: &str = "No such file or directory";
-
-/// The last part of a path, trailing slashes dropped (`/` stays `/`).
-pub(super) fn last_part(path: &str) -> &str {
-    let trimmed = path.trim_end_matches('/');
-    if trimmed.is_empty() {
-        return if path.is_empty() { "" } else { "/" };
-    }
-    trimmed.rsplit('/').next().unwrap_or(trimmed)
-}
 
 /// `dir/name`, without doubling a slash.
 pub(super) fn under(dir: &str, name: &str) -> String {
@@ -97,7 +89,7 @@ pub async fn ln<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
     }
     // One operand: the link is made here, with the target's name.
     let last = if sources.len() == 1 {
-        last_part(&sources[0]).to_string()
+        base_name(&sources[0]).to_string()
     } else {
         sources.pop().unwrap_or_default()
     };
@@ -105,7 +97,7 @@ pub async fn ln<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
     for source in &sources {
         let mut link = last.clone();
         if !opts.has('T') && is_dir(io, &last, !opts.has('n')).await {
-            link = under(&last, last_part(source));
+            link = under(&last, base_name(source));
         }
         if !opts.has('s')
             && let Err(message) = io.os.stat(source).await
@@ -245,7 +237,7 @@ pub async fn cp<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
         }
     }
     for source in &sources {
-        let dest = under(&last, last_part(source));
+        let dest = under(&last, base_name(source));
         let top = How {
             follow: how.follow || how.follow_top,
             ..how
@@ -616,7 +608,7 @@ pub async fn mv<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
         }
     }
     for source in &sources {
-        let dest = under(&last, last_part(source));
+        let dest = under(&last, base_name(source));
         let Ok(kind) = kind_of(io, &dest, true).await else {
             status = 1;
             continue;
@@ -736,9 +728,6 @@ mod tests {
 
     #[test]
     fn names_go_under_a_directory_as_busybox_puts_them() {
-        assert_eq!(last_part("a/b/"), "b");
-        assert_eq!(last_part("/"), "/");
-        assert_eq!(last_part("f"), "f");
         assert_eq!(under("d/", "f"), "d/f");
         assert_eq!(under("d", "/f"), "d/f");
     }

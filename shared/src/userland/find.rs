@@ -331,7 +331,7 @@ async fn run<O: Os>(io: &mut Io<'_, O>, command: &[String], paths: &[String]) ->
 }
 
 /// The last part of a path, as `-name` matches it (`/` for the root).
-fn base_name(path: &str) -> &str {
+pub(super) fn base_name(path: &str) -> &str {
     let trimmed = path.trim_end_matches('/');
     if trimmed.is_empty() {
         return if path.is_empty() { "" } else { "/" };

@@ -41,6 +41,21 @@ pub const APPLETS: &[(&str, &str, &str)] = &[
     ("env", "env", "the environment"),
     ("whoami", "whoami", "the effective user's name"),
     (
+        "date",
+        "date [-uR] [-I[SPEC]] [-d TIME | -r FILE] [+FORMAT]",
+        "the time (UTC): +FORMAT as strftime (%F %T %s...), -d @SECONDS or YYYY-MM-DD hh:mm[:ss], -r a file's",
+    ),
+    (
+        "nproc",
+        "nproc [--all] [--ignore=N]",
+        "how many CPUs this process may use (--all: the host's)",
+    ),
+    (
+        "free",
+        "free [-bkmgh]",
+        "the host's memory and swap, from /proc/meminfo (a container sees the host's)",
+    ),
+    (
         "id",
         "id",
         "user and group ids, as this user namespace maps them",
@@ -167,6 +182,16 @@ pub const APPLETS: &[(&str, &str, &str)] = &[
         "mv",
         "mv [-finTv] [-t DIR] SOURCE... DEST",
         "renames or moves files; a directory the image holds is copied, then removed",
+    ),
+    (
+        "dd",
+        "dd [if=FILE] [of=FILE] [bs=N | ibs=N obs=N] [count=N] [skip=N] [seek=N] [conv=notrunc,noerror,sync,fsync,swab] [iflag=skip_bytes,count_bytes,fullblock] [oflag=seek_bytes,append] [status=none|noxfer]",
+        "copies blocks (N takes c w b kB k MB M GB G); the records in and out on stderr",
+    ),
+    (
+        "du",
+        "du [-aHLdclsxhmkb] [FILE...]",
+        "the disk a tree takes, in KiB: -s a total each, -a files too, -d N deep, -h readable, -b bytes",
     ),
     (
         "chmod",

@@ -13,6 +13,7 @@
 //!   the way `ls` shows modes, sizes and dates.
 
 pub mod copy;
+pub mod dd;
 pub mod find;
 pub mod grep;
 pub mod help;
@@ -23,7 +24,9 @@ pub mod paths;
 pub mod posix_re;
 pub mod sed;
 pub mod sort;
+pub mod system;
 pub mod text;
+pub mod usage;
 pub mod xargs;
 
 use crate::shell::os::Os;
@@ -32,7 +35,7 @@ use crate::shell::os::Os;
 pub const PORTABLE: &[&str] = &[
     "grep", "egrep", "fgrep", "wc", "head", "tail", "sort", "uniq", "cut", "tr", "seq", "yes",
     "printf", "xargs", "sed", "find", "readlink", "help", "ln", "cp", "mv", "stat", "chmod",
-    "chown", "whoami",
+    "chown", "whoami", "date", "nproc", "free", "du", "dd",
 ];
 
 /// Runs a portable applet as a process's program: its exit status, or
@@ -76,6 +79,11 @@ pub async fn run_portable<O: Os>(
         "chmod" => inode::chmod(&mut io, args).await,
         "chown" => inode::chown(&mut io, args).await,
         "whoami" => inode::whoami(&mut io, args).await,
+        "date" => system::date(&mut io, args).await,
+        "nproc" => system::nproc(&mut io, args).await,
+        "free" => system::free(&mut io, args).await,
+        "du" => usage::du(&mut io, args).await,
+        "dd" => dd::dd(&mut io, args).await,
         _ => return None,
     };
     Some(result.unwrap_or(1))
@@ -162,22 +170,30 @@ pub fn mode_string(kind: char, mode: u32) -> String {
     text
 }
 
-/// Sizes as `ls -h` prints them.
+/// Sizes as BusyBox's `ls -h`, `du -h` and `free -h` print them
+/// (`make_human_readable_str`): bytes up to 1023, then one decimal and a
+/// unit, `12.0K`, `1.5M`.
 pub fn human(bytes: u64) -> String {
-    let mut value = bytes as f64;
-    for unit in ["", "K", "M", "G", "T"] {
-        if value < 1024.0 {
-            return if unit.is_empty() {
-                format!("{bytes}")
-            } else if value < 10.0 {
-                format!("{value:.1}{unit}")
-            } else {
-                format!("{value:.0}{unit}")
-            };
-        }
-        value /= 1024.0;
+    const UNITS: [char; 8] = ['K', 'M', 'G', 'T', 'P', 'E', 'Z', 'Y'];
+    if bytes == 0 {
+        return "0".into();
     }
-    format!("{value:.0}P")
+    let mut value = bytes;
+    let mut unit = None;
+    let mut frac = 0;
+    while value >= 1024 {
+        frac = ((value % 1024) * 10 + 512) / 1024;
+        value /= 1024;
+        unit = Some(unit.map_or(0, |u: usize| u + 1));
+    }
+    if frac >= 10 {
+        value += 1;
+        frac = 0;
+    }
+    match unit {
+        None => value.to_string(),
+        Some(u) => format!("{value}.{frac}{}", UNITS[u.min(UNITS.len() - 1)]),
+    }
 }
 
 /// A duration that is not a number of seconds.

@@ -1,0 +1,3 @@
+# applets: dd copies blocks from the memory devices, fills a tmpfs to its size and meets /dev/full
+anchorage run --rm workshop sh -c 'exec 2>&1; dd if=/dev/zero bs=1k count=3 | wc -c; dd if=/dev/urandom bs=8 count=4 status=none | wc -c; dd if=/etc/motd bs=10 count=2 skip=1; echo; dd if=/etc/motd of=/tmp/m bs=1 seek=4 count=6 && wc -c /tmp/m; dd if=/etc/motd of=/dev/full; echo status $?; echo x > /dev/full; echo status $?'
+anchorage run --rm workshop sh -c 'exec 2>&1; grep shm /proc/mounts; dd if=/dev/zero of=/dev/shm/big bs=1M count=70; echo status $?; du -s /dev/shm; rm /dev/shm/big; cat /dev/tty; echo status $?'
