@@ -308,6 +308,17 @@ impl Os for RealOs {
             .unwrap_or(1)
     }
 
+    async fn umount(&mut self, target: &str, lazy: bool, force: bool) -> Result<(), String> {
+        let mut flags = nix::mount::MntFlags::empty();
+        if lazy {
+            flags |= nix::mount::MntFlags::MNT_DETACH;
+        }
+        if force {
+            flags |= nix::mount::MntFlags::MNT_FORCE;
+        }
+        nix::mount::umount2(target, flags).map_err(message)
+    }
+
     async fn utime(&mut self, path: &str, atime: i64, mtime: i64) -> Result<(), String> {
         let at = nix::sys::time::TimeSpec::new(atime, 0);
         let mt = nix::sys::time::TimeSpec::new(mtime, 0);

@@ -144,6 +144,8 @@ pub trait Os {
     async fn rename(&mut self, from: &str, to: &str) -> Result<(), String>;
     /// `chmod(2)`: the permission, set-id and sticky bits.
     async fn chmod(&mut self, path: &str, mode: u32) -> Result<(), String>;
+    /// `umount2(2)`: with `lazy`, `MNT_DETACH`; with `force`, `MNT_FORCE`.
+    async fn umount(&mut self, target: &str, lazy: bool, force: bool) -> Result<(), String>;
     /// `utimensat(2)`: the access and modification times, Unix seconds.
     async fn utime(&mut self, path: &str, atime: i64, mtime: i64) -> Result<(), String>;
     /// `chown(2)`, or `lchown(2)` when not `follow`: `None` keeps that id.

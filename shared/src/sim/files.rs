@@ -25,6 +25,12 @@ pub(crate) enum FileOp {
     Link(String, String),
     Rename(String, String),
     Chmod(String, u32),
+    /// `umount2`: the mount at this path taken away.
+    Umount {
+        target: String,
+        lazy: bool,
+        force: bool,
+    },
     /// The modification time (the simulator keeps one time per file).
     SetTime(String, u64),
     Chown {
@@ -379,6 +385,11 @@ impl SimEngine {
                     Ok(())
                 })
             }
+            FileOp::Umount {
+                target,
+                lazy,
+                force,
+            } => self.umount(viewer, &target, lazy, force),
             FileOp::SetTime(path, mtime) => {
                 let abs = self.resolve(viewer, &path, true)?;
                 self.lookup(viewer, &abs)?;
@@ -429,6 +440,53 @@ impl SimEngine {
                 })
             }
         }
+    }
+
+    /// `umount2(2)`, checked as Linux checks it (after the seccomp
+    /// filter): the path must exist, the caller needs CAP_SYS_ADMIN (which Docker's default set, and so a
+    /// container's root, lacks), the path must be a mount's root, and
+    /// without `lazy` nothing may be mounted under it or work in it.
+    fn umount(&mut self, viewer: Pid, target: &str, lazy: bool, force: bool) -> Result<(), Errno> {
+        let _ = force;
+        // Docker's seccomp profile refuses umount2 to a process without
+        // CAP_SYS_ADMIN before the kernel looks at the path.
+        if self.seccomp_confined(viewer) {
+            return Err(Errno::Perm);
+        }
+        let abs = self.resolve(viewer, target, true)?;
+        self.lookup(viewer, &abs)?;
+        if self
+            .processes
+            .get(&viewer)
+            .is_none_or(|p| p.container.is_some())
+        {
+            return Err(Errno::Perm);
+        }
+        let mnt = self.mnt_ns_of(viewer)?;
+        if !self.is_mount_point(viewer, &abs) {
+            return Err(Errno::Inval);
+        }
+        if abs == "/" {
+            return Err(Errno::Busy);
+        }
+        let below = format!("{}/", abs.trim_end_matches('/'));
+        let ns = self.namespaces.table.get(&mnt).ok_or(Errno::Inval)?;
+        let covered = ns.mounts.iter().any(|m| m.target.starts_with(&below));
+        let in_use = self.processes.values().any(|p| {
+            p.ns[&NamespaceKind::Mnt] == mnt && (p.cwd == abs || p.cwd.starts_with(&below))
+        });
+        if !lazy && (covered || in_use) {
+            return Err(Errno::Busy);
+        }
+        let ns = self.namespaces.table.get_mut(&mnt).ok_or(Errno::Inval)?;
+        // The last mount there (the one on top), and with `lazy` all below.
+        if let Some(top) = ns.mounts.iter().rposition(|m| m.target == abs) {
+            ns.mounts.remove(top);
+        }
+        if lazy {
+            ns.mounts.retain(|m| !m.target.starts_with(&below));
+        }
+        Ok(())
     }
 
     /// `rename(2)`: within one mount, a directory only onto an empty one,

@@ -219,6 +219,14 @@ impl Os for SimOs {
         // No affinity is modelled: every CPU of the host.
         super::HOST_CPUS as u32
     }
+    async fn umount(&mut self, target: &str, lazy: bool, force: bool) -> Result<(), String> {
+        let op = FileOp::Umount {
+            target: target.into(),
+            lazy,
+            force,
+        };
+        answer!(self, Request::File(op), Done)
+    }
     async fn utime(&mut self, path: &str, atime: i64, mtime: i64) -> Result<(), String> {
         let _ = atime;
         let op = FileOp::SetTime(path.into(), mtime.max(0) as u64);

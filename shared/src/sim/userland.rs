@@ -349,7 +349,7 @@ impl SimEngine {
 
     /// Whether the process runs under Docker's default seccomp profile
     /// (a container's, unless it was run `seccomp=unconfined`).
-    fn seccomp_confined(&self, pid: Pid) -> bool {
+    pub(crate) fn seccomp_confined(&self, pid: Pid) -> bool {
         let Some(id) = &self.processes[&pid].container else {
             return false;
         };

@@ -89,6 +89,11 @@ pub const APPLETS: &[(&str, &str, &str)] = &[
     ("mkdir", "mkdir [-p] DIR...", "makes directories"),
     ("rm", "rm [-rf] PATH...", "removes files and directories"),
     (
+        "umount",
+        "umount [-lf] DIRECTORY...",
+        "takes a mount away (-l lazily, even in use); a container's root may not (no CAP_SYS_ADMIN)",
+    ),
+    (
         "mount",
         "mount [-t TYPE [-o OPTIONS] SOURCE TARGET]",
         "the mount table, or mounts a file system",

@@ -468,6 +468,26 @@ pub async fn nproc<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
     Ok(0)
 }
 
+// ---- umount ----
+
+pub async fn umount<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
+    let opts = match Opts::parse(args, "flnd", false) {
+        Ok(opts) => opts,
+        Err(message) => return usage(io, &message, 1).await,
+    };
+    if opts.operands.is_empty() {
+        return usage(io, "give a DIRECTORY", 1).await;
+    }
+    let mut status = 0;
+    for target in &opts.operands {
+        if let Err(message) = io.os.umount(target, opts.has('l'), opts.has('f')).await {
+            io.say(&format!("can't unmount {target}: {message}")).await;
+            status = 1;
+        }
+    }
+    Ok(status)
+}
+
 // ---- free ----
 
 pub async fn free<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
