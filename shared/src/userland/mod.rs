@@ -119,10 +119,9 @@ pub fn flags_and_operands(args: &[String]) -> (String, Vec<String>) {
     (flags, operands)
 }
 
-/// A civil date and time from Unix seconds (proleptic Gregorian, UTC).
-pub fn civil(secs: u64) -> (i64, u32, u32, u32, u32) {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
+/// The civil date of a day count from 1970-01-01, before it too
+/// (proleptic Gregorian): year, month, day.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -132,6 +131,13 @@ pub fn civil(secs: u64) -> (i64, u32, u32, u32, u32) {
     let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// A civil date and time from Unix seconds (proleptic Gregorian, UTC).
+pub fn civil(secs: u64) -> (i64, u32, u32, u32, u32) {
+    let rem = secs % 86_400;
+    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     (
         year,
         month,

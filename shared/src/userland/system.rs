@@ -64,16 +64,7 @@ struct Tm {
 fn gmtime(secs: i64) -> Tm {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    // The civil date of a day count, before 1970 too.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = super::civil_from_days(days);
     Tm {
         year,
         month,
