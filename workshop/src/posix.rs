@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anchorage_shared::process::{Pid, Signal};
 use anchorage_shared::shell::os::{
-    Access, FIRST_PRIVATE_FD, Fd, Kind, Meta, Open, Os, SpawnError, Subshell, WriteError,
+    Access, FIRST_PRIVATE_FD, Fd, FsStats, Kind, Meta, Open, Os, SpawnError, Subshell, WriteError,
 };
 use anchorage_shared::shell::{self, Parser, Shell, State};
 use nix::errno::Errno;
@@ -306,6 +306,22 @@ impl Os for RealOs {
                     .count() as u32
             })
             .unwrap_or(1)
+    }
+
+    async fn statfs(&mut self, path: &str) -> Result<FsStats, String> {
+        let s = nix::sys::statvfs::statvfs(path).map_err(message)?;
+        Ok(FsStats {
+            block_size: if s.fragment_size() == 0 {
+                s.block_size()
+            } else {
+                s.fragment_size()
+            },
+            blocks: s.blocks(),
+            free: s.blocks_free(),
+            available: s.blocks_available(),
+            files: s.files(),
+            files_free: s.files_free(),
+        })
     }
 
     async fn umount(&mut self, target: &str, lazy: bool, force: bool) -> Result<(), String> {

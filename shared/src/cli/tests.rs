@@ -232,7 +232,7 @@ fn proc_shows_the_containers_own_view() {
         "{mounts}"
     );
     assert!(
-        mounts.contains("cgroup on /sys/fs/cgroup type cgroup2 (ro,"),
+        mounts.contains("cgroup2 on /sys/fs/cgroup type cgroup2 (ro,"),
         "{mounts}"
     );
     let ip = exec(&mut t, "ip addr");

@@ -70,6 +70,20 @@ pub struct Meta {
     pub rdev: (u32, u32),
 }
 
+/// What `statfs(2)` says of the file system a path is on: its size in
+/// blocks of `block_size` bytes (`f_frsize`), and its inodes. A file
+/// system without storage (proc, sysfs, cgroupfs) has none of either.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FsStats {
+    pub block_size: u64,
+    pub blocks: u64,
+    pub free: u64,
+    /// Free to a process without privilege (ext4 keeps some for root).
+    pub available: u64,
+    pub files: u64,
+    pub files_free: u64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
     Read,
@@ -144,6 +158,8 @@ pub trait Os {
     async fn rename(&mut self, from: &str, to: &str) -> Result<(), String>;
     /// `chmod(2)`: the permission, set-id and sticky bits.
     async fn chmod(&mut self, path: &str, mode: u32) -> Result<(), String>;
+    /// `statfs(2)`: the size and use of the file system `path` is on.
+    async fn statfs(&mut self, path: &str) -> Result<FsStats, String>;
     /// `umount2(2)`: with `lazy`, `MNT_DETACH`; with `force`, `MNT_FORCE`.
     async fn umount(&mut self, target: &str, lazy: bool, force: bool) -> Result<(), String>;
     /// `utimensat(2)`: the access and modification times, Unix seconds.

@@ -436,12 +436,12 @@ impl SimEngine {
         let base = "/sys/fs/cgroup";
         let root = root.to_string();
         if self.cgroup_layout == CgroupLayout::Unified {
-            // The container's mount names its source as the engine does.
-            let source = if root == "/" { "cgroup2" } else { "cgroup" };
+            // The host's and the container's mount name their source
+            // `cgroup2`, as the engine mounts it.
             return vec![(
                 base.into(),
                 "cgroup2",
-                source.into(),
+                "cgroup2".into(),
                 format!("{flags},nsdelegate"),
                 Backing::Cgroup {
                     hierarchy: Hierarchy::Unified,

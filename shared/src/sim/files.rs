@@ -5,6 +5,7 @@
 
 use crate::namespace::NamespaceKind;
 use crate::process::Pid;
+use crate::shell::os::FsStats;
 
 use super::SimEngine;
 use super::fs::{Errno, WriteTarget, components};
@@ -246,6 +247,63 @@ impl SimEngine {
             .and_then(|o| o.split(',').find_map(|opt| opt.strip_prefix("size=")))
             .and_then(tmpfs_bytes)
             .unwrap_or(super::HOST_MEMORY_BYTES / 2)
+    }
+
+    /// `statfs(2)`: a tmpfs has its `size=` (or half the memory) in pages
+    /// and its `nr_inodes=` (or half the memory's pages); the host's disk
+    /// (its root, each writable layer and volume) is an ext4 of
+    /// [`HOST_DISK_BYTES`] with an inode for each 16 KiB, mke2fs's ratio;
+    /// procfs, sysfs, cgroupfs and devpts keep nothing.
+    pub(crate) fn statfs(&self, viewer: Pid, path: &str) -> Result<FsStats, Errno> {
+        let abs = self.resolve(viewer, path, true)?;
+        self.lookup_ref(viewer, &abs)?;
+        let mnt = self.mnt_ns_of(viewer)?;
+        let (mount, _) = self.namespaces.mount_of(mnt, &abs).ok_or(Errno::NoEnt)?;
+        let stats = |blocks: u64, used: u64, files: u64, inodes: u64| FsStats {
+            block_size: 4096,
+            blocks,
+            free: blocks.saturating_sub(used),
+            available: blocks.saturating_sub(used),
+            files,
+            files_free: files.saturating_sub(inodes),
+        };
+        Ok(match (&mount.backing, mount.fstype) {
+            (Backing::Tmpfs(tree), "tmpfs" | "devtmpfs") => {
+                let option = |key: &str| {
+                    mount
+                        .options
+                        .split(',')
+                        .find_map(|o| o.strip_prefix(key)?.strip_prefix('='))
+                        .map(str::to_string)
+                };
+                let (pages, inodes) = tree.pages_and_inodes();
+                let size = option("size")
+                    .and_then(|s| tmpfs_bytes(&s))
+                    .unwrap_or(super::HOST_MEMORY_BYTES / 2);
+                let files = option("nr_inodes")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(super::HOST_MEMORY_BYTES / 4096 / 2);
+                stats(size / 4096, pages, files, inodes)
+            }
+            (Backing::Overlay { .. } | Backing::Host { .. }, _) => {
+                let (mut pages, mut inodes) = self.host_fs.pages_and_inodes();
+                for container in &self.containers {
+                    let (p, i) = container.rootfs.upper_pages_and_inodes();
+                    pages += p;
+                    inodes += i;
+                }
+                stats(
+                    HOST_DISK_BYTES / 4096,
+                    pages,
+                    HOST_DISK_BYTES / 16384,
+                    inodes,
+                )
+            }
+            _ => FsStats {
+                block_size: 4096,
+                ..FsStats::default()
+            },
+        })
     }
 
     fn tmpfs_used(&self, viewer: Pid, abs: &str) -> u64 {

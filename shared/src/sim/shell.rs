@@ -427,6 +427,9 @@ impl SimEngine {
                 self.stat_meta(pid, &path, follow)
                     .map_err(|e| e.message().to_string()),
             )),
+            Request::StatFs(path) => A(Answer::FsStats(
+                self.statfs(pid, &path).map_err(|e| e.message().to_string()),
+            )),
             Request::ReadLink(path) => A(Answer::Path(match self.lstat(pid, &path) {
                 Ok((_, node)) => match node.kind {
                     NodeKind::Symlink(target) => Ok(target),

@@ -10,7 +10,9 @@ use std::task::{Context, Poll};
 
 use crate::process::{Pid, Signal};
 use crate::shell::State;
-use crate::shell::os::{Access, Fd, Meta, Open as How, Os, SpawnError, Subshell, WriteError};
+use crate::shell::os::{
+    Access, Fd, FsStats, Meta, Open as How, Os, SpawnError, Subshell, WriteError,
+};
 
 use super::files::FileOp;
 
@@ -26,6 +28,7 @@ pub(super) enum Request {
     Seek(Fd, i64),
     Truncate(Fd, u64),
     Stat(String, bool),
+    StatFs(String),
     ReadLink(String),
     File(FileOp),
     Access(String, Access),
@@ -50,6 +53,7 @@ pub(super) enum Answer {
     Data(Result<Vec<u8>, String>),
     Wrote(Result<(), WriteError>),
     Meta(Result<Meta, String>),
+    FsStats(Result<FsStats, String>),
     Names(Option<Vec<String>>),
     Path(Result<String, String>),
     Spawned(Result<Pid, SpawnError>),
@@ -218,6 +222,9 @@ impl Os for SimOs {
     async fn cpus(&mut self) -> u32 {
         // No affinity is modelled: every CPU of the host.
         super::HOST_CPUS as u32
+    }
+    async fn statfs(&mut self, path: &str) -> Result<FsStats, String> {
+        answer!(self, Request::StatFs(path.into()), FsStats)
     }
     async fn umount(&mut self, target: &str, lazy: bool, force: bool) -> Result<(), String> {
         let op = FileOp::Umount {

@@ -207,6 +207,20 @@ impl Tree {
             .sum()
     }
 
+    /// The 4 KiB pages its regular files take, each rounded up (as tmpfs
+    /// and ext4 store them), and its inodes.
+    pub fn pages_and_inodes(&self) -> (u64, u64) {
+        let pages = self
+            .nodes
+            .values()
+            .map(|n| match &n.kind {
+                NodeKind::File(data) => (data.len() as u64).div_ceil(4096),
+                _ => 0,
+            })
+            .sum();
+        (pages, self.nodes.len() as u64)
+    }
+
     /// Removes a path and everything under it.
     pub fn remove_all(&mut self, path: &str) {
         self.nodes.remove(path);
@@ -400,6 +414,22 @@ impl Overlay {
         }
     }
 
+    /// The 4 KiB pages the writable layer's files take, and its entries.
+    pub fn upper_pages_and_inodes(&self) -> (u64, u64) {
+        let pages = self
+            .upper
+            .values()
+            .map(|u| match u {
+                Upper::Node(node) => match &node.kind {
+                    NodeKind::File(data) => (data.len() as u64).div_ceil(4096),
+                    _ => 0,
+                },
+                _ => 0,
+            })
+            .sum();
+        (pages, self.upper.len() as u64)
+    }
+
     /// What the writable layer holds: entries (whiteouts included) and
     /// bytes, as `docker ps -s` reports a container's size.
     pub fn upper_usage(&self) -> (u64, u64) {
@@ -427,7 +457,7 @@ pub const WORKSHOP_COMMANDS: &[&str] = &[
     "mount", "ip", "true", "false", "uname", "env", "nsenter", "unshare", "memhog", "cpuburn",
     "forkbomb", "stty", "keyctl", "grep", "egrep", "fgrep", "wc", "head", "tail", "sort", "uniq",
     "cut", "tr", "seq", "yes", "printf", "xargs", "sed", "find", "readlink", "help", "ln", "cp",
-    "mv", "stat", "chmod", "chown", "whoami", "date", "nproc", "free", "du", "dd", "umount",
+    "mv", "stat", "chmod", "chown", "whoami", "date", "nproc", "free", "du", "dd", "umount", "df",
 ];
 
 /// How the multi-call binary's contents begin: an ELF header, so `execve`

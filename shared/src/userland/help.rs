@@ -199,6 +199,11 @@ pub const APPLETS: &[(&str, &str, &str)] = &[
         "the disk a tree takes, in KiB: -s a total each, -a files too, -d N deep, -h readable, -b bytes",
     ),
     (
+        "df",
+        "df [-PkmhTai] [-B SIZE] [-t TYPE] [PATH...]",
+        "each file system's size, use and room (statfs): -h readable, -i inodes, -T type, -a all",
+    ),
+    (
         "chmod",
         "chmod [-Rcvf] MODE[,MODE]... FILE...",
         "changes permissions: MODE is octal (4755) or [ugoa][+-=][rwxXst] or [ugo]",

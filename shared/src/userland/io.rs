@@ -108,6 +108,26 @@ impl<'a, O: Os> Io<'a, O> {
         }
     }
 
+    /// A kernel file's whole text (`/proc/mounts`, `/proc/PID/stat`), up
+    /// to `limit` bytes: what a C program's loop over `fgets` would read.
+    pub async fn slurp(&mut self, path: &str, limit: usize) -> Result<String, String> {
+        let fd = self.os.open(path, Open::Read).await?;
+        let mut data = Vec::new();
+        while data.len() < limit {
+            match self.os.read(fd, 8192).await {
+                Ok(chunk) if chunk.is_empty() => break,
+                Ok(chunk) => data.extend(chunk),
+                Err(message) => {
+                    self.os.close(fd).await;
+                    return Err(message);
+                }
+            }
+        }
+        self.os.close(fd).await;
+        data.truncate(limit);
+        Ok(String::from_utf8_lossy(&data).into_owned())
+    }
+
     pub async fn close(&mut self, input: Input) {
         if input.owned {
             self.os.close(input.fd).await;

@@ -35,7 +35,7 @@ use crate::shell::os::Os;
 pub const PORTABLE: &[&str] = &[
     "grep", "egrep", "fgrep", "wc", "head", "tail", "sort", "uniq", "cut", "tr", "seq", "yes",
     "printf", "xargs", "sed", "find", "readlink", "help", "ln", "cp", "mv", "stat", "chmod",
-    "chown", "whoami", "date", "nproc", "free", "du", "dd", "umount",
+    "chown", "whoami", "date", "nproc", "free", "du", "dd", "umount", "df",
 ];
 
 /// Runs a portable applet as a process's program: its exit status, or
@@ -83,6 +83,7 @@ pub async fn run_portable<O: Os>(
         "nproc" => system::nproc(&mut io, args).await,
         "free" => system::free(&mut io, args).await,
         "du" => usage::du(&mut io, args).await,
+        "df" => usage::df(&mut io, args).await,
         "dd" => dd::dd(&mut io, args).await,
         "umount" => system::umount(&mut io, args).await,
         _ => return None,

@@ -6,7 +6,7 @@
 use super::io::Io;
 use super::opts::Opts;
 use super::text::{Status, usage};
-use crate::shell::os::{Open, Os};
+use crate::shell::os::Os;
 
 // ---- the calendar ----
 
@@ -497,20 +497,11 @@ pub async fn free<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
         Some('h') => None,
         _ => Some(10),
     };
-    let Ok(fd) = io.os.open("/proc/meminfo", Open::Read).await else {
+    let Ok(text) = io.slurp("/proc/meminfo", 1 << 16).await else {
         io.say("can't open '/proc/meminfo': mount /proc to see the memory")
             .await;
         return Ok(1);
     };
-    let mut data = Vec::new();
-    while let Ok(chunk) = io.os.read(fd, 8192).await {
-        if chunk.is_empty() || data.len() > 1 << 16 {
-            break;
-        }
-        data.extend(chunk);
-    }
-    io.os.close(fd).await;
-    let text = String::from_utf8_lossy(&data);
     let kb = |key: &str| -> u64 {
         text.lines()
             .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))
