@@ -199,6 +199,11 @@ pub const APPLETS: &[(&str, &str, &str)] = &[
         "the disk a tree takes, in KiB: -s a total each, -a files too, -d N deep, -h readable, -b bytes",
     ),
     (
+        "lsns",
+        "lsns [-Jlnru] [-t TYPE] [-p PID] [-o LIST] [NS]",
+        "each namespace in sight by inode: its kind, processes, the lowest one (NS: its processes as a tree)",
+    ),
+    (
         "df",
         "df [-PkmhTai] [-B SIZE] [-t TYPE] [PATH...]",
         "each file system's size, use and room (statfs): -h readable, -i inodes, -T type, -a all",

@@ -20,23 +20,9 @@ struct Entry {
     group: Option<u32>,
 }
 
-async fn read_whole<O: Os>(io: &mut Io<'_, O>, path: &str) -> Option<Vec<u8>> {
-    let fd = io.os.open(path, crate::shell::os::Open::Read).await.ok()?;
-    let mut data = Vec::new();
-    loop {
-        match io.os.read(fd, 16 * 1024).await {
-            Ok(chunk) if !chunk.is_empty() && data.len() < 1 << 20 => data.extend(chunk),
-            _ => break,
-        }
-    }
-    io.os.close(fd).await;
-    Some(data)
-}
-
 async fn entries<O: Os>(io: &mut Io<'_, O>, file: &str) -> Vec<Entry> {
-    let data = read_whole(io, file).await.unwrap_or_default();
-    String::from_utf8_lossy(&data)
-        .lines()
+    let text = io.slurp(file, 1 << 20).await.unwrap_or_default();
+    text.lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split(':').collect();
             Some(Entry {
@@ -49,7 +35,7 @@ async fn entries<O: Os>(io: &mut Io<'_, O>, file: &str) -> Vec<Entry> {
 }
 
 /// A user's (or with `group`, a group's) name by its id.
-async fn name_of<O: Os>(io: &mut Io<'_, O>, id: u32, group: bool) -> Option<String> {
+pub(crate) async fn name_of<O: Os>(io: &mut Io<'_, O>, id: u32, group: bool) -> Option<String> {
     let file = if group { "/etc/group" } else { "/etc/passwd" };
     entries(io, file)
         .await

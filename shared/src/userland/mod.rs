@@ -19,6 +19,7 @@ pub mod grep;
 pub mod help;
 pub mod inode;
 pub mod io;
+pub mod lsns;
 pub mod opts;
 pub mod paths;
 pub mod posix_re;
@@ -35,7 +36,7 @@ use crate::shell::os::Os;
 pub const PORTABLE: &[&str] = &[
     "grep", "egrep", "fgrep", "wc", "head", "tail", "sort", "uniq", "cut", "tr", "seq", "yes",
     "printf", "xargs", "sed", "find", "readlink", "help", "ln", "cp", "mv", "stat", "chmod",
-    "chown", "whoami", "date", "nproc", "free", "du", "dd", "umount", "df",
+    "chown", "whoami", "date", "nproc", "free", "du", "dd", "umount", "df", "lsns",
 ];
 
 /// Runs a portable applet as a process's program: its exit status, or
@@ -84,6 +85,7 @@ pub async fn run_portable<O: Os>(
         "free" => system::free(&mut io, args).await,
         "du" => usage::du(&mut io, args).await,
         "df" => usage::df(&mut io, args).await,
+        "lsns" => lsns::lsns(&mut io, args).await,
         "dd" => dd::dd(&mut io, args).await,
         "umount" => system::umount(&mut io, args).await,
         _ => return None,
