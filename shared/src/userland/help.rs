@@ -204,6 +204,11 @@ pub const APPLETS: &[(&str, &str, &str)] = &[
         "each namespace in sight by inode: its kind, processes, the lowest one (NS: its processes as a tree)",
     ),
     (
+        "pstree",
+        "pstree [-acnplsuTAU] [PID|USER]",
+        "the processes as a tree: -p pids, -a arguments, -c no merging of alike siblings, -n by pid, -s parents",
+    ),
+    (
         "df",
         "df [-PkmhTai] [-B SIZE] [-t TYPE] [PATH...]",
         "each file system's size, use and room (statfs): -h readable, -i inodes, -T type, -a all",

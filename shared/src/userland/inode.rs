@@ -44,6 +44,15 @@ pub(crate) async fn name_of<O: Os>(io: &mut Io<'_, O>, id: u32, group: bool) -> 
         .map(|e| e.name)
 }
 
+/// A user's id by its name in `/etc/passwd`.
+pub(crate) async fn user_id<O: Os>(io: &mut Io<'_, O>, name: &str) -> Option<u32> {
+    entries(io, "/etc/passwd")
+        .await
+        .into_iter()
+        .find(|e| e.name == name)
+        .map(|e| e.id)
+}
+
 // ---- whoami ----
 
 pub async fn whoami<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {

@@ -23,6 +23,7 @@ pub mod lsns;
 pub mod opts;
 pub mod paths;
 pub mod posix_re;
+pub mod pstree;
 pub mod sed;
 pub mod sort;
 pub mod system;
@@ -36,7 +37,7 @@ use crate::shell::os::Os;
 pub const PORTABLE: &[&str] = &[
     "grep", "egrep", "fgrep", "wc", "head", "tail", "sort", "uniq", "cut", "tr", "seq", "yes",
     "printf", "xargs", "sed", "find", "readlink", "help", "ln", "cp", "mv", "stat", "chmod",
-    "chown", "whoami", "date", "nproc", "free", "du", "dd", "umount", "df", "lsns",
+    "chown", "whoami", "date", "nproc", "free", "du", "dd", "umount", "df", "lsns", "pstree",
 ];
 
 /// Runs a portable applet as a process's program: its exit status, or
@@ -86,6 +87,7 @@ pub async fn run_portable<O: Os>(
         "du" => usage::du(&mut io, args).await,
         "df" => usage::df(&mut io, args).await,
         "lsns" => lsns::lsns(&mut io, args).await,
+        "pstree" => pstree::pstree(&mut io, args).await,
         "dd" => dd::dd(&mut io, args).await,
         "umount" => system::umount(&mut io, args).await,
         _ => return None,
