@@ -165,6 +165,9 @@ pub struct SimEngine {
     /// What the disk holds, as last counted plus what was written since
     /// (see `fs::HOST_DISK_BYTES`).
     disk_used: u64,
+    /// CPU time every process has had since boot, summed over the CPUs:
+    /// what is not idle in `/proc/uptime`.
+    busy_usec: u64,
     engine_pid: Pid,
     login_shell: Option<Pid>,
     /// How the terminal's last line ended, until the terminal looks.
@@ -233,6 +236,7 @@ impl SimEngine {
             containers: Vec::new(),
             host_fs,
             disk_used: 0,
+            busy_usec: 0,
             engine_pid: 0,
             login_shell: None,
             line_end: None,
@@ -738,6 +742,7 @@ impl SimEngine {
         for (pid, usec) in &granted {
             if let Some(p) = self.processes.get_mut(pid) {
                 p.cpu_usec += usec;
+                self.busy_usec += usec;
             }
         }
         let pids: Vec<Pid> = self.processes.keys().copied().collect();

@@ -144,9 +144,17 @@ impl SimEngine {
                 Ok(node)
             }
             ["uptime"] => {
-                let up = self.clock_ms as f64 / 1000.0;
-                let idle = up * HOST_CPUS as f64 * 0.9;
-                Ok(self.proc_file(format!("{up:.2} {idle:.2}\n")))
+                // Seconds since boot, and the seconds the CPUs have
+                // together spent idle: what no process ran on them.
+                let up_usec = self.clock_ms * 1000;
+                let idle_usec = (up_usec * HOST_CPUS).saturating_sub(self.busy_usec);
+                Ok(self.proc_file(format!(
+                    "{}.{:02} {}.{:02}\n",
+                    up_usec / 1_000_000,
+                    up_usec % 1_000_000 / 10_000,
+                    idle_usec / 1_000_000,
+                    idle_usec % 1_000_000 / 10_000
+                )))
             }
             ["version"] => Ok(self.proc_file(format!(
                 "Linux version {} (anchorage@simulated) #1 SMP PREEMPT_DYNAMIC\n",
