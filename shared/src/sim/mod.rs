@@ -19,6 +19,7 @@ mod cgroupfs;
 mod fd;
 mod files;
 mod fs;
+mod load;
 mod login;
 mod namespace;
 mod process;
@@ -168,6 +169,7 @@ pub struct SimEngine {
     /// CPU time every process has had since boot, summed over the CPUs:
     /// what is not idle in `/proc/uptime`.
     busy_usec: u64,
+    load: load::LoadAverage,
     engine_pid: Pid,
     login_shell: Option<Pid>,
     /// How the terminal's last line ended, until the terminal looks.
@@ -237,6 +239,7 @@ impl SimEngine {
             host_fs,
             disk_used: 0,
             busy_usec: 0,
+            load: load::LoadAverage::default(),
             engine_pid: 0,
             login_shell: None,
             line_end: None,
@@ -1691,6 +1694,10 @@ impl Engine for SimEngine {
             let start = self.clock_ms;
             self.clock_ms = (self.clock_ms + QUANTUM_MS).min(target);
             self.step(start, &mut events);
+            if self.load.due(self.clock_ms) {
+                let runnable = self.runnable_count();
+                self.load.sample(self.clock_ms, runnable);
+            }
         }
         for index in 0..self.containers.len() {
             self.update_writable(index);

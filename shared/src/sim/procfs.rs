@@ -49,10 +49,12 @@ const PROC_FILES: &[&str] = &[
     "bus",
     "fs",
     "irq",
+    "loadavg",
     "meminfo",
     "mounts",
     "net",
     "self",
+    "stat",
     "sys",
     "sysrq-trigger",
     "uptime",
@@ -109,6 +111,49 @@ impl SimEngine {
         }
     }
 
+    /// `/proc/stat`: the CPUs' time in ticks of 1/100 s (user and system
+    /// split as `cpu.stat` splits it; the simulator keeps no per-CPU
+    /// account, so each CPU shows an even share), the boot time, the forks
+    /// since boot and what is runnable. Nothing waits on a disk here, so
+    /// none is blocked and no time is iowait.
+    fn proc_stat(&self, viewer: Pid) -> String {
+        let ticks = |usec: u64| usec / 10_000;
+        let busy = self.busy_usec;
+        let user = busy * 9 / 10;
+        let system = busy - user;
+        let idle = (self.clock_ms * 1000 * HOST_CPUS).saturating_sub(busy);
+        let line = |name: &str, user: u64, system: u64, idle: u64| {
+            format!(
+                "{name} {} 0 {} {} 0 0 0 0 0 0\n",
+                ticks(user),
+                ticks(system),
+                ticks(idle)
+            )
+        };
+        let mut out = line("cpu ", user, system, idle);
+        for cpu in 0..HOST_CPUS {
+            let share =
+                |total: u64| total / HOST_CPUS + if cpu == 0 { total % HOST_CPUS } else { 0 };
+            out.push_str(&line(
+                &format!("cpu{cpu}"),
+                share(user),
+                share(system),
+                share(idle),
+            ));
+        }
+        let forks = self
+            .processes
+            .get(&self.engine_pid)
+            .and_then(|p| self.namespaces.table.get(&p.own_pid_ns()))
+            .map_or(0, |ns| ns.next_pid.saturating_sub(1));
+        out.push_str(&format!(
+            "btime {}\nprocesses {forks}\nprocs_running {}\nprocs_blocked 0\n",
+            self.boot_epoch(),
+            self.runnable_seen_by(viewer)
+        ));
+        out
+    }
+
     fn proc_dir(&self) -> Node {
         Node::dir(0o555, self.now_epoch())
     }
@@ -136,6 +181,22 @@ impl SimEngine {
                 Ok(node)
             }
             ["meminfo"] => Ok(self.proc_file(self.meminfo())),
+            ["loadavg"] => {
+                // The averages, runnable and all tasks, and the last pid
+                // handed out in the reader's pid namespace.
+                let last = self
+                    .processes
+                    .get(&viewer)
+                    .and_then(|p| self.namespaces.table.get(&p.own_pid_ns()))
+                    .map_or(0, |ns| ns.next_pid.saturating_sub(1));
+                Ok(self.proc_file(format!(
+                    "{} {}/{} {last}\n",
+                    self.load.text(),
+                    self.runnable_seen_by(viewer),
+                    self.processes.len()
+                )))
+            }
+            ["stat"] => Ok(self.proc_file(self.proc_stat(viewer))),
             [dir] if PROC_UNMODELLED_DIRS.contains(dir) => Ok(self.proc_dir()),
             ["sysrq-trigger"] => {
                 // Write-only: it takes a key, and reads as nothing.
