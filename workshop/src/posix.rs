@@ -324,6 +324,10 @@ impl Os for RealOs {
         })
     }
 
+    async fn chroot(&mut self, path: &str) -> Result<(), String> {
+        nix::unistd::chroot(path).map_err(message)
+    }
+
     async fn umount(&mut self, target: &str, lazy: bool, force: bool) -> Result<(), String> {
         let mut flags = nix::mount::MntFlags::empty();
         if lazy {

@@ -160,6 +160,8 @@ pub trait Os {
     async fn chmod(&mut self, path: &str, mode: u32) -> Result<(), String>;
     /// `statfs(2)`: the size and use of the file system `path` is on.
     async fn statfs(&mut self, path: &str) -> Result<FsStats, String>;
+    /// `chroot(2)`: `path` becomes the process's `/`.
+    async fn chroot(&mut self, path: &str) -> Result<(), String>;
     /// `umount2(2)`: with `lazy`, `MNT_DETACH`; with `force`, `MNT_FORCE`.
     async fn umount(&mut self, target: &str, lazy: bool, force: bool) -> Result<(), String>;
     /// `utimensat(2)`: the access and modification times, Unix seconds.

@@ -26,6 +26,8 @@ pub(crate) enum FileOp {
     Link(String, String),
     Rename(String, String),
     Chmod(String, u32),
+    /// `chroot`: the process's root moved to this directory.
+    Chroot(String),
     /// `umount2`: the mount at this path taken away.
     Umount {
         target: String,
@@ -443,6 +445,7 @@ impl SimEngine {
                     Ok(())
                 })
             }
+            FileOp::Chroot(path) => self.chroot(viewer, &path),
             FileOp::Umount {
                 target,
                 lazy,
@@ -498,6 +501,24 @@ impl SimEngine {
                 })
             }
         }
+    }
+
+    /// `chroot(2)`: the path must be a directory, and the caller needs
+    /// CAP_SYS_CHROOT (root in its user namespace has it: a container's
+    /// root keeps it in Docker's default set).
+    fn chroot(&mut self, viewer: Pid, path: &str) -> Result<(), Errno> {
+        let abs = self.resolve(viewer, path, true)?;
+        if !self.lookup_ref(viewer, &abs)?.is_dir() {
+            return Err(Errno::NotDir);
+        }
+        let p = self.processes.get(&viewer).ok_or(Errno::Srch)?;
+        if self.ids_seen_by(p, p).0 != 0 {
+            return Err(Errno::Perm);
+        }
+        if let Some(p) = self.processes.get_mut(&viewer) {
+            p.root = abs;
+        }
+        Ok(())
     }
 
     /// `umount2(2)`, checked as Linux checks it (after the seccomp

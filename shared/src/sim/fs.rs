@@ -193,14 +193,18 @@ impl SimEngine {
         if path.is_empty() {
             return Err(Errno::NoEnt);
         }
-        let cwd = self
+        let (cwd, root) = self
             .processes
             .get(&viewer)
-            .map_or("/".to_string(), |p| p.cwd.clone());
+            .map_or(("/", "/"), |p| (p.cwd.as_str(), p.root.as_str()));
+        // An absolute path (and a link's absolute target) starts at the
+        // process's root; `..` stops there, as the kernel's walk does (a
+        // working directory left outside it is not stopped).
+        let root: Vec<String> = components(root).map(str::to_string).collect();
         let mut current: Vec<String> = if path.starts_with('/') {
-            vec![]
+            root.clone()
         } else {
-            components(&cwd).map(str::to_string).collect()
+            components(cwd).map(str::to_string).collect()
         };
         let mut pending: VecDeque<String> = components(path).map(str::to_string).collect();
         let must_be_dir = path.ends_with('/');
@@ -209,7 +213,9 @@ impl SimEngine {
             match part.as_str() {
                 "." => continue,
                 ".." => {
-                    current.pop();
+                    if current != root {
+                        current.pop();
+                    }
                     continue;
                 }
                 _ => {}
@@ -227,7 +233,7 @@ impl SimEngine {
                         }
                         current.pop();
                         if target.starts_with('/') {
-                            current.clear();
+                            current.clone_from(&root);
                         }
                         for part in components(&target).rev() {
                             pending.push_front(part.to_string());
@@ -242,6 +248,20 @@ impl SimEngine {
             }
         }
         Ok(absolute(&current))
+    }
+
+    /// A path as the process sees it (`getcwd`): below its root, from
+    /// there; elsewhere, the kernel's `(unreachable)` and the whole path.
+    pub(crate) fn seen_path(&self, pid: Pid, abs: &str) -> String {
+        let root = self.processes.get(&pid).map_or("/", |p| p.root.as_str());
+        if root == "/" {
+            return abs.to_string();
+        }
+        match abs.strip_prefix(root) {
+            Some("") => "/".to_string(),
+            Some(rest) if rest.starts_with('/') => rest.to_string(),
+            _ => format!("(unreachable){abs}"),
+        }
     }
 
     /// The node at a resolved absolute path.

@@ -132,6 +132,7 @@ impl SimEngine {
                     "USER=root".into(),
                 ],
                 cwd: "/root".into(),
+                root: "/".into(),
                 ns: self.namespaces.host.clone(),
                 cgroup: USER_CGROUP.into(),
                 container: None,

@@ -50,8 +50,11 @@ pub(crate) struct SimProcess {
     pub argv: Vec<String>,
     /// `KEY=value` pairs.
     pub env: Vec<String>,
-    /// Its working directory, absolute.
+    /// Its working directory, absolute in its mount namespace.
     pub cwd: String,
+    /// Its root (`chroot`), absolute in its mount namespace: `/` unless
+    /// it changed it.
+    pub root: String,
     /// Its uid and gid on the host.
     pub uid: u32,
     pub gid: u32,

@@ -225,7 +225,8 @@ impl SimEngine {
         } else {
             arg0
         };
-        let mut state = State::new(&p.env, &p.cwd, name);
+        let cwd = self.seen_path(pid, &p.cwd);
+        let mut state = State::new(&p.env, &cwd, name);
         state.arg0 = arg0.to_string();
         state.positional = args.to_vec();
         state.line_base = line_base;
@@ -462,7 +463,7 @@ impl SimEngine {
                     if let Some(p) = self.processes.get_mut(&pid) {
                         p.cwd = abs.clone();
                     }
-                    Ok(abs)
+                    Ok(self.seen_path(pid, &abs))
                 }
                 Ok(_) => Err(Errno::NotDir.message().into()),
                 Err(err) => Err(err.message().into()),

@@ -226,6 +226,9 @@ impl Os for SimOs {
     async fn statfs(&mut self, path: &str) -> Result<FsStats, String> {
         answer!(self, Request::StatFs(path.into()), FsStats)
     }
+    async fn chroot(&mut self, path: &str) -> Result<(), String> {
+        answer!(self, Request::File(FileOp::Chroot(path.into())), Done)
+    }
     async fn umount(&mut self, target: &str, lazy: bool, force: bool) -> Result<(), String> {
         let op = FileOp::Umount {
             target: target.into(),

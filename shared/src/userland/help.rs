@@ -209,6 +209,11 @@ pub const APPLETS: &[(&str, &str, &str)] = &[
         "the processes as a tree: -p pids, -a arguments, -c no merging of alike siblings, -n by pid, -s parents",
     ),
     (
+        "chroot",
+        "chroot NEWROOT [PROG ARGS...]",
+        "runs PROG (or $SHELL -i) with NEWROOT as its / (CAP_SYS_CHROOT: a container's root has it)",
+    ),
+    (
         "df",
         "df [-PkmhTai] [-B SIZE] [-t TYPE] [PATH...]",
         "each file system's size, use and room (statfs): -h readable, -i inodes, -T type, -a all",

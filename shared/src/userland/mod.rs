@@ -38,6 +38,7 @@ pub const PORTABLE: &[&str] = &[
     "grep", "egrep", "fgrep", "wc", "head", "tail", "sort", "uniq", "cut", "tr", "seq", "yes",
     "printf", "xargs", "sed", "find", "readlink", "help", "ln", "cp", "mv", "stat", "chmod",
     "chown", "whoami", "date", "nproc", "free", "du", "dd", "umount", "df", "lsns", "pstree",
+    "chroot",
 ];
 
 /// Runs a portable applet as a process's program: its exit status, or
@@ -88,6 +89,7 @@ pub async fn run_portable<O: Os>(
         "df" => usage::df(&mut io, args).await,
         "lsns" => lsns::lsns(&mut io, args).await,
         "pstree" => pstree::pstree(&mut io, args).await,
+        "chroot" => system::chroot(&mut io, args).await,
         "dd" => dd::dd(&mut io, args).await,
         "umount" => system::umount(&mut io, args).await,
         _ => return None,

@@ -544,6 +544,44 @@ pub async fn free<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
     Ok(0)
 }
 
+// ---- chroot ----
+
+/// `chroot NEWROOT [PROG ARGS...]`: the process's `/` moved to NEWROOT,
+/// its working directory to it, then PROG run there (found on `PATH`
+/// inside it), or `$SHELL -i`. As BusyBox's, it reads no options.
+pub async fn chroot<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
+    let Some(new_root) = args.first() else {
+        return usage(io, "NEWROOT missing", 1).await;
+    };
+    if let Err(message) = io.os.chroot(new_root).await {
+        let line = format!("can't change root directory to '{new_root}': {message}");
+        io.say(&line).await;
+        return Ok(1);
+    }
+    if let Err(message) = io.os.chdir("/").await {
+        io.say(&format!("can't change directory to '/': {message}"))
+            .await;
+        return Ok(1);
+    }
+    let argv: Vec<String> = if args.len() > 1 {
+        args[1..].to_vec()
+    } else {
+        let shell = io.var("SHELL").unwrap_or("/bin/sh").to_string();
+        vec![shell, "-i".to_string()]
+    };
+    let Some(path) = super::xargs::find_program(io, &argv[0]).await else {
+        let line = format!("can't execute '{}': No such file or directory", argv[0]);
+        io.say(&line).await;
+        return Ok(127);
+    };
+    io.flush().await?;
+    let env = io.env.to_vec();
+    let (message, status) = io.os.exec(&path, &argv, &env).await;
+    io.say(&format!("can't execute '{}': {message}", argv[0]))
+        .await;
+    Ok(status)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

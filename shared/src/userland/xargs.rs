@@ -215,7 +215,7 @@ fn xargs_words(text: &str) -> Result<Vec<String>, String> {
 }
 
 /// A program on the environment's `PATH`, as the shell finds one.
-pub(super) async fn find_program<O: Os>(io: &mut Io<'_, O>, name: &str) -> Option<String> {
+pub(crate) async fn find_program<O: Os>(io: &mut Io<'_, O>, name: &str) -> Option<String> {
     if name.contains('/') {
         return Some(name.to_string());
     }

@@ -1,0 +1,2 @@
+# tarball: chroot into a root made by hand: / and .. stop at the new root, PATH is searched inside it, and what is not copied in is not there
+anchorage run --rm workshop sh -c 'exec 2>&1; mkdir -p /new/bin /new/etc /new/tmp && cp /bin/toolbox /new/bin/ && ln -s toolbox /new/bin/sh && ln -s toolbox /new/bin/ls && ln -s toolbox /new/bin/cat && echo inside > /new/etc/motd; chroot /new sh -c "ls /; cat /etc/motd; cd ..; ls /; cd /tmp/../..; pwd; ls /bin; ls /proc"; echo status $?; chroot /new ps; echo status $?; chroot /nope; echo status $?; chroot /new/etc/motd; echo status $?'
