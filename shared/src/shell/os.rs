@@ -141,6 +141,14 @@ pub trait Os {
 
     async fn stat(&mut self, path: &str) -> Result<Meta, String>;
     async fn lstat(&mut self, path: &str) -> Result<Meta, String>;
+    /// `stat(2)` when `follow`, else `lstat(2)`: how `-L` and `-P` pick.
+    async fn stat_as(&mut self, path: &str, follow: bool) -> Result<Meta, String> {
+        if follow {
+            self.stat(path).await
+        } else {
+            self.lstat(path).await
+        }
+    }
     /// Where a symbolic link points (`readlink(2)`).
     async fn readlink(&mut self, path: &str) -> Result<String, String>;
     async fn access(&mut self, path: &str, how: Access) -> bool;

@@ -28,11 +28,7 @@ pub(super) fn under(dir: &str, name: &str) -> String {
 /// What is at a path, as `cp` and `mv` first ask: nothing, a file (1)
 /// or a directory (3); an error other than "no such file" is said.
 async fn kind_of<O: Os>(io: &mut Io<'_, O>, path: &str, follow: bool) -> Result<u8, ()> {
-    let found = if follow {
-        io.os.stat(path).await
-    } else {
-        io.os.lstat(path).await
-    };
+    let found = io.os.stat_as(path, follow).await;
     match found {
         Ok(meta) if meta.kind == Kind::Dir => Ok(3),
         Ok(_) => Ok(1),
@@ -45,11 +41,7 @@ async fn kind_of<O: Os>(io: &mut Io<'_, O>, path: &str, follow: bool) -> Result<
 }
 
 async fn is_dir<O: Os>(io: &mut Io<'_, O>, path: &str, follow: bool) -> bool {
-    let found = if follow {
-        io.os.stat(path).await
-    } else {
-        io.os.lstat(path).await
-    };
+    let found = io.os.stat_as(path, follow).await;
     found.is_ok_and(|m| m.kind == Kind::Dir)
 }
 
@@ -259,11 +251,7 @@ impl Copier {
         dest: &str,
         how: How,
     ) -> Result<(), ()> {
-        let found = if how.follow {
-            io.os.stat(source).await
-        } else {
-            io.os.lstat(source).await
-        };
+        let found = io.os.stat_as(source, how.follow).await;
         let meta = match found {
             Ok(meta) => meta,
             Err(message) => {

@@ -179,11 +179,7 @@ async fn judge<O: Os>(
 
 /// A path's metadata, its links followed with `-follow`.
 async fn look<O: Os>(io: &mut Io<'_, O>, walk: &Walk, path: &str) -> Result<Meta, String> {
-    if walk.follow {
-        io.os.stat(path).await
-    } else {
-        io.os.lstat(path).await
-    }
+    io.os.stat_as(path, walk.follow).await
 }
 
 /// What a directory holds, each visited in turn.

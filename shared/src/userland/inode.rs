@@ -138,11 +138,7 @@ pub async fn stat<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
     }
     let mut status = 0;
     for file in &opts.operands {
-        let found = if opts.has('L') {
-            io.os.stat(file).await
-        } else {
-            io.os.lstat(file).await
-        };
+        let found = io.os.stat_as(file, opts.has('L')).await;
         let meta = match found {
             Ok(meta) => meta,
             Err(message) => {
@@ -348,11 +344,7 @@ impl Walk {
     /// all below it. Whether all of it went well.
     async fn run<O: Os>(&self, io: &mut Io<'_, O>, path: &str, depth: usize) -> bool {
         let follow = self.follow || (depth == 0 && self.follow_top);
-        let found = if follow {
-            io.os.stat(path).await
-        } else {
-            io.os.lstat(path).await
-        };
+        let found = io.os.stat_as(path, follow).await;
         let meta = match found {
             Ok(meta) => meta,
             Err(message) => {
