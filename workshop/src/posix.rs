@@ -516,11 +516,17 @@ fn new_state(arg0: &str) -> State {
     State::new(&env, &cwd, arg0)
 }
 
-/// `sh [-c SCRIPT [NAME [ARG...]] | FILE [ARG...]]`.
+/// `sh [-i] [-c SCRIPT [NAME [ARG...]] | FILE [ARG...]]`.
 pub fn main(args: &[String]) -> i32 {
     // Commands get SIGPIPE's default action, and so does the shell (as
     // `ash` leaves it): a builtin writing to a closed pipe ends there.
     default_signals();
+    // `-i` asks for the interactive shell, which a terminal gets anyway
+    // (`chroot DIR` runs `$SHELL -i`).
+    let args = match args {
+        [flag, rest @ ..] if flag == "-i" => rest,
+        _ => args,
+    };
     match args {
         [flag, script, rest @ ..] if flag == "-c" => {
             let mut state = new_state("sh");

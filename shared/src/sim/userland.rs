@@ -153,6 +153,12 @@ impl SimEngine {
         }
         let (name, args) = applet(argv);
         let usage = |text: &str| Err((text.to_string(), 2));
+        // `-i` asks for the interactive shell, which a terminal gets
+        // anyway (`chroot DIR` runs `$SHELL -i`).
+        let args = match args.split_first() {
+            Some((flag, rest)) if name == "sh" && flag == "-i" => rest.to_vec(),
+            _ => args,
+        };
         match name.as_str() {
             "sh" => match args.as_slice() {
                 [flag, script, rest @ ..] if flag == "-c" => {

@@ -126,15 +126,7 @@ async fn read_proc<O: Os>(io: &mut Io<'_, O>, pid: u32) -> Option<Proc> {
 
 /// Every process `/proc` lists, by pid.
 async fn processes<O: Os>(io: &mut Io<'_, O>) -> Vec<Proc> {
-    let mut pids: Vec<u32> = io
-        .os
-        .read_dir("/proc")
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|n| n.parse().ok())
-        .collect();
-    pids.sort_unstable();
+    let pids = super::proc_pids(io).await;
     let mut procs = Vec::new();
     for pid in pids {
         // A process may end while it is read: it is left out.
@@ -353,7 +345,7 @@ fn parse_columns(list: &str, default: &[Column]) -> Result<Vec<Column>, String> 
         Some(rest) => (default.to_vec(), rest),
         None => (Vec::new(), list),
     };
-    for name in list.split(',').filter(|n| !n.is_empty()) {
+    for name in list.split(',') {
         let column = COLUMNS
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))

@@ -184,29 +184,52 @@ pub fn mode_string(kind: char, mode: u32) -> String {
     text
 }
 
+/// The letters of 1024's powers from K on.
+pub const UNIT_LETTERS: [char; 8] = ['K', 'M', 'G', 'T', 'P', 'E', 'Z', 'Y'];
+
+/// `bytes` divided by 1024 while it is 1024 or more: the whole part, the
+/// tenths of the last division rounded (0 to 10), and which letter of
+/// [`UNIT_LETTERS`] (none below 1024), as `make_human_readable_str`
+/// scales.
+pub fn scale_1024(bytes: u64) -> (u64, u64, Option<usize>) {
+    let (mut value, mut frac, mut unit) = (bytes, 0, None);
+    while value >= 1024 {
+        frac = ((value % 1024) * 10 + 512) / 1024;
+        value /= 1024;
+        unit = Some(unit.map_or(0, |u: usize| (u + 1).min(UNIT_LETTERS.len() - 1)));
+    }
+    (value, frac, unit)
+}
+
+/// The pids `/proc` lists, in order.
+pub async fn proc_pids<O: Os>(io: &mut io::Io<'_, O>) -> Vec<u32> {
+    let mut pids: Vec<u32> = io
+        .os
+        .read_dir("/proc")
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
 /// Sizes as BusyBox's `ls -h`, `du -h` and `free -h` print them
 /// (`make_human_readable_str`): bytes up to 1023, then one decimal and a
 /// unit, `12.0K`, `1.5M`.
 pub fn human(bytes: u64) -> String {
-    const UNITS: [char; 8] = ['K', 'M', 'G', 'T', 'P', 'E', 'Z', 'Y'];
     if bytes == 0 {
         return "0".into();
     }
-    let mut value = bytes;
-    let mut unit = None;
-    let mut frac = 0;
-    while value >= 1024 {
-        frac = ((value % 1024) * 10 + 512) / 1024;
-        value /= 1024;
-        unit = Some(unit.map_or(0, |u: usize| u + 1));
-    }
+    let (mut value, mut frac, unit) = scale_1024(bytes);
     if frac >= 10 {
         value += 1;
         frac = 0;
     }
     match unit {
         None => value.to_string(),
-        Some(u) => format!("{value}.{frac}{}", UNITS[u.min(UNITS.len() - 1)]),
+        Some(u) => format!("{value}.{frac}{}", UNIT_LETTERS[u]),
     }
 }
 

@@ -77,8 +77,9 @@ impl Draw<'_> {
     fn newline(&mut self) {
         let line = std::mem::take(&mut self.line);
         let count = line.chars().count();
-        if self.truncate && count > WIDTH {
-            self.out.extend(line.chars().take(WIDTH));
+        if self.truncate && count >= WIDTH {
+            // The last column left holds the `+`.
+            self.out.extend(line.chars().take(WIDTH - 1));
             self.out.push('+');
         } else {
             self.out.push_str(&line);
@@ -296,15 +297,7 @@ pub async fn pstree<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
         Ok(opts) => opts,
         Err(message) => return usage(io, &message, 1).await,
     };
-    let mut pids: Vec<u32> = io
-        .os
-        .read_dir("/proc")
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|n| n.parse().ok())
-        .collect();
-    pids.sort_unstable();
+    let pids = super::proc_pids(io).await;
     let mut nodes: Vec<Node> = Vec::new();
     for pid in pids {
         // A process that ends while it is read is left out.
@@ -420,15 +413,10 @@ pub async fn pstree<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
             }
         }
     }
-    let utf8 = !opts.has('A')
-        && (opts.has('U')
-            || ["LC_ALL", "LC_CTYPE", "LANG"]
-                .iter()
-                .find_map(|k| io.var(k).filter(|v| !v.is_empty()))
-                .is_some_and(|v| {
-                    let v = v.to_ascii_lowercase();
-                    v.contains("utf-8") || v.contains("utf8")
-                }));
+    // psmisc draws with UTF-8 only on a terminal of a UTF-8 locale; its
+    // output read by another program (and a container's, which has no
+    // locale) is ASCII. Here ASCII unless -U asks.
+    let utf8 = !opts.has('A') && opts.has('U');
     let mut draw = Draw {
         nodes: &nodes,
         symbols: if utf8 { &UTF8 } else { &ASCII },
@@ -519,7 +507,7 @@ mod tests {
     fn long_lines_are_cut_with_a_plus() {
         let nodes = vec![node(1, 0, &"x".repeat(140), vec![])];
         let out = drawn(&nodes, false);
-        assert_eq!(out.len(), WIDTH + 2);
+        assert_eq!(out.len(), WIDTH + 1);
         assert!(out.ends_with("+\n"));
         assert_eq!(escape("a\tb"), "a\\011b");
     }

@@ -237,18 +237,12 @@ fn scaled(count: u64, block: u64, unit: u64) -> String {
     if block != 0 {
         return super::human(bytes);
     }
-    const UNITS: [char; 8] = ['K', 'M', 'G', 'T', 'P', 'E', 'Z', 'Y'];
-    let (mut value, mut frac, mut letter) = (bytes, 0, None);
-    while value >= 1024 {
-        frac = ((value % 1024) * 10 + 512) / 1024;
-        value /= 1024;
-        letter = Some(letter.map_or(0, |l: usize| l + 1));
-    }
+    let (mut value, frac, letter) = super::scale_1024(bytes);
     if frac >= 5 {
         value += 1;
     }
     match letter {
-        Some(l) => format!("{value}{}", UNITS[l]),
+        Some(l) => format!("{value}{}", super::UNIT_LETTERS[l]),
         None => value.to_string(),
     }
 }
@@ -271,9 +265,12 @@ fn block_size(text: &str) -> Option<u64> {
     let (digits, suffix) = text.split_at(split);
     let scale = match suffix {
         "" => 1,
-        "k" | "K" => 1 << 10,
-        "m" | "M" => 1 << 20,
-        "g" | "G" => 1 << 30,
+        "k" | "K" | "KiB" => 1 << 10,
+        "m" | "M" | "MiB" => 1 << 20,
+        "g" | "G" | "GiB" => 1 << 30,
+        "KB" => 1000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
         _ => return None,
     };
     digits.parse::<u64>().ok()?.checked_mul(scale)
