@@ -308,6 +308,10 @@ impl Os for RealOs {
             .unwrap_or(1)
     }
 
+    async fn sleep(&mut self, ms: u64) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+
     async fn statfs(&mut self, path: &str) -> Result<FsStats, String> {
         let s = nix::sys::statvfs::statvfs(path).map_err(message)?;
         Ok(FsStats {

@@ -213,6 +213,9 @@ pub trait Os {
     async fn now(&mut self) -> (i64, u32);
     /// How many CPUs the process may run on (`sched_getaffinity`).
     async fn cpus(&mut self) -> u32;
+    /// Sleeps `ms` milliseconds (`nanosleep`). The simulated kernel's
+    /// clock and its other processes go on meanwhile.
+    async fn sleep(&mut self, ms: u64);
     /// The shell's own pid, as seen in its pid namespace (`$$`).
     fn pid(&self) -> Pid;
     fn ppid(&self) -> Pid;

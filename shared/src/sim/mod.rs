@@ -366,7 +366,9 @@ impl SimEngine {
                 program,
                 exit: None,
                 rss,
+                held: 0,
                 cpu_usec: 0,
+                started_ms: self.clock_ms,
                 fds: spawn.fds,
             },
         );
@@ -510,6 +512,7 @@ impl SimEngine {
         });
         if let Some(p) = self.processes.get_mut(&pid) {
             p.rss += bytes;
+            p.held += bytes;
         }
         true
     }
@@ -524,6 +527,7 @@ impl SimEngine {
                 .saturating_sub(process::Program::Instant.initial_rss()),
         );
         p.rss -= bytes;
+        p.held = p.held.saturating_sub(bytes);
         let cgroup = p.cgroup.clone();
         self.cgroups.charge(&cgroup, |usage| {
             usage.memory_current = usage.memory_current.saturating_sub(bytes);
@@ -974,7 +978,11 @@ impl SimEngine {
                 Program::Verb(verb) if verb.asked && verb.done.is_none() => {}
                 // A shell waiting for a child that runs, or on a pipe no
                 // one has written to or read from since.
-                Program::Shell(task) if task.waiting && !self.shell_can_go(p.pid, task) => {}
+                Program::Shell(task) if task.waiting && !self.shell_can_go(p.pid, task) => {
+                    if let Some(at) = task.sleeps_until() {
+                        next = next.min(at);
+                    }
+                }
                 Program::Copy if self.fd_would_wait(p.pid, 0) => {}
                 Program::WaitChild { child }
                     if self

@@ -15,6 +15,21 @@ pub(crate) mod rss {
     pub const TOOL: u64 = 256 << 10;
 }
 
+/// Address space (`VmSize`) of the simulated programs at their start, in
+/// kB. The workshop's multi-call `toolbox` maps the same 3124 kB for every
+/// applet (`sleep`, `sh`, `memhog` before it touches anything: measured
+/// in a real container on 2026-12-04; it grows with the binary, so the
+/// fidelity scenarios leave VSZ out); the engine is `anchorage serve`
+/// as measured on this machine with its four threads (each with its
+/// stack and malloc arena). The host's init is of the order systemd 252
+/// has (its libraries and mapped journal); that one is not measured here,
+/// since this machine's init is not systemd.
+pub(crate) mod vsz {
+    pub const HOST_INIT: u64 = 163_840;
+    pub const ENGINE: u64 = 234_336;
+    pub const TOOLBOX: u64 = 3_124;
+}
+
 /// CPU time an instant command takes to run, in microseconds.
 pub(crate) const INSTANT_COMMAND_CPU_USEC: u64 = 600;
 
@@ -65,7 +80,12 @@ pub(crate) struct SimProcess {
     pub state: ProcessState,
     pub exit: Option<ExitStatus>,
     pub rss: u64,
+    /// The memory it took since its program started (a hog's pages, an
+    /// applet's buffered lines): what its address space grew by.
+    pub held: u64,
     pub cpu_usec: u64,
+    /// When it was forked, by the simulated clock (exec keeps it).
+    pub started_ms: u64,
     /// Its file descriptors.
     pub fds: super::fd::FdTable,
 }
@@ -101,10 +121,27 @@ impl SimProcess {
         })
     }
 
-    /// The command name, as `/proc/PID/comm` has it.
+    /// Its address space in kB (`VmSize`, `ps`'s VSZ): its program's
+    /// mappings and what it took since; a zombie has none.
+    pub fn vsz_kb(&self) -> u64 {
+        if self.state == ProcessState::Zombie {
+            return 0;
+        }
+        let base = match self.program {
+            Program::HostInit => vsz::HOST_INIT,
+            Program::Engine | Program::Verb(_) => vsz::ENGINE,
+            _ => vsz::TOOLBOX,
+        };
+        base + self.held.div_ceil(1024)
+    }
+
+    /// The command name, as `/proc/PID/comm` has it: the kernel takes it
+    /// from the path it executed, which is argv[0] here but for a login
+    /// shell's leading `-`.
     pub fn comm(&self) -> String {
         let first = self.argv.first().map_or("", String::as_str);
         let name = first.rsplit('/').next().unwrap_or(first);
+        let name = name.strip_prefix('-').unwrap_or(name);
         name.chars().take(15).collect()
     }
 }

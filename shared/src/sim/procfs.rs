@@ -26,6 +26,7 @@ const PID_FILES: &[&str] = &[
     "mounts",
     "net",
     "ns",
+    "stat",
     "status",
     "uid_map",
 ];
@@ -221,10 +222,14 @@ impl SimEngine {
                 "Linux version {} (anchorage@simulated) #1 SMP PREEMPT_DYNAMIC\n",
                 super::KERNEL_RELEASE
             ))),
-            [pid] => self
-                .proc_target(viewer, pid_ns, pid)
-                .map(|_| self.proc_dir())
-                .ok_or(Errno::NoEnt),
+            [pid] => {
+                // Owned by the process's user, as the reader's user
+                // namespace maps it (`ps` and `top` take USER from here).
+                let target = self.proc_target(viewer, pid_ns, pid).ok_or(Errno::NoEnt)?;
+                let mut node = self.proc_dir();
+                (node.uid, node.gid) = self.ids_seen_by(target, &self.processes[&viewer]);
+                Ok(node)
+            }
             [pid, "net"] => self
                 .proc_target(viewer, pid_ns, pid)
                 .map(|_| self.proc_dir())
@@ -239,6 +244,7 @@ impl SimEngine {
                 let contents = match *file {
                     "ns" => return Ok(self.proc_dir()),
                     "status" => self.status(target, viewer_p, pid_ns),
+                    "stat" => self.pid_stat(target, pid_ns),
                     "cgroup" => self.proc_cgroup_text(target, viewer_p),
                     "cmdline" => {
                         if target.state == ProcessState::Zombie {
@@ -262,7 +268,9 @@ impl SimEngine {
                     }
                     _ => return Err(Errno::NoEnt),
                 };
-                Ok(self.proc_file(contents))
+                let mut node = self.proc_file(contents);
+                (node.uid, node.gid) = self.ids_seen_by(target, viewer_p);
+                Ok(node)
             }
             [pid, "ns", link] => {
                 let target = self.proc_target(viewer, pid_ns, pid).ok_or(Errno::NoEnt)?;
@@ -349,6 +357,44 @@ impl SimEngine {
         let _ = writeln!(out, "CapBnd:\t{caps}");
         let _ = writeln!(out, "NoNewPrivs:\t{}", u8::from(p.container.is_some()));
         out
+    }
+
+    /// `/proc/PID/stat`: the kernel's 52 fields. What the simulator
+    /// models is there: the state, the parent, user and system time (split
+    /// as `cpu.stat` splits it), the start time, the address space, the
+    /// resident pages. What it does not model reads 0, as the kernel's
+    /// own unused fields do: page faults, children's times, process groups
+    /// and sessions (0 is what a container's processes show, their leaders
+    /// being outside their pid namespace), the last CPU, signal masks, and
+    /// the addresses the kernel hides from a reader that may not trace.
+    fn pid_stat(&self, p: &SimProcess, view_ns: u64) -> String {
+        let pid = p.pid_in(view_ns).unwrap_or(0);
+        let ppid = self
+            .processes
+            .get(&p.ppid)
+            .and_then(|parent| parent.pid_in(view_ns))
+            .unwrap_or(0);
+        let (state, wchan) = match p.state {
+            ProcessState::Running => ('R', 0),
+            ProcessState::Sleeping => ('S', 1),
+            ProcessState::Zombie => ('Z', 0),
+        };
+        let ticks = p.cpu_usec / 10_000;
+        let user = ticks * 9 / 10;
+        let system = ticks - user;
+        // PF_RANDOMIZE: every process's layout is randomized.
+        const PF_RANDOMIZE: u32 = 0x0040_0000;
+        format!(
+            "{pid} ({}) {state} {ppid} 0 0 0 -1 {PF_RANDOMIZE} 0 0 0 0 {user} {system} 0 0 20 0 1 0 {} {} {} 18446744073709551615 0 0 0 0 0 0 0 0 0 {wchan} 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+            p.comm(),
+            p.started_ms / 10,
+            p.vsz_kb() * 1024,
+            if p.state == ProcessState::Zombie {
+                0
+            } else {
+                p.rss / 4096
+            },
+        )
     }
 
     /// A process's uid and gid inside the viewer's user namespace.

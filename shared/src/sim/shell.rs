@@ -67,6 +67,15 @@ pub(crate) enum Work {
 }
 
 impl ShellTask {
+    /// When a program asleep in `nanosleep` wakes: a timer the idle
+    /// clock may jump to.
+    pub(crate) fn sleeps_until(&self) -> Option<u64> {
+        match self.mail.borrow().request {
+            Some(Request::SleepUntil(at)) => Some(at),
+            _ => None,
+        }
+    }
+
     pub fn new(state: State, work: Work, pid: Pid, ppid: Pid) -> ShellTask {
         let mail = Rc::new(RefCell::new(Mailbox::new(pid, ppid)));
         let os = SimOs { mail: mail.clone() };
@@ -505,6 +514,11 @@ impl SimEngine {
                 }
             }
             Request::Yield => A(Answer::Done(Ok(()))),
+            Request::Sleep(ms) => {
+                Served::Wait(Request::SleepUntil(self.clock_ms.saturating_add(ms)))
+            }
+            Request::SleepUntil(at) if at <= self.clock_ms => A(Answer::Done(Ok(()))),
+            Request::SleepUntil(at) => Served::Wait(Request::SleepUntil(at)),
             Request::Now => A(Answer::Now((
                 self.now_epoch() as i64,
                 (self.clock_ms % 1000) as u32 * 1_000_000,
@@ -624,6 +638,7 @@ impl SimEngine {
         match &task.mail.borrow().request {
             Some(Request::Read(fd, _)) => !self.fd_would_wait(pid, *fd),
             Some(Request::Write(fd, _)) => self.fd_has_room(pid, *fd),
+            Some(Request::SleepUntil(at)) => *at <= self.clock_ms,
             Some(Request::Wait(_)) => task.waiting_for.is_none_or(|c| {
                 self.processes
                     .get(&c)

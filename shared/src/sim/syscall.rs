@@ -42,6 +42,10 @@ pub(super) enum Request {
     Hold(i64),
     Ids,
     Now,
+    /// `nanosleep` for so many milliseconds; the kernel turns it into
+    /// [`Request::SleepUntil`] the clock's time it ends.
+    Sleep(u64),
+    SleepUntil(u64),
     Yield,
 }
 
@@ -222,6 +226,9 @@ impl Os for SimOs {
     async fn cpus(&mut self) -> u32 {
         // No affinity is modelled: every CPU of the host.
         super::HOST_CPUS as u32
+    }
+    async fn sleep(&mut self, ms: u64) {
+        answer!(self, Request::Sleep(ms), Done).unwrap_or_default()
     }
     async fn statfs(&mut self, path: &str) -> Result<FsStats, String> {
         answer!(self, Request::StatFs(path.into()), FsStats)

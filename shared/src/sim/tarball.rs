@@ -458,7 +458,7 @@ pub const WORKSHOP_COMMANDS: &[&str] = &[
     "forkbomb", "stty", "keyctl", "grep", "egrep", "fgrep", "wc", "head", "tail", "sort", "uniq",
     "cut", "tr", "seq", "yes", "printf", "xargs", "sed", "find", "readlink", "help", "ln", "cp",
     "mv", "stat", "chmod", "chown", "whoami", "date", "nproc", "free", "du", "dd", "umount", "df",
-    "lsns", "pstree", "chroot",
+    "lsns", "pstree", "chroot", "top",
 ];
 
 /// How the multi-call binary's contents begin: an ELF header, so `execve`

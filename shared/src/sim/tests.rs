@@ -330,3 +330,33 @@ fn what_sort_holds_counts_against_the_memory_cgroup() {
     assert_eq!(output_of(&events), "0\n");
     assert_eq!(exit_of(&engine, "hog"), Some(ExitStatus::Code(0)));
 }
+
+#[test]
+fn top_sleeps_between_its_samples_while_the_clock_goes_on() {
+    let mut engine = SimEngine::default();
+    let started = engine.clock_ms();
+    run(
+        &mut engine,
+        "t",
+        &[
+            "sh",
+            "-c",
+            "cpuburn & top -b -n 2 -d 1 | grep -c ' cpuburn$'; cut -d ' ' -f 22,23 /proc/$!/stat",
+        ],
+    );
+    // 100 ms to the first screen, then a second to the next: nothing is
+    // done before 1.1 s.
+    assert_eq!(output_of(&engine.advance(1_050)), "");
+    let output = output_of(&engine.advance(4_000));
+    // Two screens, each with the spinner, which started (in ticks of
+    // 10 ms) as the container did, with the toolbox's address space.
+    let (screens, stat) = output.split_once('\n').unwrap();
+    assert_eq!(screens, "2");
+    let (start, vsize) = stat.trim().split_once(' ').unwrap();
+    let start: u64 = start.parse().unwrap();
+    assert!(
+        (started / 10..started / 10 + 10).contains(&start),
+        "{start}"
+    );
+    assert_eq!(vsize, (super::process::vsz::TOOLBOX * 1024).to_string());
+}

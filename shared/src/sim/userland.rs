@@ -90,6 +90,17 @@ impl SimEngine {
         match loaded {
             Ok(program) => {
                 p.argv = argv;
+                // A new address space: what the old program took is
+                // freed.
+                let freed = std::mem::take(&mut p.held);
+                p.rss = p.rss.saturating_sub(freed);
+                let cgroup = p.cgroup.clone();
+                self.cgroups.charge(&cgroup, |usage| {
+                    usage.memory_current = usage.memory_current.saturating_sub(freed);
+                });
+                let Some(p) = self.processes.get_mut(&pid) else {
+                    return;
+                };
                 p.state = program.state();
                 p.program = program;
                 self.close_on_exec(pid);

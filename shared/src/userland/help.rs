@@ -209,6 +209,11 @@ pub const APPLETS: &[(&str, &str, &str)] = &[
         "the processes as a tree: -p pids, -a arguments, -c no merging of alike siblings, -n by pid, -s parents",
     ),
     (
+        "top",
+        "top [-bH] [-n COUNT] [-d SECONDS]",
+        "the processes busiest first, with memory, CPU and load above: -b batch (for a pipe), -n screens, -d delay, -H threads",
+    ),
+    (
         "chroot",
         "chroot NEWROOT [PROG ARGS...]",
         "runs PROG (or $SHELL -i) with NEWROOT as its / (CAP_SYS_CHROOT: a container's root has it)",

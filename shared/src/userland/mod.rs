@@ -28,6 +28,7 @@ pub mod sed;
 pub mod sort;
 pub mod system;
 pub mod text;
+pub mod top;
 pub mod usage;
 pub mod xargs;
 
@@ -38,7 +39,7 @@ pub const PORTABLE: &[&str] = &[
     "grep", "egrep", "fgrep", "wc", "head", "tail", "sort", "uniq", "cut", "tr", "seq", "yes",
     "printf", "xargs", "sed", "find", "readlink", "help", "ln", "cp", "mv", "stat", "chmod",
     "chown", "whoami", "date", "nproc", "free", "du", "dd", "umount", "df", "lsns", "pstree",
-    "chroot",
+    "chroot", "top",
 ];
 
 /// Runs a portable applet as a process's program: its exit status, or
@@ -90,6 +91,7 @@ pub async fn run_portable<O: Os>(
         "lsns" => lsns::lsns(&mut io, args).await,
         "pstree" => pstree::pstree(&mut io, args).await,
         "chroot" => system::chroot(&mut io, args).await,
+        "top" => top::top(&mut io, args).await,
         "dd" => dd::dd(&mut io, args).await,
         "umount" => system::umount(&mut io, args).await,
         _ => return None,
