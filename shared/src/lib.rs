@@ -19,6 +19,7 @@ pub mod engine;
 pub mod host;
 pub mod lessons;
 pub mod namespace;
+pub mod net;
 pub mod plan;
 pub mod process;
 pub mod protocol;

@@ -133,3 +133,82 @@ fn every_applet_line_answers_as_busybox_does() {
         160,
     );
 }
+
+/// Runs `tests/shell/ip-cases.sh` in a new network namespace with `ip`
+/// being `program`: everything it printed.
+fn ip_cases_with(program: &Path) -> String {
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(program, bin.path().join("ip")).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("shell/ip-cases.sh");
+    let output = Command::new("/usr/bin/unshare")
+        .args(["-n", "/bin/sh"])
+        .arg(&script)
+        .env_clear()
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.path().display()))
+        .stdin(Stdio::null())
+        .output()
+        .expect("unshare runs");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn ip_changes_a_network_namespace_as_busybox_does_on_both_engines() {
+    use anchorage_tests::Need;
+    if !anchorage_tests::runnable(&[
+        Need::Root,
+        Need::Tool("/bin/busybox"),
+        Need::Tool("/usr/bin/unshare"),
+    ]) {
+        return;
+    }
+    let busybox = ip_cases_with(Path::new("/bin/busybox"));
+    assert!(busybox.lines().count() > 200, "{busybox}");
+    let ours = ip_cases_with(&toolbox());
+    // The simulator: the same script written into its host, run in a
+    // namespace `unshare -n` makes there.
+    let cases =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("shell/ip-cases.sh"))
+            .unwrap();
+    let mut input = String::from("rm -f /tmp/ip-cases.sh\n");
+    for line in cases.lines() {
+        input.push_str(&format!(
+            "printf '%s\\n' '{}' >> /tmp/ip-cases.sh\n",
+            line.replace('\'', "'\\''")
+        ));
+    }
+    input.push_str("unshare -n sh /tmp/ip-cases.sh\n");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("input.sh");
+    std::fs::write(&file, input).unwrap();
+    let sim = Command::new(anchorage_tests::anchorage_bin())
+        .arg("sim")
+        .arg(&file)
+        .output()
+        .expect("anchorage sim runs");
+    let sim = String::from_utf8_lossy(&sim.stdout).into_owned();
+    for (side, text) in [("toolbox over netlink", &ours), ("anchorage sim", &sim)] {
+        if *text != busybox {
+            let first = busybox
+                .lines()
+                .zip(text.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
+            panic!(
+                "{side} differs from BusyBox from line {}:\n--- busybox\n{}\n--- {side}\n{}",
+                first + 1,
+                busybox
+                    .lines()
+                    .skip(first)
+                    .take(6)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                text.lines()
+                    .skip(first)
+                    .take(6)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+    }
+}

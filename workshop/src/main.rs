@@ -82,7 +82,6 @@ pub fn run_applet(name: &str, args: &[String]) -> i32 {
         "mount" => report(ns::mount(args)),
         "nsenter" => report(ns::nsenter(args)),
         "unshare" => report(ns::unshare(args)),
-        "ip" => report(net::ip(args)),
         "memhog" => report(tools::memhog(args)),
         "cpuburn" => report(tools::cpuburn(args)),
         "forkbomb" => tools::forkbomb(),

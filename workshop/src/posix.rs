@@ -308,6 +308,25 @@ impl Os for RealOs {
             .unwrap_or(1)
     }
 
+    async fn net_links(&mut self) -> Result<Vec<anchorage_shared::net::Link>, String> {
+        crate::net::links()
+    }
+
+    async fn net_addresses(&mut self) -> Result<Vec<anchorage_shared::net::Address>, String> {
+        crate::net::addresses()
+    }
+
+    async fn net_routes(&mut self, v6: bool) -> Result<Vec<anchorage_shared::net::Route>, String> {
+        crate::net::routes(v6)
+    }
+
+    async fn net_change(
+        &mut self,
+        request: anchorage_shared::net::NetRequest,
+    ) -> Result<(), String> {
+        crate::net::change(request)
+    }
+
     async fn sleep(&mut self, ms: u64) {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
@@ -520,58 +539,55 @@ fn new_state(arg0: &str) -> State {
     State::new(&env, &cwd, arg0)
 }
 
-/// `sh [-i] [-c SCRIPT [NAME [ARG...]] | FILE [ARG...]]`.
+/// `sh [-eufxCis] [-o NAME] [-c SCRIPT [NAME [ARG...]] | FILE [ARG...]]`,
+/// read as both engines read it (`shell::invoke`).
 pub fn main(args: &[String]) -> i32 {
+    use anchorage_shared::shell::invoke::{self, Source};
     // Commands get SIGPIPE's default action, and so does the shell (as
     // `ash` leaves it): a builtin writing to a closed pipe ends there.
     default_signals();
-    // `-i` asks for the interactive shell, which a terminal gets anyway
-    // (`chroot DIR` runs `$SHELL -i`).
-    let args = match args {
-        [flag, rest @ ..] if flag == "-i" => rest,
-        _ => args,
+    let invocation = match invoke::parse(args) {
+        Ok(invocation) => invocation,
+        Err(message) => {
+            eprintln!("sh: {message}");
+            return 2;
+        }
     };
-    match args {
-        [flag, script, rest @ ..] if flag == "-c" => {
-            let mut state = new_state("sh");
-            state.options.mode = "c";
-            if let Some((name, positional)) = rest.split_first() {
-                state.arg0 = name.clone();
-                state.positional = positional.to_vec();
+    let (text, name, tail, line_base) = match &invocation.source {
+        Source::Command(script) => (script.clone(), "sh".to_string(), true, 0),
+        Source::File(file) => match std::fs::read(file) {
+            Ok(bytes) => (
+                String::from_utf8_lossy(&bytes).into_owned(),
+                file.clone(),
+                false,
+                1,
+            ),
+            Err(err) => {
+                eprintln!("sh: can't open '{file}': {}", io_message(&err));
+                return 2;
             }
-            let mut shell = Shell::new(state, RealOs::default());
-            shell::block_on(shell.run_script(script, true))
+        },
+        // A terminal's shell reads lines as they are typed (`-i` asks for
+        // it; `chroot DIR` runs `$SHELL -i`).
+        Source::Stdin if invocation.positional.is_empty() && io::stdin().is_terminal() => {
+            return interactive();
         }
-        [flag] if flag == "-c" => {
-            eprintln!("sh: -c requires an argument");
-            2
-        }
-        [file, rest @ ..] => {
-            let text = match std::fs::read(file) {
-                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-                Err(err) => {
-                    eprintln!("sh: can't open '{file}': {}", io_message(&err));
-                    return 2;
-                }
-            };
-            let mut state = new_state(file);
-            state.name = file.clone();
-            state.positional = rest.to_vec();
-            state.line_base = 1;
-            let mut shell = Shell::new(state, RealOs::default());
-            shell::block_on(shell.run_script(&text, false))
-        }
-        [] if io::stdin().is_terminal() => interactive(),
-        [] => {
+        Source::Stdin => {
             let mut text = String::new();
             let _ = io::Read::read_to_string(&mut io::stdin(), &mut text);
-            let mut state = new_state("sh");
-            state.options.mode = "s";
-            state.line_base = 1;
-            let mut shell = Shell::new(state, RealOs::default());
-            shell::block_on(shell.run_script(&text, false))
+            (text, "sh".to_string(), false, 1)
         }
+    };
+    let mut state = new_state(&name);
+    state.name = name.clone();
+    if let Some(arg0) = &invocation.arg0 {
+        state.arg0 = arg0.clone();
     }
+    state.positional = invocation.positional.clone();
+    state.line_base = line_base;
+    invocation.apply(&mut state.options);
+    let mut shell = Shell::new(state, RealOs::default());
+    shell::block_on(shell.run_script(&text, tail))
 }
 
 /// Reads a line from the terminal; `Ok(None)` at end of input, and

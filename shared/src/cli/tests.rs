@@ -445,7 +445,7 @@ fn nsenter_joins_a_containers_namespaces_and_unshare_makes_new_ones() {
     assert_eq!(out, "  PID COMMAND\n    1 ps -o pid,args\n");
     let (out, _) = sh(&mut t, "unshare -n ip addr");
     assert!(
-        out.starts_with("1: lo: <LOOPBACK> mtu 65536 qdisc noop state DOWN"),
+        out.starts_with("1: lo: <LOOPBACK> mtu 65536 qdisc noop qlen 1000\n"),
         "{out}"
     );
     let (out, status) = sh(&mut t, "unshare -p ps");

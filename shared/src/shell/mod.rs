@@ -10,6 +10,7 @@ pub mod arith;
 pub mod ast;
 pub(crate) mod builtins;
 pub mod fields;
+pub mod invoke;
 pub mod os;
 pub mod parse;
 pub mod pattern;

@@ -213,6 +213,17 @@ pub trait Os {
     async fn now(&mut self) -> (i64, u32);
     /// How many CPUs the process may run on (`sched_getaffinity`).
     async fn cpus(&mut self) -> u32;
+    /// The devices of the process's net namespace (an `RTM_GETLINK` dump).
+    async fn net_links(&mut self) -> Result<Vec<crate::net::Link>, String>;
+    /// Its addresses: IPv4's, then IPv6's, each device's in the kernel's
+    /// order (`RTM_GETADDR`).
+    async fn net_addresses(&mut self) -> Result<Vec<crate::net::Address>, String>;
+    /// One family's routes in every table, in the kernel's dump order
+    /// (`RTM_GETROUTE`).
+    async fn net_routes(&mut self, v6: bool) -> Result<Vec<crate::net::Route>, String>;
+    /// Changes the namespace's devices, addresses or routes; the error is
+    /// `strerror`'s (`Operation not permitted` without CAP_NET_ADMIN).
+    async fn net_change(&mut self, request: crate::net::NetRequest) -> Result<(), String>;
     /// Sleeps `ms` milliseconds (`nanosleep`). The simulated kernel's
     /// clock and its other processes go on meanwhile.
     async fn sleep(&mut self, ms: u64);

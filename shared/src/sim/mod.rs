@@ -22,6 +22,7 @@ mod fs;
 mod load;
 mod login;
 mod namespace;
+mod net;
 mod process;
 mod procfs;
 mod shell;
@@ -1144,6 +1145,10 @@ impl SimEngine {
         }
         if let Some(cg_ns) = self.namespaces.table.get_mut(&ns[&NamespaceKind::Cgroup]) {
             cg_ns.cgroup_root = Some(cgroup.clone());
+        }
+        // The runtime brings the container's loopback up.
+        if let Some(net_ns) = self.namespaces.table.get_mut(&ns[&NamespaceKind::Net]) {
+            net_ns.net = Some(net::NetStack::loopback_up());
         }
 
         let lower = self

@@ -99,9 +99,8 @@ pub(crate) struct SimNamespace {
     pub cgroup_root: Option<String>,
     /// Bumped whenever `detail` changes, so a snapshot can tell.
     pub version: u64,
-    /// For a net namespace: whether its loopback is still down (a fresh
-    /// `unshare -n`); runtimes bring it up.
-    pub loopback_down: bool,
+    /// For a net namespace: its devices, addresses and routes.
+    pub net: Option<super::net::NetStack>,
 }
 
 /// Whether `path` is `target` or inside it.
@@ -190,7 +189,7 @@ impl Namespaces {
                     mounts: vec![],
                     cgroup_root: None,
                     version: 0,
-                    loopback_down: false,
+                    net: (kind == NamespaceKind::Net).then(super::net::NetStack::host),
                 },
             );
             host.insert(kind, inode);
@@ -340,7 +339,9 @@ impl Namespaces {
                 mounts: vec![],
                 cgroup_root: None,
                 version: 0,
-                loopback_down: false,
+                // A new net namespace has loopback only, down; a runtime
+                // brings it up.
+                net: (kind == NamespaceKind::Net).then(super::net::NetStack::fresh),
             },
         );
         inode
@@ -426,6 +427,34 @@ impl Namespaces {
             Some(NamespaceDetail::Net { interfaces }) => interfaces.clone(),
             _ => vec![],
         }
+    }
+
+    /// A net namespace's stack.
+    pub fn net(&self, net: u64) -> Option<&super::net::NetStack> {
+        self.table.get(&net)?.net.as_ref()
+    }
+
+    /// Changes a net namespace's stack; its interface list (what the
+    /// model shows) follows a rename.
+    pub fn net_apply(
+        &mut self,
+        net: u64,
+        request: crate::net::NetRequest,
+        admin: bool,
+    ) -> Result<(), &'static str> {
+        let ns = self.table.get_mut(&net).ok_or("Invalid argument")?;
+        let stack = ns.net.as_mut().ok_or("Invalid argument")?;
+        stack.apply(request, admin)?;
+        let names = stack.names();
+        if ns.detail
+            != (NamespaceDetail::Net {
+                interfaces: names.clone(),
+            })
+        {
+            ns.detail = NamespaceDetail::Net { interfaces: names };
+            ns.version += 1;
+        }
+        Ok(())
     }
 
     /// A user namespace's uid and gid maps (the host's maps all ids).

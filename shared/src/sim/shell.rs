@@ -224,22 +224,20 @@ impl SimEngine {
         pid: Pid,
         work: Work,
         arg0: &str,
-        args: &[String],
+        invocation: &crate::shell::invoke::Invocation,
         line_base: u32,
-        mode: &'static str,
     ) -> Program {
         let p = &self.processes[&pid];
-        let name = if mode == "c" || mode == "s" {
-            "sh"
-        } else {
-            arg0
+        let name = match invocation.source {
+            crate::shell::invoke::Source::File(_) => arg0,
+            _ => "sh",
         };
         let cwd = self.seen_path(pid, &p.cwd);
         let mut state = State::new(&p.env, &cwd, name);
         state.arg0 = arg0.to_string();
-        state.positional = args.to_vec();
+        state.positional = invocation.positional.clone();
         state.line_base = line_base;
-        state.options.mode = mode;
+        invocation.apply(&mut state.options);
         self.shell_program_with(pid, state, work)
     }
 
@@ -514,6 +512,23 @@ impl SimEngine {
                 }
             }
             Request::Yield => A(Answer::Done(Ok(()))),
+            Request::NetLinks => A(Answer::Links(self.net_of(pid).map(|n| n.links()))),
+            Request::NetAddresses => A(Answer::Addresses(self.net_of(pid).map(|n| n.addresses()))),
+            Request::NetRoutes(v6) => A(Answer::Routes(self.net_of(pid).map(|n| n.routes(v6)))),
+            Request::NetChange(request) => {
+                let Some(p) = self.processes.get(&pid) else {
+                    return Served::Gone;
+                };
+                // A container's processes lack CAP_NET_ADMIN (the
+                // runtime's default set); the host's root has it.
+                let admin = p.container.is_none();
+                let net = p.ns[&crate::namespace::NamespaceKind::Net];
+                A(Answer::Done(
+                    self.namespaces
+                        .net_apply(net, request, admin)
+                        .map_err(str::to_string),
+                ))
+            }
             Request::Sleep(ms) => {
                 Served::Wait(Request::SleepUntil(self.clock_ms.saturating_add(ms)))
             }
@@ -633,6 +648,17 @@ impl SimEngine {
 
     /// `fork` of a shell: a child process running `sub`, its descriptors
     /// copied but for the parent's own.
+    /// The net namespace stack a process is in.
+    fn net_of(&self, pid: Pid) -> Result<&super::net::NetStack, String> {
+        self.processes
+            .get(&pid)
+            .and_then(|p| {
+                self.namespaces
+                    .net(p.ns[&crate::namespace::NamespaceKind::Net])
+            })
+            .ok_or_else(|| "Invalid argument".to_string())
+    }
+
     /// Whether a waiting shell's call could be answered now.
     pub(crate) fn shell_can_go(&self, pid: Pid, task: &ShellTask) -> bool {
         match &task.mail.borrow().request {

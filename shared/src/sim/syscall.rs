@@ -46,6 +46,10 @@ pub(super) enum Request {
     /// [`Request::SleepUntil`] the clock's time it ends.
     Sleep(u64),
     SleepUntil(u64),
+    NetLinks,
+    NetAddresses,
+    NetRoutes(bool),
+    NetChange(crate::net::NetRequest),
     Yield,
 }
 
@@ -66,6 +70,9 @@ pub(super) enum Answer {
     Ids((u32, u32)),
     Now((i64, u32)),
     Offset(Result<u64, String>),
+    Links(Result<Vec<crate::net::Link>, String>),
+    Addresses(Result<Vec<crate::net::Address>, String>),
+    Routes(Result<Vec<crate::net::Route>, String>),
 }
 
 pub(super) struct Mailbox {
@@ -226,6 +233,18 @@ impl Os for SimOs {
     async fn cpus(&mut self) -> u32 {
         // No affinity is modelled: every CPU of the host.
         super::HOST_CPUS as u32
+    }
+    async fn net_links(&mut self) -> Result<Vec<crate::net::Link>, String> {
+        answer!(self, Request::NetLinks, Links)
+    }
+    async fn net_addresses(&mut self) -> Result<Vec<crate::net::Address>, String> {
+        answer!(self, Request::NetAddresses, Addresses)
+    }
+    async fn net_routes(&mut self, v6: bool) -> Result<Vec<crate::net::Route>, String> {
+        answer!(self, Request::NetRoutes(v6), Routes)
+    }
+    async fn net_change(&mut self, request: crate::net::NetRequest) -> Result<(), String> {
+        answer!(self, Request::NetChange(request), Done)
     }
     async fn sleep(&mut self, ms: u64) {
         answer!(self, Request::Sleep(ms), Done).unwrap_or_default()

@@ -72,7 +72,7 @@ impl SimEngine {
     /// With `path`, the caller found the program already (a shell searched
     /// `PATH`): `path` is what runs, `argv[0]` what it is called.
     pub(crate) fn execve_at(&mut self, pid: Pid, path: Option<&str>, argv: Vec<String>) {
-        let mut loaded = self.load_at(pid, path, &argv);
+        let mut loaded = self.load_at(pid, path, &argv, 0);
         // The runtime starting a container's command words it as the real
         // runtime does, not as a shell would.
         if let Err((message, code)) = &mut loaded
@@ -88,7 +88,7 @@ impl SimEngine {
             return;
         };
         match loaded {
-            Ok(program) => {
+            Ok((program, argv)) => {
                 p.argv = argv;
                 // A new address space: what the old program took is
                 // freed.
@@ -113,15 +113,19 @@ impl SimEngine {
     }
 
     pub(crate) fn load(&self, pid: Pid, argv: &[String]) -> Result<Program, (String, i32)> {
-        self.load_at(pid, None, argv)
+        self.load_at(pid, None, argv, 0).map(|(program, _)| program)
     }
 
+    /// The program `argv` runs, and the argv it gets (a `#!` script's
+    /// interpreter gets the script's path after its own words).
+    /// `depth` counts interpreters, which Linux allows 4 of.
     fn load_at(
         &self,
         pid: Pid,
         found: Option<&str>,
         argv: &[String],
-    ) -> Result<Program, (String, i32)> {
+        depth: u32,
+    ) -> Result<(Program, Vec<String>), (String, i32)> {
         let first = argv
             .first()
             .filter(|f| !f.is_empty())
@@ -150,66 +154,94 @@ impl SimEngine {
         if node.mode & 0o111 == 0 {
             return Err(denied());
         }
+        if let Some(rest) = contents.strip_prefix(b"#!") {
+            // The kernel's `binfmt_script`: the first line names the
+            // interpreter and at most one argument, and the interpreter
+            // runs with the script's path after them.
+            let line = rest.split(|b| *b == b'\n').next().unwrap_or_default();
+            let line = String::from_utf8_lossy(line);
+            let line = line.trim_matches([' ', '\t', '\r']);
+            let (interpreter, arg) = match line.split_once([' ', '\t']) {
+                Some((i, a)) => (i, Some(a.trim_matches([' ', '\t']))),
+                None => (line, None),
+            };
+            if !interpreter.is_empty() {
+                if depth >= 4 {
+                    return Err((
+                        format!("sh: {first}: Too many levels of symbolic links"),
+                        126,
+                    ));
+                }
+                let mut words = vec![interpreter.to_string()];
+                words.extend(arg.filter(|a| !a.is_empty()).map(str::to_string));
+                words.push(path.clone());
+                words.extend(argv[1..].iter().cloned());
+                return self
+                    .load_at(pid, Some(interpreter), &words, depth + 1)
+                    .map_err(|(message, code)| {
+                        if code == 127 {
+                            // ENOENT from execve names the script.
+                            (format!("sh: {first}: not found"), 127)
+                        } else {
+                            (message, code)
+                        }
+                    });
+            }
+        }
         if !contents.starts_with(ELF_MAGIC) {
             // Not a binary (ENOEXEC): the shell runs it, as `sh FILE`.
             let text = String::from_utf8_lossy(&contents).into_owned();
-            return Ok(self.shell_program(
-                pid,
-                Work::Script { text, tail: false },
-                &path,
-                &argv[1..],
-                1,
-                "",
+            let invocation = crate::shell::invoke::Invocation {
+                source: crate::shell::invoke::Source::File(path.clone()),
+                arg0: None,
+                positional: argv[1..].to_vec(),
+                set: Vec::new(),
+                interactive: false,
+            };
+            return Ok((
+                self.shell_program(
+                    pid,
+                    Work::Script { text, tail: false },
+                    &path,
+                    &invocation,
+                    1,
+                ),
+                argv.to_vec(),
             ));
         }
         let (name, args) = applet(argv);
-        let usage = |text: &str| Err((text.to_string(), 2));
-        // `-i` asks for the interactive shell, which a terminal gets
-        // anyway (`chroot DIR` runs `$SHELL -i`).
-        let args = match args.split_first() {
-            Some((flag, rest)) if name == "sh" && flag == "-i" => rest.to_vec(),
-            _ => args,
-        };
-        match name.as_str() {
-            "sh" => match args.as_slice() {
-                [flag, script, rest @ ..] if flag == "-c" => {
-                    let (arg0, positional) = match rest.split_first() {
-                        Some((name, positional)) => (name.clone(), positional.to_vec()),
-                        None => ("sh".to_string(), Vec::new()),
-                    };
-                    Ok(self.shell_program(
-                        pid,
+        let program = match name.as_str() {
+            "sh" => {
+                use crate::shell::invoke::{self, Source};
+                let invocation = invoke::parse(&args).map_err(|m| (format!("sh: {m}"), 2))?;
+                let (work, arg0, line_base) = match &invocation.source {
+                    Source::Command(script) => (
                         Work::Script {
                             text: script.clone(),
                             tail: true,
                         },
-                        &arg0,
-                        &positional,
+                        invocation.arg0.clone().unwrap_or_else(|| "sh".into()),
                         0,
-                        "c",
-                    ))
-                }
-                [flag] if flag == "-c" => usage("sh: -c requires an argument"),
-                // No script: it reads one from standard input (a
-                // container's, without -i, is empty: it exits at once).
-                [] => Ok(self.shell_program(pid, Work::Stdin, "sh", &[], 1, "s")),
-                [file, rest @ ..] => {
-                    let text = self.read_file(pid, file).map_err(|err| {
-                        (format!("sh: can't open '{file}': {}", err.message()), 2)
-                    })?;
-                    Ok(self.shell_program(
-                        pid,
-                        Work::Script {
-                            text: String::from_utf8_lossy(&text).into_owned(),
-                            tail: false,
-                        },
-                        file,
-                        rest,
-                        1,
-                        "",
-                    ))
-                }
-            },
+                    ),
+                    // A container's standard input, without -i, is
+                    // empty: it exits at once.
+                    Source::Stdin => (Work::Stdin, "sh".to_string(), 1),
+                    Source::File(file) => {
+                        let text = self.read_file(pid, file).map_err(|err| {
+                            (format!("sh: can't open '{file}': {}", err.message()), 2)
+                        })?;
+                        (
+                            Work::Script {
+                                text: String::from_utf8_lossy(&text).into_owned(),
+                                tail: false,
+                            },
+                            file.clone(),
+                            1,
+                        )
+                    }
+                };
+                Ok(self.shell_program(pid, work, &arg0, &invocation, line_base))
+            }
             "sleep" => match args.first().map(|a| (a, parse_duration_ms(a))) {
                 Some((_, Ok(ms))) => Ok(Program::Sleep {
                     until_ms: ms.map(|ms| self.clock_ms.saturating_add(ms)),
@@ -219,7 +251,10 @@ impl SimEngine {
             },
             "memhog" => {
                 let Some(size) = args.first() else {
-                    return usage("memhog: usage: memhog SIZE [SECONDS], as in memhog 100m");
+                    return Err((
+                        "memhog: usage: memhog SIZE [SECONDS], as in memhog 100m".to_string(),
+                        2,
+                    ));
                 };
                 let target = parse_size(size).map_err(|err| (format!("memhog: {err}"), 2))?;
                 let hold_ms = match args.get(1).map(|s| parse_duration_ms(s)) {
@@ -271,7 +306,8 @@ impl SimEngine {
             }
             known if WORKSHOP_COMMANDS.contains(&known) => Ok(Program::Instant),
             unknown => Err((format!("{unknown}: applet not found"), 127)),
-        }
+        }?;
+        Ok((program, argv.to_vec()))
     }
 
     /// Runs a command that completes in one step; returns its exit code.
@@ -352,7 +388,6 @@ impl SimEngine {
             "nsenter" => self.cmd_nsenter(pid, &args, &mut io, events),
             "unshare" => self.cmd_unshare(pid, &args, &mut io, events),
             "mount" => self.cmd_mount(pid, &args, &mut io),
-            "ip" => self.cmd_ip(pid, &args, &mut io),
             other => io.fail(format!("{other}: applet not found"), 127),
         };
         self.write_out(pid, Stream::Stdout, io.out, events);
@@ -1016,11 +1051,10 @@ impl SimEngine {
                 _ => crate::namespace::NamespaceDetail::Plain,
             };
             let inode = self.namespaces.create(*kind, own_ns[kind], owner, detail);
-            if let Some(created) = self.namespaces.table.get_mut(&inode) {
-                created.loopback_down = *kind == NamespaceKind::Net;
-                if *kind == NamespaceKind::Cgroup {
-                    created.cgroup_root = Some(own_cgroup.clone());
-                }
+            if *kind == NamespaceKind::Cgroup
+                && let Some(created) = self.namespaces.table.get_mut(&inode)
+            {
+                created.cgroup_root = Some(own_cgroup.clone());
             }
             ns.insert(*kind, inode);
         }
@@ -1129,93 +1163,6 @@ impl SimEngine {
         self.namespaces
             .mount(mnt, &abs, "tmpfs", source, &options, Backing::Tmpfs(tree));
         0
-    }
-
-    fn cmd_ip(&self, pid: Pid, args: &[String], io: &mut Io) -> i32 {
-        let net = self.processes[&pid].ns[&NamespaceKind::Net];
-        let interfaces = self.namespaces.interfaces(net);
-        let loopback_down = self
-            .namespaces
-            .table
-            .get(&net)
-            .is_some_and(|ns| ns.loopback_down);
-        let object = args.first().map_or("", String::as_str);
-        let dev = args
-            .iter()
-            .position(|a| a == "dev")
-            .and_then(|i| args.get(i + 1));
-        if let Some(dev) = dev
-            && !interfaces.contains(dev)
-        {
-            return io.fail(format!("Device \"{dev}\" does not exist."), 1);
-        }
-        let show = |name: &String| dev.is_none_or(|d| d == name);
-        match object {
-            "a" | "addr" | "address" | "l" | "link" => {
-                let with_addresses = !matches!(object, "l" | "link");
-                for (index, name) in interfaces.iter().enumerate() {
-                    if !show(name) {
-                        continue;
-                    }
-                    let index = index + 1;
-                    if name == "lo" && loopback_down {
-                        // A fresh net namespace: lo exists, down, no address.
-                        let _ = writeln!(
-                            io.out,
-                            "{index}: lo: <LOOPBACK> mtu 65536 qdisc noop state DOWN qlen 1000"
-                        );
-                        let _ = writeln!(
-                            io.out,
-                            "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00"
-                        );
-                    } else if name == "lo" {
-                        let _ = writeln!(
-                            io.out,
-                            "{index}: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN qlen 1000"
-                        );
-                        let _ = writeln!(
-                            io.out,
-                            "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00"
-                        );
-                        if with_addresses {
-                            let _ = writeln!(
-                                io.out,
-                                "    inet 127.0.0.1/8 scope host lo\n       valid_lft forever preferred_lft forever"
-                            );
-                        }
-                    } else {
-                        let _ = writeln!(
-                            io.out,
-                            "{index}: {name}: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel state UP qlen 1000"
-                        );
-                        let _ = writeln!(
-                            io.out,
-                            "    link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff"
-                        );
-                        if with_addresses {
-                            let _ = writeln!(
-                                io.out,
-                                "    inet 10.0.2.15/24 brd 10.0.2.255 scope global {name}\n       valid_lft forever preferred_lft forever"
-                            );
-                        }
-                    }
-                }
-                0
-            }
-            "r" | "ro" | "route" => {
-                if interfaces.iter().any(|i| i == "eth0") {
-                    let _ = writeln!(
-                        io.out,
-                        "default via 10.0.2.2 dev eth0\n10.0.2.0/24 dev eth0 scope link  src 10.0.2.15"
-                    );
-                }
-                0
-            }
-            _ => io.fail(
-                "Usage: ip OBJECT [show [dev NAME]]\nwhere  OBJECT := { address | link | route }",
-                255,
-            ),
-        }
     }
 }
 

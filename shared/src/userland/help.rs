@@ -236,8 +236,8 @@ pub const APPLETS: &[(&str, &str, &str)] = &[
     // The network.
     (
         "ip",
-        "ip address|link|route [show [dev NAME]]",
-        "network devices, addresses and routes in this network namespace",
+        "ip [-o] [-4|-6] address|link|route [show|add|del|flush|set ...]",
+        "this network namespace's devices, addresses and routes: link set DEV up|down|mtu N|name NEW, addr add|del ADDR/LEN dev DEV, route add|del|replace PREFIX [via GW] [dev DEV] (changes need CAP_NET_ADMIN: a container's root lacks it)",
     ),
     // Teaching tools.
     (

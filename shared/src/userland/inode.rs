@@ -44,6 +44,24 @@ pub(crate) async fn name_of<O: Os>(io: &mut Io<'_, O>, id: u32, group: bool) -> 
         .map(|e| e.name)
 }
 
+/// User names by uid, each looked up in `/etc/passwd` once (a listing of
+/// many processes names few users); a uid with none is its number.
+#[derive(Default)]
+pub(crate) struct UserNames(Vec<(u32, String)>);
+
+impl UserNames {
+    pub(crate) async fn name<O: Os>(&mut self, io: &mut Io<'_, O>, uid: u32) -> String {
+        if let Some((_, name)) = self.0.iter().find(|(u, _)| *u == uid) {
+            return name.clone();
+        }
+        let name = name_of(io, uid, false)
+            .await
+            .unwrap_or_else(|| uid.to_string());
+        self.0.push((uid, name.clone()));
+        name
+    }
+}
+
 /// A user's id by its name in `/etc/passwd`.
 pub(crate) async fn user_id<O: Os>(io: &mut Io<'_, O>, name: &str) -> Option<u32> {
     entries(io, "/etc/passwd")

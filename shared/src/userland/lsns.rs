@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::inode::name_of;
+use super::inode::UserNames;
 use super::io::Io;
 use super::opts::Opts;
 use super::text::{Status, usage};
@@ -76,7 +76,7 @@ struct Proc {
     ns: Vec<(&'static str, u64)>,
 }
 
-async fn read_proc<O: Os>(io: &mut Io<'_, O>, pid: u32) -> Option<Proc> {
+async fn read_proc<O: Os>(io: &mut Io<'_, O>, users: &mut UserNames, pid: u32) -> Option<Proc> {
     let status = io
         .slurp(&format!("/proc/{pid}/status"), 1 << 16)
         .await
@@ -111,9 +111,7 @@ async fn read_proc<O: Os>(io: &mut Io<'_, O>, pid: u32) -> Option<Proc> {
             ns.push((kind, id));
         }
     }
-    let user = name_of(io, uid, false)
-        .await
-        .unwrap_or_else(|| uid.to_string());
+    let user = users.name(io, uid).await;
     Some(Proc {
         pid,
         ppid,
@@ -128,9 +126,10 @@ async fn read_proc<O: Os>(io: &mut Io<'_, O>, pid: u32) -> Option<Proc> {
 async fn processes<O: Os>(io: &mut Io<'_, O>) -> Vec<Proc> {
     let pids = super::proc_pids(io).await;
     let mut procs = Vec::new();
+    let mut users = UserNames::default();
     for pid in pids {
         // A process may end while it is read: it is left out.
-        if let Some(p) = read_proc(io, pid).await {
+        if let Some(p) = read_proc(io, &mut users, pid).await {
             procs.push(p);
         }
     }

@@ -19,6 +19,7 @@ pub mod grep;
 pub mod help;
 pub mod inode;
 pub mod io;
+pub mod ip;
 pub mod lsns;
 pub mod opts;
 pub mod paths;
@@ -39,7 +40,7 @@ pub const PORTABLE: &[&str] = &[
     "grep", "egrep", "fgrep", "wc", "head", "tail", "sort", "uniq", "cut", "tr", "seq", "yes",
     "printf", "xargs", "sed", "find", "readlink", "help", "ln", "cp", "mv", "stat", "chmod",
     "chown", "whoami", "date", "nproc", "free", "du", "dd", "umount", "df", "lsns", "pstree",
-    "chroot", "top",
+    "chroot", "top", "ip",
 ];
 
 /// Runs a portable applet as a process's program: its exit status, or
@@ -92,6 +93,7 @@ pub async fn run_portable<O: Os>(
         "pstree" => pstree::pstree(&mut io, args).await,
         "chroot" => system::chroot(&mut io, args).await,
         "top" => top::top(&mut io, args).await,
+        "ip" => ip::ip(&mut io, args).await,
         "dd" => dd::dd(&mut io, args).await,
         "umount" => system::umount(&mut io, args).await,
         _ => return None,

@@ -333,7 +333,14 @@ pub async fn pstree<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
     // init (or whatever has no parent in sight).
     let operand = opts.operands.first().cloned();
     let mut roots: Vec<usize> = Vec::new();
-    let index_of = |nodes: &[Node], pid: u32| nodes.iter().position(|n| n.pid == pid && !n.thread);
+    // Each process's place, by pid (threads are not parents).
+    let places: std::collections::HashMap<u32, usize> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| !n.thread)
+        .map(|(i, n)| (n.pid, i))
+        .collect();
+    let index_of = |_: &[Node], pid: u32| places.get(&pid).copied();
     match &operand {
         Some(arg) if arg.chars().all(|c| c.is_ascii_digit()) => {
             let pid: u32 = arg.parse().unwrap_or(u32::MAX);

@@ -6,7 +6,7 @@
 //! samples (the first taken 100 ms before the first screen), so on both
 //! engines it is what the kernel, real or simulated, accounted.
 
-use super::inode::name_of;
+use super::inode::UserNames;
 use super::io::Io;
 use super::opts::Opts;
 use super::text::{Status, usage};
@@ -291,19 +291,6 @@ fn command(cmdline: &[u8], comm: &str, room: usize) -> String {
     }
 }
 
-/// A user's name for the USER column (its number when `/etc/passwd` has
-/// none), each looked up once.
-async fn user_name<O: Os>(io: &mut Io<'_, O>, cache: &mut Vec<(u32, String)>, uid: u32) -> String {
-    if let Some((_, name)) = cache.iter().find(|(u, _)| *u == uid) {
-        return name.clone();
-    }
-    let name = name_of(io, uid, false)
-        .await
-        .unwrap_or_else(|| uid.to_string());
-    cache.push((uid, name.clone()));
-    name
-}
-
 struct Screen {
     batch: bool,
     width: usize,
@@ -320,7 +307,7 @@ async fn show<O: Os>(
     now: &Jiffies,
     before: &Jiffies,
     total_pcpu: u32,
-    users: &mut Vec<(u32, String)>,
+    users: &mut UserNames,
 ) -> Status {
     let meminfo = io.slurp("/proc/meminfo", 1 << 16).await.unwrap_or_default();
     let (mem, total_kb) = memory_line(&meminfo);
@@ -363,7 +350,7 @@ async fn show<O: Os>(
         } else {
             format!("{:>7}", p.vsz_kb)
         };
-        let user: String = user_name(io, users, p.uid).await.chars().take(8).collect();
+        let user: String = users.name(io, p.uid).await.chars().take(8).collect();
         let head = format!(
             "{:>5}{:>6} {user:<8} {:<3}{vsz}{:>4}%{:>4}% ",
             p.pid,
@@ -468,7 +455,7 @@ pub async fn top<O: Os>(io: &mut Io<'_, O>, args: &[String]) -> Status {
             .await;
         return Ok(1);
     }
-    let mut users = Vec::new();
+    let mut users = UserNames::default();
     let mut before_jiffies: Option<Jiffies> = None;
     let mut before_ticks: Vec<(u32, u64)> = Vec::new();
     let mut shown = 0;
